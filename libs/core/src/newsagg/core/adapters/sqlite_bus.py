@@ -1,0 +1,236 @@
+"""SqliteLogBus: the embedded Bus, a durable append-only log in one SQLite file (WAL).
+
+One partition per topic; the offset is the row's sequence number. A consumer
+group on a topic has one active member at a time (a lease, like a Kafka group
+with one partition): others wait on standby and take over when the member stops,
+dies (its pid is gone) or misses heartbeats for `session_timeout` seconds.
+Offsets are committed only when the caller says so, and never move backwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from newsagg.core.ports import BusUnavailable, Message
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic    TEXT NOT NULL,
+    key      TEXT,
+    value    BLOB NOT NULL,
+    headers  TEXT NOT NULL,
+    ts       REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_topic ON messages (topic, seq);
+CREATE TABLE IF NOT EXISTS group_offsets (
+    grp       TEXT NOT NULL,
+    topic     TEXT NOT NULL,
+    committed INTEGER NOT NULL,
+    PRIMARY KEY (grp, topic)
+);
+CREATE TABLE IF NOT EXISTS group_members (
+    grp       TEXT NOT NULL,
+    topic     TEXT NOT NULL,
+    member    TEXT NOT NULL,
+    host      TEXT NOT NULL,
+    pid       INTEGER NOT NULL,
+    heartbeat REAL NOT NULL,
+    PRIMARY KEY (grp, topic)
+);
+"""
+
+_PARTITION = 0
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+    except sqlite3.Error as exc:
+        raise BusUnavailable(f"cannot open bus log {path}: {exc}") from exc
+    return conn
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SqliteLogBus:
+    """The embedded Bus: `sqlite:///data/bus.sqlite`."""
+
+    def __init__(self, path: Path, *, session_timeout: float = 10.0) -> None:
+        self.path = path
+        self.session_timeout = session_timeout
+        self._conn = _connect(path)
+        self._lock = threading.Lock()
+
+    def publish(
+        self, topic: str, key: str | None, value: bytes, headers: Mapping[str, str] | None = None
+    ) -> None:
+        row = (topic, key, value, json.dumps(dict(headers or {})), time.time())
+        try:
+            with self._lock:
+                self._conn.execute(
+                    "INSERT INTO messages (topic, key, value, headers, ts) VALUES (?, ?, ?, ?, ?)",
+                    row,
+                )
+        except sqlite3.Error as exc:
+            raise BusUnavailable(f"cannot append to {self.path}: {exc}") from exc
+
+    def flush(self) -> None:
+        """Each publish is its own committed transaction, so there is nothing to wait for."""
+
+    def consumer(self, topic: str, group: str) -> SqliteLogConsumer:
+        return SqliteLogConsumer(self.path, topic, group, self.session_timeout)
+
+    def topic_size(self, topic: str) -> int:
+        with self._lock:
+            (count,) = self._conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE topic = ?", (topic,)
+            ).fetchone()
+        return int(count)
+
+    def health(self) -> bool:
+        try:
+            with self._lock:
+                self._conn.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class SqliteLogConsumer:
+    """One member of a consumer group on one topic of a SqliteLogBus."""
+
+    def __init__(self, path: Path, topic: str, group: str, session_timeout: float) -> None:
+        self.topic = topic
+        self.group = group
+        self.session_timeout = session_timeout
+        self.member = uuid.uuid4().hex
+        self._host = socket.gethostname()
+        self._conn = _connect(path)
+        self._position: int | None = None  # last seq handed out; None until we hold the lease
+
+    def _committed(self) -> int:
+        row = self._conn.execute(
+            "SELECT committed FROM group_offsets WHERE grp = ? AND topic = ?",
+            (self.group, self.topic),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _hold_lease(self) -> bool:
+        """Take or renew the group's lease; on taking it, restart from the committed offset."""
+        now = time.time()
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._conn.execute(
+                "SELECT member, host, pid, heartbeat FROM group_members"
+                " WHERE grp = ? AND topic = ?",
+                (self.group, self.topic),
+            ).fetchone()
+            free = (
+                row is None
+                or row[0] == self.member
+                or now - row[3] > self.session_timeout
+                or (row[1] == self._host and not _pid_alive(row[2]))
+            )
+            if free:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO group_members VALUES (?, ?, ?, ?, ?, ?)",
+                    (self.group, self.topic, self.member, self._host, os.getpid(), now),
+                )
+                if row is None or row[0] != self.member or self._position is None:
+                    self._position = self._committed()
+            else:
+                self._position = None
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return free
+
+    def poll(self, max_messages: int, timeout: float) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self._hold_lease():
+                    rows = self._conn.execute(
+                        "SELECT seq, key, value, headers, ts FROM messages"
+                        " WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                        (self.topic, self._position, max_messages),
+                    ).fetchall()
+                    if rows:
+                        self._position = rows[-1][0]
+                        return [self._message(*row) for row in rows]
+            except sqlite3.Error as exc:
+                raise BusUnavailable(f"cannot read {self.topic}: {exc}") from exc
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            time.sleep(min(0.1, remaining))
+
+    def _message(self, seq: int, key: str | None, value: bytes, headers: str, ts: float) -> Message:
+        return Message(
+            topic=self.topic,
+            partition=_PARTITION,
+            offset=seq,
+            key=key,
+            value=bytes(value),
+            headers=json.loads(headers),
+            timestamp=datetime.fromtimestamp(ts, UTC),
+        )
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        """Record the highest offset given; a committed offset never moves backwards."""
+        if not messages:
+            return
+        last = max(message.offset for message in messages)
+        try:
+            self._conn.execute(
+                "INSERT INTO group_offsets (grp, topic, committed) VALUES (?, ?, ?)"
+                " ON CONFLICT (grp, topic) DO UPDATE"
+                " SET committed = MAX(committed, excluded.committed)",
+                (self.group, self.topic, last),
+            )
+        except sqlite3.Error as exc:
+            raise BusUnavailable(f"cannot commit {self.topic}@{last}: {exc}") from exc
+
+    def lag(self) -> dict[int, int]:
+        (count,) = self._conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE topic = ? AND seq > ?",
+            (self.topic, self._committed()),
+        ).fetchone()
+        return {_PARTITION: int(count)}
+
+    def close(self) -> None:
+        """Leave the group at once, so a standby member need not wait for the timeout."""
+        try:
+            self._conn.execute(
+                "DELETE FROM group_members WHERE grp = ? AND topic = ? AND member = ?",
+                (self.group, self.topic, self.member),
+            )
+        finally:
+            self._conn.close()

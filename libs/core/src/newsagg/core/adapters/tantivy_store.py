@@ -1,0 +1,391 @@
+"""TantivyStore: the embedded SearchStore, a tantivy index in a directory under ./data.
+
+One process writes (the indexer; tantivy's lock file enforces it); any number
+of processes read and pick up the writer's commits by reloading at most every
+`reload_interval` seconds. Queries are built from our AST with tantivy's Query
+objects, terms analysed by the same analyser as the index, so no user string
+ever reaches tantivy's query parser.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tantivy
+from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
+
+from newsagg.core.article import Article
+from newsagg.core.ports import StoreUnavailable, UpsertResult
+from newsagg.core.query import And, Node, Not, Or, Phrase, Term
+from newsagg.core.search import FacetCount, Hit, SearchPage, SearchQuery, Sort
+
+ANALYZER = "news"
+TITLE_BOOST = 2.5
+PHRASE_BOOST = 1.5
+PROXIMITY_SLOP = 3
+SNIPPET_CHARS = 240
+MAX_FACET_VALUES = 50
+
+
+def _analyzer() -> tantivy.TextAnalyzer:
+    """English analysis: split, drop huge tokens, lowercase, fold accents, stem."""
+    return (
+        TextAnalyzerBuilder(Tokenizer.simple())
+        .filter(Filter.remove_long(40))
+        .filter(Filter.lowercase())
+        .filter(Filter.ascii_fold())
+        .filter(Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", fast=True)
+    builder.add_text_field("title", tokenizer_name=ANALYZER)
+    builder.add_text_field("text", stored=True, tokenizer_name=ANALYZER)
+    builder.add_text_field("author_text", tokenizer_name=ANALYZER)
+    builder.add_text_field("source", tokenizer_name="raw", fast=True)
+    builder.add_text_field("authors", tokenizer_name="raw", fast=True)
+    builder.add_text_field("language", tokenizer_name="raw", fast=True)
+    builder.add_date_field("published_at", indexed=True, fast=True)
+    builder.add_date_field("sort_date", fast=True)
+    builder.add_date_field("crawled_at", stored=True, fast=True)
+    builder.add_text_field("doc", stored=True, tokenizer_name="raw", index_option="basic")
+    return builder.build()
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """tantivy stores naive datetimes; ours are UTC."""
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _to_document(article: Article) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_text("id", article.id)
+    doc.add_text("title", article.title)
+    doc.add_text("text", article.text)
+    for author in article.authors:
+        doc.add_text("authors", author)
+        doc.add_text("author_text", author)
+    doc.add_text("source", article.source)
+    if article.language:
+        doc.add_text("language", article.language)
+    if article.published_at:
+        doc.add_date("published_at", _naive_utc(article.published_at))
+    doc.add_date("sort_date", _naive_utc(article.published_at or article.crawled_at))
+    doc.add_date("crawled_at", _naive_utc(article.crawled_at))
+    doc.add_text("doc", article.model_dump_json(exclude={"text"}))
+    return doc
+
+
+def _from_document(doc: tantivy.Document) -> Article:
+    fields = json.loads(doc.get_first("doc"))
+    fields["text"] = doc.get_first("text")
+    return Article.model_validate(fields)
+
+
+class _QueryBuilder:
+    """Translates our AST into tantivy Query objects."""
+
+    def __init__(self, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer) -> None:
+        self.schema = schema
+        self.analyzer = analyzer
+
+    def tokens(self, text: str) -> list[str]:
+        return self.analyzer.analyze(text)
+
+    def match(self, field: str, tokens: list[str]) -> Query:
+        if len(tokens) == 1:
+            return Query.term_query(self.schema, field, tokens[0])
+        return Query.phrase_query(self.schema, field, tokens)
+
+    def words(self, tokens: list[str], field: str | None) -> Query | None:
+        if not tokens:
+            return None
+        if field == "title":
+            return self.match("title", tokens)
+        if field == "author":
+            return self.match("author_text", tokens)
+        return Query.boolean_query(
+            [
+                (Occur.Should, Query.boost_query(self.match("title", tokens), TITLE_BOOST)),
+                (Occur.Should, self.match("text", tokens)),
+            ]
+        )
+
+    def build(self, node: Node) -> Query | None:
+        """A Query for the node, or None when nothing in it is searchable."""
+        if isinstance(node, Term | Phrase):
+            if node.field == "source":
+                value = node.text if isinstance(node, Term) else " ".join(node.words)
+                return Query.term_query(self.schema, "source", value.lower())
+            text = node.text if isinstance(node, Term) else " ".join(node.words)
+            return self.words(self.tokens(text), node.field)
+        if isinstance(node, Not):
+            inner = self.build(node.child)
+            if inner is None:
+                return None
+            return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
+        if isinstance(node, Or):
+            clauses = [(Occur.Should, q) for q in map(self.build, node.children) if q is not None]
+            return Query.boolean_query(clauses) if clauses else None
+        return self.conjunction(node)
+
+    def conjunction(self, node: And) -> Query | None:
+        clauses: list[tuple[Occur, Query]] = []
+        for child in node.children:
+            target = child.child if isinstance(child, Not) else child
+            query = self.build(target)
+            if query is not None:
+                clauses.append((Occur.MustNot if isinstance(child, Not) else Occur.Must, query))
+        if not clauses:
+            return None
+        if all(occur == Occur.MustNot for occur, _ in clauses):
+            clauses.append((Occur.Must, Query.all_query()))
+        proximity = self.proximity(node)
+        if proximity is not None:
+            clauses.append((Occur.Should, proximity))
+        return Query.boolean_query(clauses)
+
+    def proximity(self, node: And) -> Query | None:
+        """Reward documents where the plain words of the query stand close together."""
+        tokens = [
+            token
+            for child in node.children
+            if isinstance(child, Term) and child.field is None
+            for token in self.tokens(child.text)
+        ]
+        if len(tokens) < 2:
+            return None
+        return Query.boolean_query(
+            [
+                (Occur.Should, Query.boost_query(
+                    Query.phrase_query(self.schema, "title", tokens, slop=PROXIMITY_SLOP),
+                    TITLE_BOOST * PHRASE_BOOST,
+                )),
+                (Occur.Should, Query.boost_query(
+                    Query.phrase_query(self.schema, "text", tokens, slop=PROXIMITY_SLOP),
+                    PHRASE_BOOST,
+                )),
+            ]
+        )
+
+
+def _highlight(fragment: str, ranges: list[Any]) -> str:
+    """Escape the fragment and wrap the highlighted ranges in <mark>."""
+    data = fragment.encode("utf-8")
+    out: list[str] = []
+    last = 0
+    for span in sorted(ranges, key=lambda r: r.start):
+        out.append(html.escape(data[last : span.start].decode("utf-8", "ignore")))
+        out.append(f"<mark>{html.escape(data[span.start : span.end].decode('utf-8', 'ignore'))}</mark>")
+        last = span.end
+    out.append(html.escape(data[last:].decode("utf-8", "ignore")))
+    return "".join(out)
+
+
+def _lead(text: str) -> str:
+    """The start of the text, cut at a word boundary: the snippet when no term is in the body."""
+    if len(text) <= SNIPPET_CHARS:
+        return html.escape(text)
+    return html.escape(text[:SNIPPET_CHARS].rsplit(" ", 1)[0]) + " …"
+
+
+class TantivyStore:
+    """The embedded SearchStore: `tantivy:///data/index`."""
+
+    def __init__(self, path: Path, *, writable: bool, reload_interval: float = 0.25) -> None:
+        self.path = path
+        self.writable = writable
+        self.reload_interval = reload_interval
+        self._analyzer = _analyzer()
+        self._lock = threading.Lock()
+        self._last_reload = 0.0
+        self._index: tantivy.Index | None = None
+        self._writer: tantivy.IndexWriter | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Open (or, for the writer, create) the index directory."""
+        with self._lock:
+            self._open()
+
+    def _open(self) -> tantivy.Index:
+        if self._index is not None:
+            return self._index
+        try:
+            if self.writable:
+                self.path.mkdir(parents=True, exist_ok=True)
+                index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
+            elif tantivy.Index.exists(str(self.path)):
+                index = tantivy.Index.open(str(self.path))
+            else:
+                raise StoreUnavailable(f"no index at {self.path} yet: has the indexer run?")
+            index.register_tokenizer(ANALYZER, self._analyzer)
+            if self.writable:
+                self._writer = index.writer(heap_size=64_000_000, num_threads=1)
+        except (OSError, ValueError) as exc:
+            raise StoreUnavailable(f"cannot open index {self.path}: {exc}") from exc
+        self._index = index
+        self._builder = _QueryBuilder(index.schema, self._analyzer)
+        self._last_reload = time.monotonic()
+        return index
+
+    def _searcher(self) -> tantivy.Searcher:
+        with self._lock:
+            index = self._open()
+            if time.monotonic() - self._last_reload >= self.reload_interval:
+                index.reload()
+                self._last_reload = time.monotonic()
+            return index.searcher()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.wait_merging_threads()
+            self._writer = None
+            self._index = None
+
+    def health(self) -> bool:
+        try:
+            self._searcher()
+        except StoreUnavailable:
+            return False
+        return True
+
+    # -- writes --------------------------------------------------------------
+
+    def upsert(self, articles: Sequence[Article]) -> UpsertResult:
+        newest: dict[str, Article] = {}
+        for article in articles:
+            held = newest.get(article.id)
+            if held is None or article.crawled_at >= held.crawled_at:
+                newest[article.id] = article
+        with self._lock:
+            self._open()
+            index, writer = self._index, self._writer
+            if index is None or writer is None:
+                raise StoreUnavailable("this TantivyStore was opened read-only")
+            index.reload()
+            searcher = index.searcher()
+            written = stale = 0
+            try:
+                for article in newest.values():
+                    stored = self._crawled_at(searcher, article.id)
+                    if stored is not None and stored > _naive_utc(article.crawled_at):
+                        stale += 1
+                        continue
+                    writer.delete_documents_by_term("id", article.id)
+                    writer.add_document(_to_document(article))
+                    written += 1
+                writer.commit()
+            except (OSError, ValueError) as exc:
+                writer.rollback()
+                raise StoreUnavailable(f"index write failed: {exc}") from exc
+            index.reload()
+        return UpsertResult(written=written, stale=stale + len(articles) - len(newest))
+
+    def _crawled_at(self, searcher: tantivy.Searcher, article_id: str) -> datetime | None:
+        found = searcher.search(Query.term_query(self._schema, "id", article_id), limit=1)
+        if not found.hits:
+            return None
+        value = searcher.doc(found.hits[0][1]).get_first("crawled_at")
+        return value.replace(tzinfo=None) if value is not None else None
+
+    @property
+    def _schema(self) -> tantivy.Schema:
+        assert self._index is not None
+        return self._index.schema
+
+    # -- reads ---------------------------------------------------------------
+
+    def get(self, article_id: str) -> Article | None:
+        searcher = self._searcher()
+        found = searcher.search(Query.term_query(self._schema, "id", article_id), limit=1)
+        if not found.hits:
+            return None
+        return _from_document(searcher.doc(found.hits[0][1]))
+
+    def count(self) -> int:
+        return int(self._searcher().num_docs)
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        searcher = self._searcher()
+        text_query = self._builder.build(query.query) if query.query is not None else None
+        clauses: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
+        if query.query is not None and text_query is None:
+            return SearchPage(total=0, hits=[])
+        filters = self._filters(query)
+        clauses.extend((Occur.Must, Query.const_score_query(f, 0.0)) for f in filters)
+        full = Query.boolean_query(clauses)
+        if query.sort == Sort.DATE:
+            result = searcher.search(
+                full, limit=query.size, offset=query.offset,
+                order_by_field="sort_date", order=Order.Desc,
+            )
+        else:
+            result = searcher.search(full, limit=query.size, offset=query.offset)
+        snippets = (
+            tantivy.SnippetGenerator.create(searcher, text_query, self._schema, "text")
+            if text_query is not None
+            else None
+        )
+        if snippets is not None:
+            snippets.set_max_num_chars(SNIPPET_CHARS)
+        hits = []
+        for key, address in result.hits:
+            doc = searcher.doc(address)
+            article = _from_document(doc)
+            snippet = snippets.snippet_from_doc(doc) if snippets is not None else None
+            hits.append(
+                Hit(
+                    id=article.id,
+                    url=article.url,
+                    title=article.title,
+                    source=article.source,
+                    published_at=article.published_at,
+                    authors=article.authors,
+                    language=article.language,
+                    snippet=(
+                        _highlight(snippet.fragment(), snippet.highlighted())
+                        if snippet is not None and snippet.fragment()
+                        else _lead(article.text)
+                    ),
+                    score=float(key) if query.sort == Sort.RELEVANCE else 0.0,
+                )
+            )
+        return SearchPage(total=result.count or 0, hits=hits, facets=self._facets(searcher, full))
+
+    def _filters(self, query: SearchQuery) -> list[Query]:
+        filters: list[Query] = []
+        if query.sources:
+            filters.append(Query.term_set_query(self._schema, "source", list(query.sources)))
+        if query.published_from or query.published_to:
+            filters.append(
+                Query.range_query(
+                    self._schema, "published_at", tantivy.FieldType.Date,
+                    _naive_utc(query.published_from) if query.published_from else None,
+                    _naive_utc(query.published_to) if query.published_to else None,
+                )
+            )
+        return filters
+
+    def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, list[FacetCount]]:
+        result = searcher.aggregate(
+            query, {"source": {"terms": {"field": "source", "size": MAX_FACET_VALUES}}}
+        )
+        return {
+            "source": [
+                FacetCount(value=bucket["key"], count=bucket["doc_count"])
+                for bucket in result["source"]["buckets"]
+            ]
+        }

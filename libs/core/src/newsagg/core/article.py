@@ -1,0 +1,119 @@
+"""The Article: the document that flows from crawler to bus to index to API.
+
+Its id is a hash of the canonical URL, so the same story fetched twice (or
+through a feed and a sitemap) is one document, and re-indexing it is an update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
+
+from courlan import normalize_url
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+
+def canonicalize_url(url: str) -> str:
+    """Normalise a URL so that one story has one address.
+
+    Lower-cases scheme and host, drops tracking parameters (utm_*, fbclid, ...)
+    and the fragment. Raises ValueError for anything that is not http(s).
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    normalized = normalize_url(url.strip())
+    scheme, netloc, path, query, _fragment = urlsplit(normalized)
+    return urlunsplit((scheme, netloc, path or "/", query, ""))
+
+
+def article_id(canonical_url: str) -> str:
+    """Stable id: the first 128 bits of SHA-256 over the canonical URL, in hex."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+def content_hash(title: str, text: str) -> str:
+    """Fingerprint of what a reader sees, to tell an updated story from a re-fetch."""
+    return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:32]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("datetimes must carry a timezone")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class Article(BaseModel):
+    """One news article, clean text plus metadata, as JSON on the bus."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+    id: str = Field(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")
+    url: str
+    canonical_url: str
+    source: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1)
+    summary: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    published_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    crawled_at: UtcDatetime
+    language: str | None = None
+    section: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    image_url: str | None = None
+    word_count: int = Field(ge=0)
+    content_hash: str
+
+    @model_validator(mode="after")
+    def _check_identity(self) -> Article:
+        if self.schema_version != SCHEMA_VERSION:
+            raise ValueError(f"unsupported schema_version {self.schema_version}")
+        if self.id != article_id(self.canonical_url):
+            raise ValueError("id is not the hash of canonical_url")
+        return self
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        url: str,
+        source: str,
+        title: str,
+        text: str,
+        canonical_url: str | None = None,
+        crawled_at: datetime | None = None,
+        **metadata: object,
+    ) -> Article:
+        """Build an Article from extracted parts, deriving id, counts and hash."""
+        canonical = canonicalize_url(canonical_url or url)
+        return cls(
+            id=article_id(canonical),
+            url=url,
+            canonical_url=canonical,
+            source=source,
+            title=title,
+            text=text,
+            crawled_at=crawled_at or datetime.now(UTC),
+            word_count=len(text.split()),
+            content_hash=content_hash(title, text),
+            **metadata,  # type: ignore[arg-type]
+        )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Article:
+        return cls.model_validate_json(data)

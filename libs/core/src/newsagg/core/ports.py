@@ -1,0 +1,124 @@
+"""The two ports every service talks through: Bus and SearchStore.
+
+Each has an embedded adapter (one machine, under ./data) and a production one
+(Kafka, Elasticsearch); one contract suite in tests/contract holds them to the
+same behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from newsagg.core.article import Article
+from newsagg.core.search import SearchPage, SearchQuery
+
+ARTICLES_TOPIC = "articles"
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached or refused the write: retry later, lose nothing."""
+
+
+class BusUnavailable(RuntimeError):
+    """The bus cannot be reached: retry later."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One record of a topic, as a consumer sees it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class Consumer(Protocol):
+    """A member of a consumer group on one topic. At-least-once: commit after success."""
+
+    def poll(self, max_messages: int, timeout: float) -> list[Message]:
+        """Up to max_messages after the group's position; waits up to timeout seconds."""
+        ...
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        """Mark these messages (and all before them on their partitions) as done."""
+        ...
+
+    def lag(self) -> dict[int, int]:
+        """Messages not yet committed by the group, per partition."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    """A durable, ordered, keyed log of messages in topics."""
+
+    def publish(
+        self, topic: str, key: str | None, value: bytes, headers: Mapping[str, str] | None = None
+    ) -> None: ...
+
+    def flush(self) -> None:
+        """Return once every published message is durable."""
+        ...
+
+    def consumer(self, topic: str, group: str) -> Consumer: ...
+
+    def health(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def publish_dead_letter(bus: Bus, message: Message, reason: str) -> None:
+    """Send a message that cannot be processed to `<topic>.dlq`, keeping key, value and why."""
+    headers = dict(message.headers)
+    headers.update(
+        {
+            "error": reason[:2000],
+            "source_topic": message.topic,
+            "source_partition": str(message.partition),
+            "source_offset": str(message.offset),
+            "failed_at": datetime.now(UTC).isoformat(),
+        }
+    )
+    bus.publish(dead_letter_topic(message.topic), message.key, message.value, headers)
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    written: int
+    stale: int = 0
+    """Documents skipped because the store already holds a newer crawl of them."""
+
+
+class SearchStore(Protocol):
+    """Where articles are indexed and searched."""
+
+    def ensure_schema(self) -> None: ...
+
+    def upsert(self, articles: Sequence[Article]) -> UpsertResult:
+        """Write idempotently by id; an older crawled_at never replaces a newer one.
+
+        Returns only when the batch is durable; raises StoreUnavailable otherwise.
+        """
+        ...
+
+    def get(self, article_id: str) -> Article | None: ...
+
+    def search(self, query: SearchQuery) -> SearchPage: ...
+
+    def count(self) -> int: ...
+
+    def health(self) -> bool: ...
+
+    def close(self) -> None: ...
