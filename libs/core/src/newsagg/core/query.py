@@ -146,7 +146,7 @@ class _Parser:
         if not children:
             token = self.peek()
             position = token.position if token else self.length
-            raise QuerySyntaxError("expected a word or a \"phrase\"", position)
+            raise QuerySyntaxError('expected a word or a "phrase"', position)
         return children[0] if len(children) == 1 else And(tuple(children))
 
     def unary(self) -> Node:
@@ -155,7 +155,9 @@ class _Parser:
             self.take()
             following = self.peek()
             if following is None or following.kind in ("not", "or", "rparen"):
-                raise QuerySyntaxError("'-' must be followed by a word or a \"phrase\"", token.position)
+                raise QuerySyntaxError(
+                    "'-' must be followed by a word or a \"phrase\"", token.position
+                )
             return Not(self.primary())
         return self.primary()
 
@@ -168,13 +170,15 @@ class _Parser:
             node = self.or_expr()
             closing = self.peek()
             if closing is None or closing.kind != "rparen":
-                raise QuerySyntaxError("unbalanced parenthesis: '(' is never closed", token.position)
+                raise QuerySyntaxError(
+                    "unbalanced parenthesis: '(' is never closed", token.position
+                )
             self.take()
             return node
         if token.kind == "field":
             value = self.peek()
             if value is None or value.kind not in ("word", "phrase"):
-                raise QuerySyntaxError(f"{token.text}: needs a word or a \"phrase\"", token.position)
+                raise QuerySyntaxError(f'{token.text}: needs a word or a "phrase"', token.position)
             self.take()
             return self.leaf(value, token.text)  # type: ignore[arg-type]
         if token.kind in ("word", "phrase"):
@@ -194,7 +198,9 @@ class _Parser:
 def parse_query(source: str) -> Node:
     """Parse a user's query; raises QuerySyntaxError with the position of the problem."""
     if len(source) > MAX_QUERY_CHARS:
-        raise QuerySyntaxError(f"query too long (at most {MAX_QUERY_CHARS} characters)", MAX_QUERY_CHARS)
+        raise QuerySyntaxError(
+            f"query too long (at most {MAX_QUERY_CHARS} characters)", MAX_QUERY_CHARS
+        )
     if not source.strip():
         raise QuerySyntaxError("empty query", 0)
     return _Parser(_tokenize(source), len(source)).parse()

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from newsagg.core.query import Node
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_PAGE_SIZE = 100
 
@@ -39,7 +38,9 @@ class Hit(BaseModel):
     published_at: datetime | None
     authors: list[str]
     language: str | None
-    snippet: str = Field(description="Text around the matches; matched terms are wrapped in <mark>.")
+    snippet: str = Field(
+        description="Text around the matches; matched terms are wrapped in <mark>."
+    )
     score: float
 
 

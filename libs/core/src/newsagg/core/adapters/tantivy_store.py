@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import tantivy
-from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
-
 from newsagg.core.article import Article
 from newsagg.core.ports import StoreUnavailable, UpsertResult
 from newsagg.core.query import And, Node, Not, Or, Phrase, Term
 from newsagg.core.search import FacetCount, Hit, SearchPage, SearchQuery, Sort
+from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
 
 ANALYZER = "news"
 TITLE_BOOST = 2.5
@@ -167,14 +166,20 @@ class _QueryBuilder:
             return None
         return Query.boolean_query(
             [
-                (Occur.Should, Query.boost_query(
-                    Query.phrase_query(self.schema, "title", tokens, slop=PROXIMITY_SLOP),
-                    TITLE_BOOST * PHRASE_BOOST,
-                )),
-                (Occur.Should, Query.boost_query(
-                    Query.phrase_query(self.schema, "text", tokens, slop=PROXIMITY_SLOP),
-                    PHRASE_BOOST,
-                )),
+                (
+                    Occur.Should,
+                    Query.boost_query(
+                        Query.phrase_query(self.schema, "title", tokens, slop=PROXIMITY_SLOP),
+                        TITLE_BOOST * PHRASE_BOOST,
+                    ),
+                ),
+                (
+                    Occur.Should,
+                    Query.boost_query(
+                        Query.phrase_query(self.schema, "text", tokens, slop=PROXIMITY_SLOP),
+                        PHRASE_BOOST,
+                    ),
+                ),
             ]
         )
 
@@ -186,7 +191,9 @@ def _highlight(fragment: str, ranges: list[Any]) -> str:
     last = 0
     for span in sorted(ranges, key=lambda r: r.start):
         out.append(html.escape(data[last : span.start].decode("utf-8", "ignore")))
-        out.append(f"<mark>{html.escape(data[span.start : span.end].decode('utf-8', 'ignore'))}</mark>")
+        out.append(
+            f"<mark>{html.escape(data[span.start : span.end].decode('utf-8', 'ignore'))}</mark>"
+        )
         last = span.end
     out.append(html.escape(data[last:].decode("utf-8", "ignore")))
     return "".join(out)
@@ -329,8 +336,11 @@ class TantivyStore:
         full = Query.boolean_query(clauses)
         if query.sort == Sort.DATE:
             result = searcher.search(
-                full, limit=query.size, offset=query.offset,
-                order_by_field="sort_date", order=Order.Desc,
+                full,
+                limit=query.size,
+                offset=query.offset,
+                order_by_field="sort_date",
+                order=Order.Desc,
             )
         else:
             result = searcher.search(full, limit=query.size, offset=query.offset)
@@ -372,7 +382,9 @@ class TantivyStore:
         if query.published_from or query.published_to:
             filters.append(
                 Query.range_query(
-                    self._schema, "published_at", tantivy.FieldType.Date,
+                    self._schema,
+                    "published_at",
+                    tantivy.FieldType.Date,
                     _naive_utc(query.published_from) if query.published_from else None,
                     _naive_utc(query.published_to) if query.published_to else None,
                 )

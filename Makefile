@@ -1,0 +1,38 @@
+# newsagg: every target bootstraps what it needs on a fresh clone (Python 3.11 and make).
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .cache/uv/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+PYTHON ?= python3
+
+.PHONY: install demo test lint format up bench clean
+
+install: .venv/.installed
+
+.venv/.installed: pyproject.toml uv.lock libs/core/pyproject.toml services/*/pyproject.toml
+	@if [ ! -x "$(UV)" ]; then \
+		echo "installing uv $(UV_VERSION) from PyPI into .cache/uv"; \
+		$(PYTHON) -m venv .cache/uv && .cache/uv/bin/pip install -q "uv==$(UV_VERSION)"; \
+	fi
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+demo: install  ## serve the bundled demo site, crawl it, index it, serve the search API
+	.venv/bin/newsagg demo
+
+up: install  ## crawler + indexer + API on the sources in NEWSAGG_SOURCES (default sources.yaml)
+	.venv/bin/newsagg up
+
+test: install lint  ## the whole suite (CI runs this)
+	.venv/bin/pytest
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check libs services src tests bench
+
+format: install
+	.venv/bin/ruff format libs services src tests bench
+	.venv/bin/ruff check --fix .
+
+clean:
+	rm -rf .venv .cache/uv data .pytest_cache .ruff_cache

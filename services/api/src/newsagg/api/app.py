@@ -1,0 +1,53 @@
+"""The search API: create_app(settings) wires everything, nothing connects at import time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from newsagg.api.problems import install_problem_handlers
+from newsagg.api.routes import articles, health, search
+from newsagg.core.adapters import open_store
+from newsagg.core.ports import SearchStore
+from newsagg.core.settings import Settings
+from prometheus_client import Counter, Histogram
+
+REQUESTS = Counter("newsagg_api_requests", "API requests by route and status.", ["route", "status"])
+LATENCY = Histogram("newsagg_api_request_seconds", "API request latency by route.", ["route"])
+
+
+def create_app(settings: Settings | None = None, store: SearchStore | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.store = store or open_store(settings.resolved_store_url, writable=False)
+        yield
+        app.state.store.close()
+
+    app = FastAPI(
+        title="newsagg search API",
+        version="0.1.0",
+        description="Ranked, highlighted, filterable search over crawled news articles.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(search.router)
+    app.include_router(articles.router)
+    app.include_router(health.router)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(route, str(response.status_code)).inc()
+        LATENCY.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    return app

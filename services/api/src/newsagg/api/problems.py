@@ -1,0 +1,56 @@
+"""Errors as RFC 7807 problem+json: a client always learns what was wrong, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from newsagg.core.ports import StoreUnavailable
+from newsagg.core.query import QuerySyntaxError
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger("newsagg.api")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QuerySyntaxError)
+    async def invalid_query(_: Request, exc: QuerySyntaxError) -> JSONResponse:
+        return problem(400, "Invalid query", str(exc), position=exc.position, reason=exc.reason)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_parameters(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "parameter": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
+                "message": err["msg"],
+            }
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors)
+        return problem(422, "Invalid parameters", detail, errors=errors)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("store unavailable: %s", exc)
+        response = problem(503, "Search store unavailable", str(exc))
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        return problem(exc.status_code, title, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(500, "Internal error", "the server failed; the error is logged")

@@ -1,0 +1,47 @@
+"""Wiring of the indexer service: settings -> bus, store, worker; SIGTERM/SIGINT stop it cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from newsagg.core.adapters import open_bus, open_store
+from newsagg.core.logs import configure_logging
+from newsagg.core.metrics import serve_metrics
+from newsagg.core.ports import ARTICLES_TOPIC
+from newsagg.core.settings import Settings
+from newsagg.indexer.worker import Indexer
+
+log = logging.getLogger("newsagg.indexer")
+
+
+def run_indexer(settings: Settings) -> None:
+    configure_logging(settings.log_level, settings.log_format, "indexer")
+    serve_metrics(settings.indexer_metrics_port)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    bus = open_bus(settings.resolved_bus_url)
+    store = open_store(settings.resolved_store_url, writable=True)
+    consumer = bus.consumer(ARTICLES_TOPIC, settings.indexer_group)
+    log.info("indexing %s -> %s", settings.resolved_bus_url, settings.resolved_store_url)
+    try:
+        Indexer(
+            bus,
+            consumer,
+            store,
+            batch_size=settings.indexer_batch_size,
+            max_retry_delay=settings.indexer_max_retry_delay,
+            stop=stop,
+        ).run()
+    finally:
+        consumer.close()
+        store.close()
+        bus.close()
+        log.info("indexer stopped")

@@ -1,0 +1,143 @@
+"""The `newsagg` command: one entry point, a sub-command per service."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+import urllib.request
+from collections.abc import Sequence
+
+from newsagg.core.logs import configure_logging
+from newsagg.core.ports import StoreUnavailable
+from newsagg.core.query import QuerySyntaxError
+from newsagg.core.settings import Settings
+from newsagg.core.sources import SourcesError
+from pydantic import ValidationError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsagg", description="News aggregation: crawl, index and search news articles."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    crawl = commands.add_parser("crawl", help="crawl the sources in NEWSAGG_SOURCES")
+    crawl.add_argument("--once", action="store_true", help="one pass over every source, then exit")
+    commands.add_parser("index", help="index articles from the bus into the search store")
+    api = commands.add_parser("api", help="serve the search API")
+    api.add_argument("--host", help="default: NEWSAGG_API_HOST (127.0.0.1)")
+    api.add_argument("--port", type=int, help="default: NEWSAGG_API_PORT (8000)")
+    commands.add_parser("up", help="run crawler, indexer and API together (Ctrl-C stops all)")
+    demo = commands.add_parser("demo", help="serve the bundled demo news site and run `up` on it")
+    demo.add_argument("--site-port", type=int, default=0, help="demo site port (default: any free)")
+    search = commands.add_parser("search", help="search the index and print the results")
+    search.add_argument("query", help='e.g. "Milind Soman cycling"')
+    search.add_argument("--source", action="append", default=[], help="only this source")
+    search.add_argument("--sort", choices=["relevance", "date"], default="relevance")
+    search.add_argument("--size", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="print the result page as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+        if args.command == "api":
+            settings = settings.model_copy(
+                update={
+                    k: v for k, v in {"api_host": args.host, "api_port": args.port}.items() if v
+                }
+            )
+        return _run(args, settings)
+    except (SourcesError, QuerySyntaxError, StoreUnavailable, ValidationError, ValueError) as exc:
+        print(f"newsagg {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "crawl":
+        from newsagg.crawler.runner import crawl
+
+        crawl(settings, once=args.once)
+    elif args.command == "index":
+        from newsagg.indexer.service import run_indexer
+
+        run_indexer(settings)
+    elif args.command == "api":
+        from newsagg.api.service import run_api
+
+        run_api(settings)
+    elif args.command == "up":
+        return _up(settings, dict(os.environ))
+    elif args.command == "demo":
+        return _demo(settings, args.site_port)
+    elif args.command == "search":
+        from newsagg.cli.search import print_search
+
+        print_search(settings, args.query, args.source, args.sort, args.size, as_json=args.json)
+    return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ValueError(
+                f"cannot serve the API on {host}:{port} ({exc.strerror}); "
+                "stop what uses it or set NEWSAGG_API_PORT"
+            ) from exc
+
+
+def _up(settings: Settings, env: dict[str, str], announce: bool = False) -> int:
+    from newsagg.cli.supervisor import Supervisor
+
+    configure_logging(settings.log_level, settings.log_format, "up")
+    _check_port_free(settings.api_host, settings.api_port)
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    announced = False
+
+    def announce_when_ready() -> None:
+        nonlocal announced
+        if announced or not announce:
+            return
+        try:
+            with urllib.request.urlopen(f"{api}/readyz", timeout=1) as response:
+                articles = json.load(response).get("articles") or 0
+        except OSError:
+            return
+        if articles:
+            announced = True
+            print(
+                f"\nnewsagg is up: {articles} articles indexed so far.\n"
+                f"  Search:  {api}/v1/search?q=Milind+Soman+cycling\n"
+                f"  API docs: {api}/docs\n"
+                "  Ctrl-C stops everything.\n",
+                flush=True,
+            )
+
+    return Supervisor(env).run(on_tick=announce_when_ready)
+
+
+def _demo(settings: Settings, site_port: int) -> int:
+    from newsagg.cli.demo_site import DemoSite
+
+    site = DemoSite(site_port).start()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sources = settings.data_dir / "demo-sources.yaml"
+    sources.write_text(site.sources_yaml(), encoding="utf-8")
+    logging.getLogger("newsagg.demo").warning("demo news site on %s", site.url)
+    print(f"Demo news site: {site.url}/ (sources: {sources})", flush=True)
+    try:
+        return _up(settings, {**os.environ, "NEWSAGG_SOURCES": str(sources)}, announce=True)
+    finally:
+        site.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

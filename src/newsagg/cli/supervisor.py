@@ -1,0 +1,100 @@
+"""`newsagg up`: the three services as child processes, restarted if they crash.
+
+Ctrl-C (SIGINT) or SIGTERM stops them all: each gets SIGTERM and a grace period
+to finish its batch or crawl, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+log = logging.getLogger("newsagg.up")
+SERVICES = ("crawl", "index", "api")
+GRACE_SECONDS = 15.0
+MAX_RESTART_DELAY = 30.0
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = field(default=0.0)
+
+
+class Supervisor:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env = dict(env or os.environ)
+        self.children = [
+            Child(name, [sys.executable, "-m", "newsagg.cli.main", name]) for name in SERVICES
+        ]
+        self.stopping = False
+
+    def _start(self, child: Child) -> None:
+        child.process = subprocess.Popen(child.command, env=self.env)
+        log.info("started %s (pid %d)", child.name, child.process.pid)
+
+    def run(self, on_tick: Callable[[], None] | None = None) -> int:
+        """Run until asked to stop; returns the exit code for the shell."""
+        previous = {
+            s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            for child in self.children:
+                self._start(child)
+            while not self.stopping:
+                self._restart_crashed()
+                if on_tick is not None:
+                    on_tick()
+                time.sleep(0.5)
+        finally:
+            self.stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def _request_stop(self, signum: int, _frame: object) -> None:
+        if not self.stopping:
+            log.info("%s: stopping all services", signal.Signals(signum).name)
+        self.stopping = True
+
+    def _restart_crashed(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.process is None or child.process.poll() is None:
+                continue
+            if child.next_start == 0.0:
+                delay = min(2.0**child.restarts, MAX_RESTART_DELAY)
+                child.next_start = now + delay
+                log.warning(
+                    "%s exited with %s; restarting in %.0fs",
+                    child.name,
+                    child.process.returncode,
+                    delay,
+                )
+            elif now >= child.next_start:
+                child.restarts += 1
+                child.next_start = 0.0
+                self._start(child)
+
+    def stop_all(self) -> None:
+        running = [c.process for c in self.children if c.process and c.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("pid %d did not stop in %.0fs; killing it", process.pid, GRACE_SECONDS)
+                process.kill()
+                process.wait()
+        log.info("all services stopped")
