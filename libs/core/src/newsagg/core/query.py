@@ -88,7 +88,7 @@ def _tokenize(source: str) -> list[_Token]:
         elif ch == ")":
             tokens.append(_Token("rparen", ch, i))
             i += 1
-        elif ch == "-" and (i + 1 < n and not source[i + 1].isspace()):
+        elif ch == "-" and i + 1 < n and not source[i + 1].isspace() and source[i + 1] != "-":
             tokens.append(_Token("not", ch, i))
             i += 1
         else:
