@@ -102,6 +102,16 @@ def _language(code: str | None) -> str | None:
     return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
 
 
+def _tags(raw: list[str]) -> list[str]:
+    """Keywords arrive both as one comma-joined string and split; keep each once, in order."""
+    tags: list[str] = []
+    for value in raw:
+        for tag in value.split(","):
+            if tag.strip() and tag.strip() not in tags:
+                tags.append(tag.strip())
+    return tags
+
+
 def _without_headline(text: str, title: str) -> str:
     """trafilatura keeps an <h1> inside <article>; the headline is the title, not body text."""
     first, _, rest = text.partition("\n")
@@ -152,6 +162,6 @@ def extract_article(
         updated_at=modified if modified and published and modified > published else None,
         language=_language(doc.language or tree.get("lang") or _meta(tree, "og:locale")),
         section=_meta(tree, "article:section"),
-        tags=[tag.strip() for tag in (doc.tags or []) if tag.strip()],
+        tags=_tags(doc.tags or []),
         image_url=doc.image or None,
     )

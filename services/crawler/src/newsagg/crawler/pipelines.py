@@ -27,6 +27,9 @@ class QuietLogFormatter(LogFormatter):
     ) -> Any:
         return {"level": logging.INFO, "msg": "dropped: %(reason)s", "args": {"reason": exception}}
 
+    def scraped(self, item: Any, response: Any, spider: Any = None) -> Any:
+        return {"level": logging.DEBUG, "msg": "published %(url)s", "args": {"url": item.url}}
+
 
 class ExtractPipeline:
     """FetchedPage -> (page, Article); a page without an article is dropped and remembered."""

@@ -12,6 +12,7 @@ from newsagg.core.sources import Source, load_sources
 from newsagg.crawler.spider import NewsSpider
 from newsagg.crawler.state import CrawlState
 from scrapy.crawler import CrawlerProcess
+from twisted.python.failure import Failure
 
 log = logging.getLogger("newsagg.crawler")
 
@@ -51,8 +52,8 @@ def crawl(settings: Settings, *, once: bool, sources: list[Source] | None = None
     state = CrawlState(settings.crawl_state_path)
     if not once:
         serve_metrics(settings.crawler_metrics_port)
-    configure_logging(settings.log_level, settings.log_format, "crawler")
     process = CrawlerProcess(scrapy_settings(settings))
+    configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's own
     try:
         if once:
             process.crawl(NewsSpider, sources=sources, state=state)
@@ -68,11 +69,13 @@ def crawl(settings: Settings, *, once: bool, sources: list[Source] | None = None
 def _poll(process: CrawlerProcess, source: Source, state: CrawlState) -> None:
     """Crawl one source now and again `interval` seconds after each pass ends."""
 
-    from twisted.internet import reactor  # the reactor CrawlerProcess installed
+    def again(outcome: object) -> None:
+        from twisted.internet import reactor  # imported late: Scrapy chooses the reactor
 
-    def again(_: object) -> None:
+        if isinstance(outcome, Failure):
+            log.error("crawl of %s failed: %s", source.name, outcome.getTraceback())
         if reactor.running:  # type: ignore[attr-defined]
             reactor.callLater(source.interval, _poll, process, source, state)  # type: ignore[attr-defined]
 
-    log.info("polling %s (every %.0fs)", source.name, source.interval)
+    log.info("crawling %s (then every %.0fs)", source.name, source.interval)
     process.crawl(NewsSpider, sources=[source], state=state).addBoth(again)

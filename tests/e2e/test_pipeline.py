@@ -1,0 +1,209 @@
+"""The whole pipeline as a user runs it: crawler, indexer and API as separate processes."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from newsagg.core.adapters.sqlite_bus import SqliteLogBus
+from newsagg.core.adapters.tantivy_store import TantivyStore
+from newsagg.core.ports import ARTICLES_TOPIC, dead_letter_topic
+from servers import Service, free_port, get_json, wait_until
+
+from newsagg.cli.demo_site import DemoSite
+
+pytestmark = pytest.mark.e2e
+SEED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "seed"
+SEED_TEXT = (SEED / "milind-soman-roadside-romance.txt").read_text(encoding="utf-8")
+CHROME = [
+    "Advertisement",
+    "cookies",
+    "Subscribe",
+    "Related stories",
+    "Trending",
+    "newsletter",
+    "Skip to content",
+    "Marquee Daily covers",
+    "All rights reserved",
+    "Breaking",
+]
+
+
+def env_for(data_dir: Path, sources: str, api_port: int = 0) -> dict[str, str]:
+    sources_file = data_dir / "sources.yaml"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sources_file.write_text(sources)
+    return {
+        "NEWSAGG_DATA_DIR": str(data_dir),
+        "NEWSAGG_SOURCES": str(sources_file),
+        "NEWSAGG_API_PORT": str(api_port or free_port()),
+        "NEWSAGG_CRAWLER_METRICS_PORT": "0",
+        "NEWSAGG_INDEXER_METRICS_PORT": "0",
+    }
+
+
+class Pipeline:
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.api = f"http://127.0.0.1:{env['NEWSAGG_API_PORT']}"
+        self.services = {name: Service([name], env, log_dir) for name in ("crawl", "index", "api")}
+
+    def get(self, path: str, **params: str | int) -> tuple[int, dict]:
+        query = urllib.parse.urlencode(params)
+        return get_json(f"{self.api}{path}{'?' + query if query else ''}")
+
+    def indexed(self) -> int:
+        status, body = self.get("/readyz")
+        return body.get("articles") or 0 if status == 200 else 0
+
+
+@pytest.fixture
+def pipeline(
+    tmp_path: Path, demo_site: DemoSite, bad_site: DemoSite, manifest: dict
+) -> Iterator[Pipeline]:
+    sources = demo_site.sources_yaml() + (
+        "  - name: broken-feed\n"
+        f"    feeds: [{demo_site.url}/feed-broken.xml]\n"
+        "  - name: bad-pages\n"
+        f"    feeds: [{bad_site.url}/rss.xml]\n"
+    )
+    running = Pipeline(env_for(tmp_path / "data", sources), tmp_path)
+    try:
+        wait_until(
+            lambda: running.indexed() >= manifest["article_count"],
+            180,
+            f"{manifest['article_count']} demo articles indexed",
+        )
+        yield running
+    finally:
+        for service in running.services.values():
+            service.stop()
+
+
+def test_reference_query_finds_the_reference_story_first(pipeline: Pipeline, manifest: dict):
+    status, page = pipeline.get("/v1/search", q="Milind Soman cycling")
+    assert status == 200
+    top = page["hits"][0]
+    assert top["url"].endswith(f"/{manifest['reference_slug']}.html")
+    assert "<mark>" in top["snippet"]
+    assert page["total"] >= 2  # other stories mention Milind Soman and cycling too
+    assert {f["value"] for f in page["facets"]["source"]} == {"marquee-daily"}
+
+
+def test_phrase_finds_the_reference_story(pipeline: Pipeline, manifest: dict):
+    status, page = pipeline.get("/v1/search", q='"roadside romance"')
+    assert status == 200
+    assert page["total"] == 1
+    assert page["hits"][0]["url"].endswith(f"/{manifest['reference_slug']}.html")
+
+
+def test_article_text_is_the_story_without_page_chrome(pipeline: Pipeline):
+    _, page = pipeline.get("/v1/search", q='"roadside romance"')
+    status, article = pipeline.get(f"/v1/articles/{page['hits'][0]['id']}")
+    assert status == 200
+    for paragraph in filter(None, (p.strip() for p in SEED_TEXT.splitlines())):
+        assert paragraph in article["text"]
+    for chrome in CHROME:
+        assert chrome not in article["text"], chrome
+    assert article["authors"]
+    assert article["published_at"]
+    assert article["title"].startswith("Ankita Konwar cheers on Milind Soman")
+
+
+def test_each_demo_article_is_indexed_once(pipeline: Pipeline, manifest: dict):
+    status, page = pipeline.get("/v1/search", size=100, sort="date")
+    assert status == 200
+    assert page["total"] == manifest["article_count"]
+    urls = {hit["url"].rsplit("/", 1)[-1] for hit in page["hits"]}
+    assert urls == {f"{a['slug']}.html" for a in manifest["articles"]}
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "needle"),
+    [
+        ('"roadside romance', 400, "unbalanced quote"),
+        ("x" * 10_000, 400, "too long"),
+        ("(cycling", 400, "unbalanced parenthesis"),
+    ],
+)
+def test_bad_queries_get_a_clear_4xx(pipeline: Pipeline, query: str, status: int, needle: str):
+    code, body = pipeline.get("/v1/search", q=query)
+    assert code == status
+    assert needle in body["detail"]
+
+
+def test_bad_parameters_get_422(pipeline: Pipeline):
+    code, body = pipeline.get("/v1/search", q="cycling", size=1000)
+    assert code == 422
+    assert "size" in body["detail"]
+    code, body = pipeline.get("/v1/search", q="cycling", **{"from": "last tuesday"})
+    assert code == 422
+    assert "from" in body["detail"]
+    code, _ = pipeline.get("/v1/articles/not-an-id")
+    assert code == 404
+
+
+def test_bad_feeds_and_pages_do_not_stop_the_crawler(pipeline: Pipeline):
+    crawler = pipeline.services["crawl"]
+    wait_until(lambda: "feed-broken.xml" in crawler.log(), 30, "the broken feed to be reported")
+    log = crawler.log()
+    assert crawler.running
+    assert "not well-formed XML" in log
+    assert "empty page" in log
+    assert "not-html.html" in log
+    assert "does-not-exist.html" in log
+
+
+def test_a_message_that_is_not_an_article_goes_to_the_dead_letter_topic(pipeline: Pipeline):
+    data_dir = Path(pipeline.env["NEWSAGG_DATA_DIR"])
+    bus = SqliteLogBus(data_dir / "bus.sqlite")
+    before = pipeline.indexed()
+    bus.publish(ARTICLES_TOPIC, "poison", b'{"title": "no id, no text"}')
+    dlq = bus.consumer(dead_letter_topic(ARTICLES_TOPIC), "e2e-inspect")
+    dead = wait_until(lambda: dlq.poll(10, timeout=0.5), 30, "the poison message in the DLQ")
+    assert dead[0].key == "poison"
+    assert "not a valid Article" in dead[0].headers["error"]
+    dlq.close()
+    bus.close()
+    assert pipeline.services["index"].running
+    assert pipeline.indexed() == before
+    status, page = pipeline.get("/v1/search", q="Milind Soman cycling")
+    assert status == 200
+    assert page["hits"]
+
+
+def test_indexer_killed_mid_batch_leaves_each_article_once(
+    tmp_path: Path, demo_site: DemoSite, manifest: dict
+):
+    """kill -9 during indexing, restart: every demo article is in the index exactly once."""
+    env = env_for(tmp_path / "data", demo_site.sources_yaml())
+    crawl = Service(["crawl", "--once"], env, tmp_path)
+    assert crawl.process.wait(timeout=180) == 0, crawl.log()
+    data_dir = tmp_path / "data"
+    bus = SqliteLogBus(data_dir / "bus.sqlite")
+    published = bus.consumer(ARTICLES_TOPIC, "e2e-copy")
+    originals = wait_until(lambda: published.poll(1000, timeout=1), 10, "crawled articles")
+    published.close()
+    assert len({m.key for m in originals}) == manifest["article_count"]
+    for _ in range(15):  # the same stories again, as re-deliveries and re-crawls would bring them
+        for message in originals:
+            bus.publish(ARTICLES_TOPIC, message.key, message.value)
+    bus.close()
+    total = len(originals) * 16
+    env = {**env, "NEWSAGG_INDEXER_BATCH_SIZE": "1"}
+    reader = TantivyStore(data_dir / "index", writable=False, reload_interval=0)
+    first = Service(["index"], env, tmp_path)
+    wait_until(lambda: "indexed 1 articles" in first.log(), 60, "the indexer to start indexing")
+    first.kill9()
+    lag = SqliteLogBus(data_dir / "bus.sqlite").consumer(ARTICLES_TOPIC, "indexer")
+    remaining = sum(lag.lag().values())
+    assert 0 < remaining < total, "the kill did not land mid-stream"
+    second = Service(["index"], env, tmp_path)
+    wait_until(lambda: sum(lag.lag().values()) == 0, 300, "the restarted indexer to catch up")
+    second.stop()
+    lag.close()
+    assert reader.count() == manifest["article_count"]
+    for message in originals:
+        assert reader.get(message.key) is not None
