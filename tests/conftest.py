@@ -1,5 +1,45 @@
+from __future__ import annotations
+
+import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 # tests/ holds shared helpers (fakes, servers) importable by every suite.
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+from newsagg.cli.demo_site import SITE_DIR, DemoSite
+
+MANIFEST = json.loads((SITE_DIR.parent / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def demo_site() -> Iterator[DemoSite]:
+    site = DemoSite(0).start()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="session")
+def manifest() -> dict:
+    return MANIFEST
+
+
+@pytest.fixture
+def bad_site(tmp_path: Path, demo_site: DemoSite) -> Iterator[DemoSite]:
+    """A second site whose feed lists an empty page and a non-HTML page of the demo site."""
+    root = tmp_path / "bad-site"
+    root.mkdir()
+    items = "".join(
+        f"<item><title>{name}</title><link>{demo_site.url}/articles/{name}</link></item>"
+        for name in ("empty.html", "not-html.html", "does-not-exist.html")
+    )
+    (root / "rss.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'
+    )
+    site = DemoSite(0, site_dir=root).start()
+    yield site
+    site.stop()

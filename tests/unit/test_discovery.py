@@ -44,7 +44,7 @@ def test_atom_uses_alternate_link_and_dates():
     (link,) = parse_listing(ATOM).links
     assert link.url == "https://s.example/a"
     assert link.published_at == datetime(2026, 9, 6, 4, 30, tzinfo=UTC)
-    assert link.version == "2026-09-07T00:00:00+00:00"
+    assert link.stamp == datetime(2026, 9, 7, tzinfo=UTC)
 
 
 def test_google_news_sitemap():

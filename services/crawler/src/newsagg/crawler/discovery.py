@@ -26,10 +26,10 @@ class Link:
     modified_at: datetime | None = None
 
     @property
-    def version(self) -> str:
-        """What changes when the publisher updates the story ('' when nothing tells)."""
-        stamp = self.modified_at or self.published_at
-        return stamp.isoformat() if stamp else ""
+    def stamp(self) -> datetime | None:
+        """The newest date the listing gives; a later one means the story changed."""
+        stamps = [d for d in (self.modified_at, self.published_at) if d is not None]
+        return max(stamps) if stamps else None
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ from newsagg.core.article import Article
 from newsagg.core.metrics import ARTICLES
 from newsagg.core.ports import ARTICLES_TOPIC, Bus
 from newsagg.crawler.extraction import ExtractionError, extract_article
-from newsagg.crawler.spider import FetchedPage
-from newsagg.crawler.state import CrawlState
+from newsagg.crawler.spider import FetchedPage, NewsSpider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.logformatter import LogFormatter
@@ -43,7 +42,7 @@ class ExtractPipeline:
 
     async def process_item(self, item: Any) -> tuple[FetchedPage, Article]:
         page: FetchedPage = item
-        state: CrawlState = self.crawler.spider.state  # type: ignore[union-attr]
+        spider: NewsSpider = self.crawler.spider  # type: ignore[assignment]
         try:
             article = await maybe_deferred_to_future(
                 deferToThread(
@@ -57,7 +56,7 @@ class ExtractPipeline:
         except ExtractionError as exc:
             ARTICLES.labels("extract", "no_article").inc()
             self.crawler.stats.inc_value("article/no_article")
-            state.record(page.listed_url, page.version, "", "")
+            spider.state.record(page.listed_url, spider.queued.get(page.listed_url), "", "")
             raise DropItem(f"{page.url}: {exc}") from exc
         ARTICLES.labels("extract", "ok").inc()
         return page, article
@@ -76,13 +75,14 @@ class PublishPipeline:
 
     def process_item(self, item: Any) -> Article:
         page, article = item
-        state: CrawlState = self.crawler.spider.state  # type: ignore[union-attr]
+        spider: NewsSpider = self.crawler.spider  # type: ignore[assignment]
+        state, stamp = spider.state, spider.queued.get(page.listed_url)
         if state.is_unchanged(page.listed_url, article.content_hash):
             ARTICLES.labels("publish", "unchanged").inc()
-            state.record(page.listed_url, page.version, article.content_hash, article.id)
+            state.record(page.listed_url, stamp, article.content_hash, article.id)
             raise DropItem(f"{page.url}: unchanged since the last crawl")
         self.bus.publish(ARTICLES_TOPIC, article.id, article.to_json())
-        state.record(page.listed_url, page.version, article.content_hash, article.id)
+        state.record(page.listed_url, stamp, article.content_hash, article.id)
         ARTICLES.labels("publish", "ok").inc()
         self.crawler.stats.inc_value("article/published")
         return article

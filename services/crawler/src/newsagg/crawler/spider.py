@@ -27,8 +27,11 @@ class FetchedPage:
     url: str
     body: str
     source: str
-    version: str
     feed_published_at: datetime | None
+
+
+def _newest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(a, b) if a and b else a or b
 
 
 class NewsSpider(scrapy.Spider):
@@ -38,6 +41,8 @@ class NewsSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.sources = sources
         self.state = state
+        self.queued: dict[str, datetime | None] = {}
+        """URLs requested in this pass, with the newest date any listing gave them."""
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.sources:
@@ -69,7 +74,11 @@ class NewsSpider(scrapy.Spider):
                 yield self._listing_request(urljoin(response.url, child), source, depth + 1)
         for link in found.links:
             url = urljoin(response.url, link.url)
-            if self.state.needs_fetch(url, link.version):
+            if url in self.queued:  # listed twice (feed and sitemap): keep the newest date
+                self.queued[url] = _newest(self.queued[url], link.stamp)
+                self.state.raise_stamp(url, self.queued[url])
+            elif self.state.needs_fetch(url, link.stamp):
+                self.queued[url] = link.stamp
                 yield self._article_request(url, source, link)
             else:
                 ARTICLES.labels("crawl", "unchanged").inc()
@@ -100,7 +109,6 @@ class NewsSpider(scrapy.Spider):
             if hasattr(response, "text")
             else response.body.decode("utf-8", "replace"),
             source=source,
-            version=link.version,
             feed_published_at=link.published_at,
         )
 

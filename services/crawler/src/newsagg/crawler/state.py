@@ -1,8 +1,10 @@
 """What the crawler has already published, kept across restarts (SQLite under ./data).
 
-A link is fetched again only when its feed or sitemap says it changed (a new
-lastmod / pubDate); a fetched page is published again only when its content hash
-changed. So a restart does not re-crawl the world, and an updated story is not missed.
+A link is fetched again only when a feed or sitemap reports a newer date for it
+than any seen before (lastmod, updated, pubDate: a feed and a sitemap may list
+the same story with different dates); a fetched page is published again only
+when its content hash changed. So a restart does not re-crawl the world, and an
+updated story is not missed.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     url          TEXT PRIMARY KEY,
-    version      TEXT NOT NULL,
+    stamp        REAL,
     content_hash TEXT NOT NULL,
     article_id   TEXT NOT NULL,
     fetched_at   REAL NOT NULL
@@ -33,11 +36,22 @@ class CrawlState:
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
-    def needs_fetch(self, url: str, version: str) -> bool:
-        """Unknown URLs, and known ones whose listing reports a different version."""
+    def needs_fetch(self, url: str, stamp: datetime | None) -> bool:
+        """Unknown URLs, and known ones whose listing reports a newer date than seen."""
         with self._lock:
-            row = self._conn.execute("SELECT version FROM seen WHERE url = ?", (url,)).fetchone()
-        return row is None or (bool(version) and row[0] != version)
+            row = self._conn.execute("SELECT stamp FROM seen WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            return True
+        return stamp is not None and (row[0] is None or stamp.timestamp() > row[0])
+
+    def raise_stamp(self, url: str, stamp: datetime | None) -> None:
+        """A listing reported a newer date for a URL already recorded in this pass."""
+        if stamp is not None:
+            with self._lock:
+                self._conn.execute(
+                    "UPDATE seen SET stamp = MAX(COALESCE(stamp, 0), ?) WHERE url = ?",
+                    (stamp.timestamp(), url),
+                )
 
     def is_unchanged(self, url: str, content_hash: str) -> bool:
         with self._lock:
@@ -46,11 +60,14 @@ class CrawlState:
             ).fetchone()
         return row is not None and row[0] == content_hash
 
-    def record(self, url: str, version: str, content_hash: str, article_id: str) -> None:
+    def record(self, url: str, stamp: datetime | None, content_hash: str, article_id: str) -> None:
         with self._lock:
             self._conn.execute(
-                "INSERT OR REPLACE INTO seen VALUES (?, ?, ?, ?, ?)",
-                (url, version, content_hash, article_id, time.time()),
+                "INSERT INTO seen VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+                " stamp = MAX(COALESCE(stamp, 0), COALESCE(excluded.stamp, 0)),"
+                " content_hash = excluded.content_hash, article_id = excluded.article_id,"
+                " fetched_at = excluded.fetched_at",
+                (url, stamp.timestamp() if stamp else None, content_hash, article_id, time.time()),
             )
 
     def close(self) -> None:
