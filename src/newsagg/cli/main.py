@@ -10,12 +10,13 @@ import socket
 import sys
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 
 from newsagg.core.logs import configure_logging
 from newsagg.core.ports import StoreUnavailable
 from newsagg.core.query import QuerySyntaxError
 from newsagg.core.settings import Settings
-from newsagg.core.sources import SourcesError
+from newsagg.core.sources import SourcesError, load_sources
 from pydantic import ValidationError
 
 
@@ -98,6 +99,7 @@ def _up(settings: Settings, env: dict[str, str], announce: bool = False) -> int:
     from newsagg.cli.supervisor import Supervisor
 
     configure_logging(settings.log_level, settings.log_format, "up")
+    load_sources(Path(env.get("NEWSAGG_SOURCES", settings.sources)))  # fail now, not in a child
     _check_port_free(settings.api_host, settings.api_port)
     api = f"http://{settings.api_host}:{settings.api_port}"
     announced = False

@@ -19,6 +19,8 @@ log = logging.getLogger("newsagg.up")
 SERVICES = ("crawl", "index", "api")
 GRACE_SECONDS = 15.0
 MAX_RESTART_DELAY = 30.0
+CONFIG_ERROR = 2
+"""The exit code of `newsagg` for bad configuration: restarting cannot help."""
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Supervisor:
             Child(name, [sys.executable, "-m", "newsagg.cli.main", name]) for name in SERVICES
         ]
         self.stopping = False
+        self.exit_code = 0
 
     def _start(self, child: Child) -> None:
         child.process = subprocess.Popen(child.command, env=self.env)
@@ -59,7 +62,7 @@ class Supervisor:
             self.stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        return 0
+        return self.exit_code
 
     def _request_stop(self, signum: int, _frame: object) -> None:
         if not self.stopping:
@@ -71,6 +74,11 @@ class Supervisor:
         for child in self.children:
             if child.process is None or child.process.poll() is None:
                 continue
+            if child.process.returncode == CONFIG_ERROR:
+                log.error("%s refused its configuration; stopping everything", child.name)
+                self.stopping = True
+                self.exit_code = CONFIG_ERROR
+                return
             if child.next_start == 0.0:
                 delay = min(2.0**child.restarts, MAX_RESTART_DELAY)
                 child.next_start = now + delay

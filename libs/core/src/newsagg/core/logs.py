@@ -22,6 +22,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str, fmt: str, service: str) -> None:
     handler = logging.StreamHandler()
+    handler.setLevel(level)  # libraries (Scrapy) may lower the root level after us
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
