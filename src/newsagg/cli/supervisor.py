@@ -33,11 +33,16 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        commands: Mapping[str, list[str]] | None = None,
+    ) -> None:
         self.env = dict(env or os.environ)
-        self.children = [
-            Child(name, [sys.executable, "-m", "newsagg.cli.main", name]) for name in SERVICES
-        ]
+        commands = commands or {
+            name: [sys.executable, "-m", "newsagg.cli.main", name] for name in SERVICES
+        }
+        self.children = [Child(name, command) for name, command in commands.items()]
         self.stopping = False
         self.exit_code = 0
 
