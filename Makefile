@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .cache/uv/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
 
-.PHONY: install demo test lint format up bench clean
+.PHONY: install demo test lint format up clean kafka elasticsearch
 
 install: .venv/.installed
 
@@ -36,3 +36,9 @@ format: install
 
 clean:
 	rm -rf .venv .cache/uv data .pytest_cache .ruff_cache
+
+kafka:  ## a real single-node Apache Kafka broker (KRaft) from Maven Central, in the foreground
+	$(PYTHON) deploy/local/launch.py kafka $(if $(PORT),--port $(PORT))
+
+elasticsearch:  ## a real single-node Elasticsearch from Maven Central (security off: local use only)
+	$(PYTHON) deploy/local/launch.py elasticsearch $(if $(PORT),--port $(PORT))

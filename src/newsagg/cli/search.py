@@ -28,7 +28,7 @@ def _marked(snippet: str) -> str:
 def print_search(
     settings: Settings, query: str, sources: list[str], sort: str, size: int, *, as_json: bool
 ) -> None:
-    store = open_store(settings.resolved_store_url, writable=False)
+    store = open_store(settings.resolved_store_url, writable=False, settings=settings)
     try:
         page = store.search(
             SearchQuery(

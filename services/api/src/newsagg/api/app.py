@@ -24,7 +24,9 @@ def create_app(settings: Settings | None = None, store: SearchStore | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.store = store or open_store(settings.resolved_store_url, writable=False)
+        app.state.store = store or open_store(
+            settings.resolved_store_url, writable=False, settings=settings
+        )
         yield
         app.state.store.close()
 

@@ -9,6 +9,7 @@ from newsagg.core.adapters import open_bus
 from newsagg.core.article import Article
 from newsagg.core.metrics import ARTICLES
 from newsagg.core.ports import ARTICLES_TOPIC, Bus
+from newsagg.core.settings import Settings
 from newsagg.crawler.extraction import ExtractionError, extract_article
 from newsagg.crawler.spider import FetchedPage, NewsSpider
 from scrapy.crawler import Crawler
@@ -71,7 +72,8 @@ class PublishPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PublishPipeline:
-        return cls(crawler, open_bus(crawler.settings["NEWSAGG_BUS_URL"]))
+        settings: Settings = crawler.settings["NEWSAGG_SETTINGS"]
+        return cls(crawler, open_bus(settings.resolved_bus_url, settings))
 
     def process_item(self, item: Any) -> Article:
         page, article = item

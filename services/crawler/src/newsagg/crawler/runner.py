@@ -42,7 +42,7 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
             "newsagg.crawler.pipelines.ExtractPipeline": 100,
             "newsagg.crawler.pipelines.PublishPipeline": 200,
         },
-        "NEWSAGG_BUS_URL": settings.resolved_bus_url,
+        "NEWSAGG_SETTINGS": settings,
     }
 
 

@@ -27,8 +27,8 @@ def run_indexer(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    bus = open_bus(settings.resolved_bus_url)
-    store = open_store(settings.resolved_store_url, writable=True)
+    bus = open_bus(settings.resolved_bus_url, settings)
+    store = open_store(settings.resolved_store_url, writable=True, settings=settings)
     consumer = bus.consumer(ARTICLES_TOPIC, settings.indexer_group)
     log.info("indexing %s -> %s", settings.resolved_bus_url, settings.resolved_store_url)
     try:

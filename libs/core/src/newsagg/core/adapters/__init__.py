@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsagg.core.ports import Bus, SearchStore
+from newsagg.core.settings import Settings
 
 
 def _path_of(url: str) -> Path:
@@ -16,19 +17,27 @@ def _path_of(url: str) -> Path:
     return Path(rest[1:])
 
 
-def open_bus(url: str) -> Bus:
+def open_bus(url: str, settings: Settings | None = None) -> Bus:
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 
         return SqliteLogBus(_path_of(url))
-    raise ValueError(f"unsupported bus URL {url!r}: use sqlite:///path")
+    if scheme == "kafka":
+        from newsagg.core.adapters.kafka_bus import KafkaBus
+
+        return KafkaBus.from_url(url, settings or Settings())
+    raise ValueError(f"unsupported bus URL {url!r}: use sqlite:///path or kafka://host:port")
 
 
-def open_store(url: str, *, writable: bool) -> SearchStore:
+def open_store(url: str, *, writable: bool, settings: Settings | None = None) -> SearchStore:
     scheme = urlsplit(url).scheme
     if scheme == "tantivy":
         from newsagg.core.adapters.tantivy_store import TantivyStore
 
         return TantivyStore(_path_of(url), writable=writable)
-    raise ValueError(f"unsupported store URL {url!r}: use tantivy:///path")
+    if scheme in ("http", "https"):
+        from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
+
+        return ElasticsearchStore.from_url(url, settings or Settings())
+    raise ValueError(f"unsupported store URL {url!r}: use tantivy:///path or http(s)://host:9200")
