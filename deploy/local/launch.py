@@ -44,6 +44,7 @@ import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -274,7 +275,7 @@ def kafka_probe(port: int, timeout: float = 2.0) -> dict[str, Any]:
 # base class
 
 
-class _LocalServer:
+class _LocalServer(ABC):
     """Shared process handling: fetch, spawn, wait until ready, stop, restart."""
 
     name: ClassVar[str] = "server"
@@ -318,9 +319,9 @@ class _LocalServer:
         return self.work_dir / "server.log"
 
     @property
+    @abstractmethod
     def url(self) -> str:
         """Where clients connect."""
-        raise NotImplementedError
 
     @property
     def pid(self) -> int | None:
@@ -425,25 +426,27 @@ class _LocalServer:
 
     # -- subclass hooks -----------------------------------------------------
 
+    @abstractmethod
     def ensure_installed(self) -> None:
         """Make sure the server's files are in the cache (downloading once)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _choose_ports(self) -> None:
-        raise NotImplementedError
+        """Pick the ports this server listens on (free ones unless given)."""
 
     def _prepare(self) -> None:
         """Write config / format storage before each start."""
 
+    @abstractmethod
     def _command(self) -> tuple[list[str], dict[str, str]]:
-        raise NotImplementedError
+        """The server's command line and environment."""
 
     def _popen_extra(self) -> dict[str, Any]:
         return {}
 
+    @abstractmethod
     def _check_ready(self) -> bool:
         """One readiness probe; True when ready."""
-        raise NotImplementedError
 
     # -- internals ------------------------------------------------------------
 
