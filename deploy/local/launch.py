@@ -434,6 +434,7 @@ class _LocalServer(ABC):
     def _choose_ports(self) -> None:
         """Pick the ports this server listens on (free ones unless given)."""
 
+    @abstractmethod
     def _prepare(self) -> None:
         """Write config / format storage before each start."""
 
