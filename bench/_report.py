@@ -14,6 +14,13 @@ from rich.table import Table
 RESULTS = Path(__file__).parent / "results"
 
 
+def _cell(value: Any) -> str:
+    """Floats with one decimal, except scores and other fractions below 1, which need four."""
+    if isinstance(value, float):
+        return f"{value:.4f}" if 0 < abs(value) < 1 else f"{value:,.1f}"
+    return str(value)
+
+
 def report(name: str, rows: list[dict[str, Any]], params: dict[str, Any]) -> Path:
     table = Table(title=f"{name} ({', '.join(f'{k}={v}' for k, v in params.items())})")
     for column in rows[0]:
@@ -21,7 +28,7 @@ def report(name: str, rows: list[dict[str, Any]], params: dict[str, Any]) -> Pat
             column, justify="right" if isinstance(rows[0][column], float | int) else "left"
         )
     for row in rows:
-        table.add_row(*(f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row.values()))
+        table.add_row(*(_cell(v) for v in row.values()))
     Console().print(table)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{name}.json"

@@ -13,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from newsagg.cli.demo_site import SITE_DIR, DemoSite
 
+pytest_plugins = ["kafka_fixtures", "elasticsearch_fixtures"]  # real servers, on first use
+
 MANIFEST = json.loads((SITE_DIR.parent / "manifest.json").read_text())
 
 

@@ -10,8 +10,8 @@ import pytest
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.ports import Bus, SearchStore
 
-BUS_ADAPTERS = ["sqlite"]
-STORE_ADAPTERS = ["tantivy"]
+BUS_ADAPTERS = ["sqlite", "kafka"]
+STORE_ADAPTERS = ["tantivy", "elasticsearch"]
 
 
 @pytest.fixture
@@ -24,6 +24,8 @@ def topic() -> str:
 def bus_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'bus.sqlite'}"
+    if request.param == "kafka":
+        return request.getfixturevalue("kafka_url")
     raise AssertionError(request.param)
 
 
@@ -55,6 +57,18 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorePair
         writer = TantivyStore(tmp_path / "index", writable=True)
         writer.ensure_schema()
         yield StorePair(writer, lambda: TantivyStore(tmp_path / "index", writable=False))
+        writer.close()
+        return
+    if request.param == "elasticsearch":
+        from newsagg.core.adapters import open_store
+        from newsagg.core.settings import Settings
+
+        url = request.getfixturevalue("elasticsearch_url")
+        settings = Settings(store_index=request.getfixturevalue("es_prefix"))
+        writer = open_store(url, writable=True, settings=settings)
+        writer.ensure_schema()
+        yield StorePair(writer, lambda: open_store(url, writable=False, settings=settings))
+        writer.drop()  # type: ignore[attr-defined]
         writer.close()
         return
     raise AssertionError(request.param)

@@ -224,3 +224,21 @@ def test_reader_sees_new_commits_within_a_second(stores: StorePair):
         time.sleep(0.05)
     assert reader.count() == len(CORPUS)
     reader.close()
+
+
+def test_facets_by_author_language_and_day(indexed: StorePair):
+    facets = search(indexed, "Soman").facets
+    counts = {name: {f.value: f.count for f in values} for name, values in facets.items()}
+    assert counts["author"] == {"Priya Nair": 1, "Dev Mehta": 1}
+    assert counts["language"] == {"en": 3}
+    assert counts["published_day"] == {"2026-09-03": 1, "2026-09-06": 1, "2026-09-09": 1}
+
+
+def test_similar_finds_related_articles_not_the_article_itself(indexed: StorePair):
+    reader = indexed.open_reader()
+    hits = reader.similar(CORPUS[0].id, size=3)
+    assert hits
+    assert CORPUS[0].id not in {h.id for h in hits}
+    assert hits[0].id in {CORPUS[1].id, CORPUS[2].id}
+    assert reader.similar("0" * 32) == []
+    reader.close()

@@ -68,8 +68,10 @@ def pipeline(
     sources = demo_site.sources_yaml() + (
         "  - name: broken-feed\n"
         f"    feeds: [{demo_site.url}/feed-broken.xml]\n"
+        "    allow_private: true\n"
         "  - name: bad-pages\n"
         f"    feeds: [{bad_site.url}/rss.xml]\n"
+        "    allow_private: true\n"
     )
     running = Pipeline(env_for(tmp_path / "data", sources), tmp_path)
     try:

@@ -71,7 +71,9 @@ def test_updated_story_is_fetched_again_but_an_unchanged_body_is_not_resent(
     listing = DemoSite(0, site_dir=listing_dir).start()
     try:
         env = crawl_env(
-            tmp_path / "data", f"sources:\n  - name: one\n    sitemaps: [{listing.url}/rss.xml]\n"
+            tmp_path / "data",
+            f"sources:\n  - name: one\n    sitemaps: [{listing.url}/rss.xml]\n"
+            "    allow_private: true\n",
         )
         assert article_fetches(crawl_once(env, tmp_path / "a")) == 1
         assert article_fetches(crawl_once(env, tmp_path / "b")) == 0

@@ -29,7 +29,9 @@ NEWS_SITEMAP = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 INDEX = b"""<?xml version="1.0"?>
 <sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
-<sitemap><loc>https://s.example/news.xml</loc></sitemap></sitemapindex>"""
+<sitemap><loc>https://s.example/news.xml</loc></sitemap>
+<sitemap><loc>https://s.example/2019.xml</loc><lastmod>2019-12-31</lastmod></sitemap>
+</sitemapindex>"""
 
 
 def test_rss_links_and_dates():
@@ -56,7 +58,10 @@ def test_google_news_sitemap():
 
 def test_sitemap_index_lists_children():
     found = parse_listing(INDEX)
-    assert found.sitemaps == ["https://s.example/news.xml"]
+    assert found.sitemaps == [
+        Link("https://s.example/news.xml"),
+        Link("https://s.example/2019.xml", modified_at=datetime(2019, 12, 31, tzinfo=UTC)),
+    ]
     assert found.links == []
 
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 from fakes import MemoryBus, MemoryStore
 from newsagg.core.article import Article
-from newsagg.core.ports import ARTICLES_TOPIC
+from newsagg.core.ports import ARTICLES_TOPIC, StoreRejected
 from newsagg.indexer.worker import Indexer
 
 
@@ -86,3 +86,24 @@ def test_older_crawl_never_replaces_newer():
     publish(bus, new, old)
     indexer.process(indexer.consumer.poll(10, 0))
     assert store.articles[new.id].crawled_at == new.crawled_at
+
+
+def test_documents_the_store_refuses_for_good_are_dead_lettered_and_the_rest_committed():
+    refused = article(2)
+
+    class RefusingStore(MemoryStore):
+        def upsert(self, articles):
+            self.upsert_calls = getattr(self, "upsert_calls", 0) + 1
+            super().upsert([a for a in articles if a.id != refused.id])
+            raise StoreRejected({refused.id: "mapper_parsing_exception: bad date"})
+
+    bus, store = MemoryBus(), RefusingStore()
+    indexer = Indexer(bus, bus.consumer(ARTICLES_TOPIC, "indexer"), store, max_retry_delay=0.05)
+    publish(bus, article(1), refused, article(3))
+    indexer.process(indexer.consumer.poll(10, 0))
+    assert store.upsert_calls == 1
+    assert set(store.articles) == {article(1).id, article(3).id}
+    dead = bus.topics[f"{ARTICLES_TOPIC}.dlq"]
+    assert [m.key for m in dead] == [refused.id]
+    assert "the store refused it: mapper_parsing_exception" in dead[0].headers["error"]
+    assert bus.committed[(ARTICLES_TOPIC, "indexer")] == 3

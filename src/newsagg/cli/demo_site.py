@@ -63,4 +63,5 @@ class DemoSite:
             f"    feeds: [{self.url}/rss.xml]\n"
             f"    sitemaps: [{self.url}/sitemap.xml]\n"
             f"    interval: {interval}\n"
+            "    allow_private: true\n"  # the demo site is on localhost
         )

@@ -10,6 +10,7 @@ import socket
 import sys
 import urllib.request
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from newsagg.core.logs import configure_logging
@@ -27,20 +28,52 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     crawl = commands.add_parser("crawl", help="crawl the sources in NEWSAGG_SOURCES")
     crawl.add_argument("--once", action="store_true", help="one pass over every source, then exit")
+    crawl.add_argument(
+        "--since",
+        type=_crawl_since,
+        metavar="DATE",
+        help="backfill: one pass fetching articles listed on/after DATE (YYYY-MM-DD), then exit",
+    )
     commands.add_parser("index", help="index articles from the bus into the search store")
+    reindex = commands.add_parser(
+        "reindex", help="Elasticsearch: copy into a new versioned index, swap aliases"
+    )
+    reindex.add_argument("--batch-size", type=int, default=500, help="documents per bulk request")
+    reindex.add_argument("--max-docs-per-second", type=float, help="throttle (default: none)")
     api = commands.add_parser("api", help="serve the search API")
     api.add_argument("--host", help="default: NEWSAGG_API_HOST (127.0.0.1)")
     api.add_argument("--port", type=int, help="default: NEWSAGG_API_PORT (8000)")
     commands.add_parser("up", help="run crawler, indexer and API together (Ctrl-C stops all)")
     demo = commands.add_parser("demo", help="serve the bundled demo news site and run `up` on it")
     demo.add_argument("--site-port", type=int, default=0, help="demo site port (default: any free)")
+    extract = commands.add_parser(
+        "extract", help="extract articles from saved pages (.html, .html.gz) as JSON lines"
+    )
+    extract.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    extract.add_argument("--url", help="the pages' address (default: the page's canonical link)")
+    extract.add_argument("--source", help="source name (default: the address's host)")
     search = commands.add_parser("search", help="search the index and print the results")
     search.add_argument("query", help='e.g. "Milind Soman cycling"')
     search.add_argument("--source", action="append", default=[], help="only this source")
     search.add_argument("--sort", choices=["relevance", "date"], default="relevance")
     search.add_argument("--size", type=int, default=10)
     search.add_argument("--json", action="store_true", help="print the result page as JSON")
+    status = commands.add_parser("status", help="indexer lag per partition and dead letters")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    replay = commands.add_parser("replay", help="re-index from the log (stop the indexers first)")
+    start = replay.add_mutually_exclusive_group(required=True)
+    start.add_argument("--from-beginning", action="store_true", help="from the start of the log")
+    start.add_argument("--since", help="from this ISO date or datetime (UTC by default)")
     return parser
+
+
+def _crawl_since(value: str) -> datetime:
+    """An ISO date or datetime; naive means UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r} (e.g. 2026-09-01)") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,14 +93,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "extract":
+        from newsagg.cli.extract import run_extract
+
+        return run_extract(args.files, args.url, args.source)
     if args.command == "crawl":
         from newsagg.crawler.runner import crawl
 
-        crawl(settings, once=args.once)
+        crawl(settings, once=args.once, since=args.since)
     elif args.command == "index":
         from newsagg.indexer.service import run_indexer
 
         run_indexer(settings)
+    elif args.command == "reindex":
+        from newsagg.cli.reindex import run_reindex
+
+        return run_reindex(settings, args.batch_size, args.max_docs_per_second)
     elif args.command == "api":
         from newsagg.api.service import run_api
 
@@ -80,6 +121,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from newsagg.cli.search import print_search
 
         print_search(settings, args.query, args.source, args.sort, args.size, as_json=args.json)
+    elif args.command == "status":
+        from newsagg.cli.bus_admin import print_status
+
+        return print_status(settings, as_json=args.json)
+    elif args.command == "replay":
+        from newsagg.cli.bus_admin import parse_since, replay
+
+        return replay(settings, None if args.from_beginning else parse_since(args.since))
     return 0
 
 

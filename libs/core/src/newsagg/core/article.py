@@ -7,6 +7,8 @@ through a feed and a sitemap) is one document, and re-indexing it is an update.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
@@ -17,16 +19,42 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 SCHEMA_VERSION = 1
 
 
+_AMP_QUERY = re.compile(r"^((amp|amp_js_v|usqp)(=.*)?|outputtype=amp)$", re.IGNORECASE)
+_AMP_SUFFIX = re.compile(r"\.amp(\.html?)?$", re.IGNORECASE)
+_MOBILE_LABELS = ("amp.", "m.", "mobile.")
+
+
+def _desktop_variant(url: str) -> str:
+    """AMP and mobile addresses mapped by rule to the article's own address.
+
+    Applies when a page names no canonical of its own: amp./m./mobile. host
+    labels (m.example.com, en.m.example.org), /amp path segments, .amp(.html)
+    suffixes and the ?amp / ?amp=1 / ?outputType=amp switches are dropped.
+    """
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    userinfo, at, host = netloc.rpartition("@")
+    labels = host.split(".")
+    for index, label in enumerate(labels[:-2]):
+        if f"{label.lower()}." in _MOBILE_LABELS:
+            host = ".".join(labels[:index] + labels[index + 1 :])
+            break
+    path = "/".join(s for s in path.split("/") if s.lower() != "amp") or "/"
+    path = _AMP_SUFFIX.sub(r"\1", path)
+    query = "&".join(p for p in query.split("&") if p and not _AMP_QUERY.match(p))
+    return urlunsplit((scheme, f"{userinfo}{at}{host}", path, query, fragment))
+
+
 def canonicalize_url(url: str) -> str:
     """Normalise a URL so that one story has one address.
 
     Lower-cases scheme and host, drops tracking parameters (utm_*, fbclid, ...)
-    and the fragment. Raises ValueError for anything that is not http(s).
+    and the fragment, and maps AMP and mobile variants to the article's own
+    address. Raises ValueError for anything that is not http(s).
     """
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    normalized = normalize_url(url.strip())
+    normalized = normalize_url(_desktop_variant(url.strip()))
     scheme, netloc, path, query, _fragment = urlsplit(normalized)
     return urlunsplit((scheme, netloc, path or "/", query, ""))
 
@@ -117,3 +145,13 @@ class Article(BaseModel):
     @classmethod
     def from_json(cls, data: bytes | str) -> Article:
         return cls.model_validate_json(data)
+
+
+def newest_crawls(articles: Iterable[Article]) -> dict[str, Article]:
+    """One article per id, the most recent crawl: what a store keeps of a batch."""
+    newest: dict[str, Article] = {}
+    for article in articles:
+        held = newest.get(article.id)
+        if held is None or article.crawled_at >= held.crawled_at:
+            newest[article.id] = article
+    return newest

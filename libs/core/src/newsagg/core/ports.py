@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from newsagg.core.article import Article
-from newsagg.core.search import SearchPage, SearchQuery
+from newsagg.core.search import Hit, SearchPage, SearchQuery
 
 ARTICLES_TOPIC = "articles"
 
@@ -26,8 +26,24 @@ class StoreUnavailable(RuntimeError):
     """The store cannot be reached or refused the write: retry later, lose nothing."""
 
 
+class StoreRejected(ValueError):
+    """The store refused some documents for good (e.g. a mapping error); retrying cannot help.
+
+    Everything else in the batch was written. `reasons` maps each refused article id to
+    why; the indexer dead-letters those messages and commits the batch.
+    """
+
+    def __init__(self, reasons: Mapping[str, str]) -> None:
+        super().__init__(f"{len(reasons)} document(s) refused: " + "; ".join(reasons.values()))
+        self.reasons = dict(reasons)
+
+
 class BusUnavailable(RuntimeError):
     """The bus cannot be reached: retry later."""
+
+
+class GroupActive(RuntimeError):
+    """A consumer group's offsets cannot be moved while members of it are running."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,24 @@ class Bus(Protocol):
 
     def consumer(self, topic: str, group: str) -> Consumer: ...
 
+    def topic_size(self, topic: str) -> int:
+        """Messages currently held by the topic (all partitions)."""
+        ...
+
+    def group_lag(self, topic: str, group: str) -> dict[int, int]:
+        """Messages of the topic not yet committed by the group, per partition."""
+        ...
+
+    def rewind(self, topic: str, group: str, since: datetime | None) -> dict[int, int]:
+        """Move the group's committed offsets back so it re-reads the log.
+
+        From the start of the log when `since` is None, else from the first message
+        published at or after `since`. Returns the group's lag afterwards, per partition
+        (the messages it will read again). Raises GroupActive while the group has running
+        members: their in-flight commits would undo the move.
+        """
+        ...
+
     def health(self) -> bool: ...
 
     def close(self) -> None: ...
@@ -109,13 +143,18 @@ class SearchStore(Protocol):
     def upsert(self, articles: Sequence[Article]) -> UpsertResult:
         """Write idempotently by id; an older crawled_at never replaces a newer one.
 
-        Returns only when the batch is durable; raises StoreUnavailable otherwise.
+        Returns only when the batch is durable and searchable; raises StoreUnavailable
+        otherwise, or StoreRejected for documents the store will never accept.
         """
         ...
 
     def get(self, article_id: str) -> Article | None: ...
 
     def search(self, query: SearchQuery) -> SearchPage: ...
+
+    def similar(self, article_id: str, size: int = 10) -> list[Hit]:
+        """Articles about the same thing as this one (not itself); [] for an unknown id."""
+        ...
 
     def count(self) -> int: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +20,16 @@ class Settings(BaseSettings):
     store_url: str = Field(
         "", description="tantivy:///data/index (default, embedded) or http(s)://host:9200"
     )
+    store_index: str = Field(
+        "articles",
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="Elasticsearch: read alias name; indices are <name>-vN, writes <name>-write.",
+    )
+    store_username: str = Field("", description="Elasticsearch basic-auth user.")
+    store_password: SecretStr = Field(SecretStr(""), description="Elasticsearch password.")
+    store_api_key: SecretStr = Field(SecretStr(""), description="Elasticsearch API key (encoded).")
+    store_ca_certs: Path | None = Field(None, description="CA bundle for https:// store URLs.")
+    store_timeout: float = Field(30.0, gt=0, description="Seconds per Elasticsearch request.")
     sources: Path = Field(Path("sources.yaml"), description="The sources file the crawler reads.")
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
@@ -27,12 +37,45 @@ class Settings(BaseSettings):
     indexer_metrics_port: int = Field(9102, ge=0, le=65535, description="0 turns it off.")
     user_agent: str = "newsagg/0.1 (+https://github.com/newsagg/newsagg)"
     crawl_concurrency: int = Field(8, ge=1, le=256)
+    crawl_host_concurrency: int = Field(2, ge=1, le=64, description="Parallel requests per host.")
     crawl_delay: float = Field(0.0, ge=0, description="Seconds between requests to one host.")
+    crawl_retry_backoff: float = Field(2.0, ge=0, description="First retry wait; doubles after.")
+    crawl_max_age_days: int = Field(
+        0, ge=0, description="Skip listed articles older than this (0 = no limit)."
+    )
     download_timeout: float = Field(30.0, gt=0)
     max_page_bytes: int = Field(10_000_000, gt=0)
     indexer_group: str = "indexer"
     indexer_batch_size: int = Field(200, ge=1, le=10_000)
     indexer_max_retry_delay: float = Field(30.0, gt=0)
+    kafka_partitions: int = Field(
+        6,
+        ge=1,
+        le=1000,
+        description="Partitions of topics created on start (the indexers' parallelism).",
+    )
+    kafka_replication: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Replication factor of created topics: 1 locally, 3 in production.",
+    )
+    kafka_client_id: str = Field("newsagg", description="Client id the broker logs and quotas see.")
+    kafka_max_message_bytes: int = Field(
+        1_048_576,
+        ge=10_000,
+        description="Largest message published; a larger one goes to the dead-letter topic.",
+    )
+    kafka_compression: str = Field(
+        "gzip", pattern="^(none|gzip|snappy|lz4|zstd)$", description="Producer compression."
+    )
+    kafka_linger_ms: int = Field(5, ge=0, le=10_000, description="Producer batching delay.")
+    kafka_delivery_timeout: float = Field(
+        120.0, gt=0, description="Seconds publish/flush wait for an unreachable broker, then fail."
+    )
+    kafka_session_timeout: float = Field(
+        10.0, ge=6, le=300, description="Seconds before a dead consumer's partitions move on."
+    )
     log_level: str = "INFO"
     log_format: str = Field("text", pattern="^(text|json)$")
 
@@ -43,6 +86,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("user_agent")
+    @classmethod
+    def _has_contact(cls, value: str) -> str:
+        if "http://" not in value and "https://" not in value:
+            raise ValueError("user_agent must name a contact URL, e.g. 'mybot/1.0 (+https://...)'")
+        return value
 
     @property
     def resolved_bus_url(self) -> str:

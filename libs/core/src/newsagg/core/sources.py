@@ -5,18 +5,73 @@ sources:
     feeds: [https://example.com/rss.xml]
     sitemaps: [https://example.com/news-sitemap.xml]
     interval: 900            # seconds between polls
+  - name: no-feeds-daily
+    homepage: https://other.example/          # feeds and sitemaps found on it and in robots.txt
+    sections:                                 # pages followed from start URLs
+      start_urls: [https://other.example/news/]
+      depth: 2
+      allow: ['/news/', '/\\d{4}/\\d{2}/']
+      deny: ['/tag/', '/author/']
+    allow_private: false     # true only for sites on your own network (tests, the demo)
+
+docs/crawling.md describes what the crawler does with each field.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class SourcesError(ValueError):
     """The sources file is missing or wrong; the message says where."""
+
+
+class Sections(BaseModel):
+    """Section crawling for sites without feeds: which links to follow, how deep."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start_urls: tuple[HttpUrl, ...] = Field(min_length=1)
+    depth: int = Field(1, ge=1, le=5, description="Links followed away from a start URL.")
+    allow: tuple[str, ...] = Field((), description="Follow only URLs matching one of these.")
+    deny: tuple[str, ...] = Field((), description="Never follow URLs matching any of these.")
+    _allow: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
+    _deny: list[re.Pattern[str]] = PrivateAttr(default_factory=list)
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _valid_patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for index, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {index} ({pattern!r}) is not a valid regular expression: {exc}"
+                ) from exc
+        return patterns
+
+    def model_post_init(self, context: object) -> None:
+        self._allow = [re.compile(p) for p in self.allow]
+        self._deny = [re.compile(p) for p in self.deny]
+
+    def follows(self, url: str) -> bool:
+        """An allow pattern (if any) matches the URL and no deny pattern does."""
+        if self._allow and not any(p.search(url) for p in self._allow):
+            return False
+        return not any(p.search(url) for p in self._deny)
 
 
 class Source(BaseModel):
@@ -25,12 +80,19 @@ class Source(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     feeds: tuple[HttpUrl, ...] = ()
     sitemaps: tuple[HttpUrl, ...] = ()
+    homepage: HttpUrl | None = Field(
+        None, description="Feeds (<link rel=alternate>) and robots.txt sitemaps found here."
+    )
+    sections: Sections | None = None
+    allow_private: bool = Field(
+        False, description="Allow private, loopback and link-local addresses (tests, intranets)."
+    )
     interval: float = Field(900.0, ge=10, description="Seconds between two polls.")
 
     @model_validator(mode="after")
     def _has_an_entry_point(self) -> Source:
-        if not self.feeds and not self.sitemaps:
-            raise ValueError("a source needs at least one feed or sitemap")
+        if not (self.feeds or self.sitemaps or self.homepage or self.sections):
+            raise ValueError("a source needs at least one of feeds, sitemaps, homepage, sections")
         return self
 
 
@@ -48,6 +110,17 @@ class SourcesFile(BaseModel):
         return self
 
 
+def _where(loc: tuple[int | str, ...], raw: object) -> str:
+    """'sources.1.sections.depth' -> 'sources[1] (name-of-it).sections.depth'."""
+    parts = [str(p) for p in loc]
+    if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
+        entries = raw.get("sources") if isinstance(raw, dict) else None
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        parts[:2] = [f"sources[{loc[1]}]" + (f" ({name})" if name else "")]
+    return ".".join(parts) or "file"
+
+
 def load_sources(path: Path) -> list[Source]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -59,7 +132,7 @@ def load_sources(path: Path) -> list[Source]:
         return SourcesFile.model_validate(raw).sources
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'file'}: {err['msg']}"
+            f"{_where(err['loc'], raw)}: {err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         )
         raise SourcesError(f"{path}: {problems}") from exc

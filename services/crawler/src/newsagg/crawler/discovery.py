@@ -35,7 +35,8 @@ class Link:
 @dataclass(frozen=True)
 class Discovered:
     links: list[Link]
-    sitemaps: list[str]
+    sitemaps: list[Link]
+    """Child sitemaps of a sitemap index, with their lastmod as modified_at."""
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -82,7 +83,7 @@ def parse_listing(body: bytes) -> Discovered:
     if kind == "urlset":
         return Discovered(_sitemap_links(root), [])
     if kind == "sitemapindex":
-        return Discovered([], [loc for s in root if (loc := _child_text(s, "loc"))])
+        return Discovered([], _sitemap_links(root, "sitemap"))
     raise DiscoveryError(
         f"unknown listing format <{kind}>: expected rss, feed, urlset or sitemapindex"
     )
@@ -130,10 +131,10 @@ def _atom_links(root: etree._Element) -> list[Link]:
     return links
 
 
-def _sitemap_links(root: etree._Element) -> list[Link]:
+def _sitemap_links(root: etree._Element, entry: str = "url") -> list[Link]:
     links = []
     for url in root:
-        if _local(url.tag) != "url":
+        if _local(url.tag) != entry:
             continue
         loc = next((c.text.strip() for c in url if _local(c.tag) == "loc" and c.text), None)
         if loc:

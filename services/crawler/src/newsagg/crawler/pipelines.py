@@ -1,8 +1,10 @@
-"""Item pipelines: extract the article off the reactor thread, then publish it to the bus."""
+"""Item pipelines: extract the article in worker processes, then publish it to the bus."""
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
 from typing import Any
 
 from newsagg.core.adapters import open_bus
@@ -11,12 +13,12 @@ from newsagg.core.metrics import ARTICLES
 from newsagg.core.ports import ARTICLES_TOPIC, Bus
 from newsagg.core.settings import Settings
 from newsagg.crawler.extraction import ExtractionError, extract_article
+from newsagg.crawler.extraction_pool import SHARED_POOL, ExtractionPool
 from newsagg.crawler.spider import FetchedPage, NewsSpider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.logformatter import LogFormatter
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.threads import deferToThread
 
 
 class QuietLogFormatter(LogFormatter):
@@ -32,21 +34,32 @@ class QuietLogFormatter(LogFormatter):
 
 
 class ExtractPipeline:
-    """FetchedPage -> (page, Article); a page without an article is dropped and remembered."""
+    """FetchedPage -> (page, Article); a page without an article is dropped and remembered.
 
-    def __init__(self, crawler: Crawler) -> None:
+    Parsing is CPU-bound, so it runs in worker processes (see extraction_pool) and the
+    reactor keeps fetching meanwhile; the pipeline awaits the result as a Deferred.
+    """
+
+    def __init__(self, crawler: Crawler, pool: ExtractionPool = SHARED_POOL) -> None:
         self.crawler = crawler
+        self.pool = pool
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.pool.acquire()
+
+    def close_spider(self) -> None:
+        self.pool.release()
 
     async def process_item(self, item: Any) -> tuple[FetchedPage, Article]:
         page: FetchedPage = item
         spider: NewsSpider = self.crawler.spider  # type: ignore[assignment]
         try:
             article = await maybe_deferred_to_future(
-                deferToThread(
+                self.pool.submit(
                     extract_article,
                     page.body,
                     url=page.url,
@@ -59,36 +72,61 @@ class ExtractPipeline:
             self.crawler.stats.inc_value("article/no_article")
             spider.state.record(page.listed_url, spider.queued.get(page.listed_url), "", "")
             raise DropItem(f"{page.url}: {exc}") from exc
+        except BrokenProcessPool as exc:  # a worker died (e.g. killed); the pool is renewed
+            ARTICLES.labels("extract", "worker_died").inc()
+            self.crawler.stats.inc_value("article/extract_worker_died")
+            raise DropItem(f"{page.url}: extraction worker died: {exc}") from exc
         ARTICLES.labels("extract", "ok").inc()
         return page, article
 
 
 class PublishPipeline:
-    """Publishes new and changed articles, keyed by id, and remembers what it sent."""
+    """Publishes new and changed articles, keyed by id, and remembers what it sent.
+
+    A page is remembered as sent only after the bus has it durably (a flush every
+    RECORD_EVERY articles and at the end of the pass): a crawler that dies before a
+    Kafka broker acknowledged its messages sends them again on the next pass.
+    """
+
+    RECORD_EVERY = 50
 
     def __init__(self, crawler: Crawler, bus: Bus) -> None:
         self.crawler = crawler
         self.bus = bus
+        self._unrecorded: list[tuple[str, datetime | None, str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PublishPipeline:
         settings: Settings = crawler.settings["NEWSAGG_SETTINGS"]
         return cls(crawler, open_bus(settings.resolved_bus_url, settings))
 
+    @property
+    def _spider(self) -> NewsSpider:
+        return self.crawler.spider  # type: ignore[return-value]
+
     def process_item(self, item: Any) -> Article:
         page, article = item
-        spider: NewsSpider = self.crawler.spider  # type: ignore[assignment]
-        state, stamp = spider.state, spider.queued.get(page.listed_url)
+        state, stamp = self._spider.state, self._spider.queued.get(page.listed_url)
         if state.is_unchanged(page.listed_url, article.content_hash):
             ARTICLES.labels("publish", "unchanged").inc()
             state.record(page.listed_url, stamp, article.content_hash, article.id)
             raise DropItem(f"{page.url}: unchanged since the last crawl")
         self.bus.publish(ARTICLES_TOPIC, article.id, article.to_json())
-        state.record(page.listed_url, stamp, article.content_hash, article.id)
+        self._unrecorded.append((page.listed_url, stamp, article.content_hash, article.id))
+        if len(self._unrecorded) >= self.RECORD_EVERY:
+            self._record_sent()
         ARTICLES.labels("publish", "ok").inc()
         self.crawler.stats.inc_value("article/published")
         return article
 
-    def close_spider(self) -> None:
+    def _record_sent(self) -> None:
         self.bus.flush()
-        self.bus.close()
+        for record in self._unrecorded:
+            self._spider.state.record(*record)
+        self._unrecorded.clear()
+
+    def close_spider(self) -> None:
+        try:
+            self._record_sent()
+        finally:
+            self.bus.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from newsagg.core.logs import configure_logging
@@ -23,16 +24,22 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "USER_AGENT": settings.user_agent,
         "ROBOTSTXT_OBEY": True,
         "CONCURRENT_REQUESTS": settings.crawl_concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.crawl_concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.crawl_host_concurrency,
         "DOWNLOAD_DELAY": settings.crawl_delay,
         "AUTOTHROTTLE_ENABLED": True,
         "AUTOTHROTTLE_START_DELAY": max(settings.crawl_delay, 0.1),
-        "AUTOTHROTTLE_TARGET_CONCURRENCY": 2.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(settings.crawl_host_concurrency),
         "DOWNLOAD_TIMEOUT": settings.download_timeout,
-        "DOWNLOAD_MAXSIZE": settings.max_page_bytes,
+        "DOWNLOAD_MAXSIZE": settings.max_page_bytes,  # HttpCompression applies it unzipped too
         "DOWNLOAD_WARNSIZE": 0,
         "RETRY_TIMES": 2,
+        "NEWSAGG_RETRY_BACKOFF": settings.crawl_retry_backoff,
         "REDIRECT_MAX_TIMES": 5,
+        "DOWNLOADER_MIDDLEWARES": {
+            "newsagg.crawler.middlewares.PrivateAddressMiddleware": 50,  # before robots.txt
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "newsagg.crawler.middlewares.BackoffRetryMiddleware": 550,
+        },
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": settings.log_level,
@@ -46,8 +53,18 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def crawl(settings: Settings, *, once: bool, sources: list[Source] | None = None) -> None:
-    """Crawl every source once, or poll each on its own interval until SIGINT/SIGTERM."""
+def crawl(
+    settings: Settings,
+    *,
+    once: bool,
+    sources: list[Source] | None = None,
+    since: datetime | None = None,
+) -> None:
+    """Crawl every source once, or poll each on its own interval until SIGINT/SIGTERM.
+
+    `since` is a backfill: one pass that reads every listing in full and fetches
+    the articles listed as of that date or later (it implies `once`).
+    """
     sources = sources if sources is not None else load_sources(settings.sources)
     state = CrawlState(settings.crawl_state_path)
     if not once:
@@ -55,18 +72,24 @@ def crawl(settings: Settings, *, once: bool, sources: list[Source] | None = None
     process = CrawlerProcess(scrapy_settings(settings))
     configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's own
     try:
-        if once:
-            process.crawl(NewsSpider, sources=sources, state=state)
+        if once or since is not None:
+            process.crawl(
+                NewsSpider,
+                sources=sources,
+                state=state,
+                since=since,
+                max_age_days=settings.crawl_max_age_days,
+            )
             process.start()
         else:
             for source in sources:
-                _poll(process, source, state)
+                _poll(process, source, state, settings.crawl_max_age_days)
             process.start(stop_after_crawl=False)
     finally:
         state.close()
 
 
-def _poll(process: CrawlerProcess, source: Source, state: CrawlState) -> None:
+def _poll(process: CrawlerProcess, source: Source, state: CrawlState, max_age_days: int) -> None:
     """Crawl one source now and again `interval` seconds after each pass ends."""
 
     def again(outcome: object) -> None:
@@ -75,7 +98,8 @@ def _poll(process: CrawlerProcess, source: Source, state: CrawlState) -> None:
         if isinstance(outcome, Failure):
             log.error("crawl of %s failed: %s", source.name, outcome.getTraceback())
         if reactor.running:  # type: ignore[attr-defined]
-            reactor.callLater(source.interval, _poll, process, source, state)  # type: ignore[attr-defined]
+            reactor.callLater(source.interval, _poll, process, source, state, max_age_days)  # type: ignore[attr-defined]
 
     log.info("crawling %s (then every %.0fs)", source.name, source.interval)
-    process.crawl(NewsSpider, sources=[source], state=state).addBoth(again)
+    spider_args = {"sources": [source], "state": state, "max_age_days": max_age_days}
+    process.crawl(NewsSpider, **spider_args).addBoth(again)

@@ -1,22 +1,37 @@
-"""NewsSpider: from each source's feeds and sitemaps to the article pages behind them."""
+"""NewsSpider: from each source's feeds, sitemaps, homepage and sections to the
+article pages behind them.
+
+Every request carries its Source (for the private-address check and the logs);
+every outcome is one log line, one Prometheus count and one Scrapy stat.
+"""
 
 from __future__ import annotations
 
+import logging
+import struct
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
 import scrapy
+from newsagg.core.article import canonicalize_url
 from newsagg.core.metrics import ARTICLES, LISTINGS
 from newsagg.core.sources import Source
+from newsagg.crawler.autodiscovery import feed_links, robots_sitemaps
 from newsagg.crawler.discovery import DiscoveryError, Link, parse_listing
+from newsagg.crawler.failures import classify
+from newsagg.crawler.middlewares import ALLOW_PRIVATE
+from newsagg.crawler.sections import classify_page, follow_links
 from newsagg.crawler.state import CrawlState
 from scrapy.http import Response
+from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 MAX_SITEMAP_DEPTH = 3
+POLICY_REASONS = frozenset({"robots_disallowed", "private_address"})
+"""Refusals by our own rules: a warning, not an error."""
 
 
 @dataclass
@@ -24,6 +39,7 @@ class FetchedPage:
     """An article page as downloaded, on its way to extraction and the bus."""
 
     listed_url: str
+    """The crawl state's key for the page: the canonical form of the URL it was listed as."""
     url: str
     body: str
     source: str
@@ -34,92 +50,308 @@ def _newest(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b) if a and b else a or b
 
 
+def url_key(url: str) -> str:
+    """One key per story: AMP, mobile and tracking variants of a URL share it."""
+    try:
+        return canonicalize_url(url)
+    except ValueError:
+        return url
+
+
+def _text(response: Response) -> str:
+    return response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
+
+
+def _content_type(response: Response) -> str:
+    return response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+
+
 class NewsSpider(scrapy.Spider):
     name = "news"
 
-    def __init__(self, sources: list[Source], state: CrawlState, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        sources: list[Source],
+        state: CrawlState,
+        since: datetime | None = None,
+        max_age_days: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.sources = sources
         self.state = state
+        self.cutoff = since or (
+            datetime.now(UTC) - timedelta(days=max_age_days) if max_age_days else None
+        )
+        """Listed articles (and child sitemaps) dated before this are not fetched."""
+        self.conditional = since is None
+        """A backfill (--since) reads every listing in full, not only what changed."""
         self.queued: dict[str, datetime | None] = {}
-        """URLs requested in this pass, with the newest date any listing gave them."""
+        """Page keys requested in this pass, with the newest date any listing gave them."""
+        self.listings: set[str] = set()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.sources:
-            for url in (*source.feeds, *source.sitemaps):
-                yield self._listing_request(str(url), source.name, depth=0)
+            for request in self._entry_requests(source):
+                yield request
 
-    def _listing_request(self, url: str, source: str, depth: int) -> scrapy.Request:
+    def _entry_requests(self, source: Source) -> Iterator[scrapy.Request]:
+        for url in (*source.feeds, *source.sitemaps):
+            yield from self._listing_request(str(url), source, depth=0)
+        if source.homepage and not (source.feeds or source.sitemaps):
+            home = str(source.homepage)
+            yield self._request(home, source, self.parse_homepage, self.listing_failed)
+            yield self._request(
+                urljoin(home, "/robots.txt"), source, self.parse_robots, self.robots_failed
+            )
+        if source.sections:
+            for start in source.sections.start_urls:
+                yield self._request(
+                    str(start), source, self.parse_section, self.listing_failed, depth=0
+                )
+
+    def _request(
+        self,
+        url: str,
+        source: Source,
+        callback: Any,
+        errback: Any,
+        headers: dict[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
+        **cb_kwargs: Any,
+    ) -> scrapy.Request:
+        # dont_filter: the spider dedups by url_key itself, and a redirect loop must
+        # reach the redirect limit (and be reported) rather than vanish in the dupefilter.
         return scrapy.Request(
             url,
-            callback=self.parse_listing,
-            errback=self.listing_failed,
-            cb_kwargs={"source": source, "depth": depth},
+            callback=callback,
+            errback=errback,
+            headers=headers,
+            cb_kwargs={"source": source, **cb_kwargs},
+            meta={ALLOW_PRIVATE: source.allow_private, **(meta or {})},
             dont_filter=True,
         )
 
-    def parse_listing(
-        self, response: Response, source: str, depth: int
-    ) -> Iterator[scrapy.Request]:
-        try:
-            found = parse_listing(response.body)
-        except DiscoveryError as exc:
-            LISTINGS.labels("malformed").inc()
-            self.crawler.stats.inc_value("listing/malformed")
-            self.logger.error("listing %s of %s unreadable: %s", response.url, source, exc)
-            return
-        LISTINGS.labels("ok").inc()
-        if depth < MAX_SITEMAP_DEPTH:
-            for child in found.sitemaps:
-                yield self._listing_request(urljoin(response.url, child), source, depth + 1)
-        for link in found.links:
-            url = urljoin(response.url, link.url)
-            if url in self.queued:  # listed twice (feed and sitemap): keep the newest date
-                self.queued[url] = _newest(self.queued[url], link.stamp)
-                self.state.raise_stamp(url, self.queued[url])
-            elif self.state.needs_fetch(url, link.stamp):
-                self.queued[url] = link.stamp
-                yield self._article_request(url, source, link)
-            else:
-                ARTICLES.labels("crawl", "unchanged").inc()
-                self.crawler.stats.inc_value("article/unchanged")
+    # -- feeds and sitemaps -------------------------------------------------------
 
-    def _article_request(self, url: str, source: str, link: Link) -> scrapy.Request:
-        return scrapy.Request(
+    def _listing_request(self, url: str, source: Source, depth: int) -> Iterator[scrapy.Request]:
+        if url in self.listings:
+            return
+        self.listings.add(url)
+        etag, last_modified = self.state.validators(url) if self.conditional else (None, None)
+        headers = {"If-None-Match": etag or "", "If-Modified-Since": last_modified or ""}
+        yield self._request(
             url,
-            callback=self.parse_article,
-            errback=self.article_failed,
-            cb_kwargs={"source": source, "link": link, "listed_url": url},
+            source,
+            self.parse_listing,
+            self.listing_failed,
+            headers={k: v for k, v in headers.items() if v},
+            meta={"handle_httpstatus_list": [304]},
+            depth=depth,
+            listing=url,
         )
 
+    def _count_listing(self, status: str) -> None:
+        LISTINGS.labels(status).inc()
+        self.crawler.stats.inc_value(f"listing/{status}")
+
+    def _count_article(self, stage: str, status: str) -> None:
+        ARTICLES.labels(stage, status).inc()
+        self.crawler.stats.inc_value(f"article/{status}")
+
+    def parse_listing(
+        self, response: Response, source: Source, depth: int, listing: str
+    ) -> Iterator[scrapy.Request]:
+        if response.status == 304:
+            self._count_listing("not_modified")
+            self.logger.info("listing %s of %s: not modified (304)", listing, source.name)
+            return
+        try:
+            found = parse_listing(self._listing_body(response))
+        except DiscoveryError as exc:
+            self._count_listing("malformed")
+            self.logger.error("listing %s of %s unreadable: %s", response.url, source.name, exc)
+            return
+        self._count_listing("ok")
+        if not found.sitemaps:  # an index is always read: its children may change alone
+            self.state.save_validators(
+                listing,
+                response.headers.get(b"ETag", b"").decode("latin-1") or None,
+                response.headers.get(b"Last-Modified", b"").decode("latin-1") or None,
+            )
+        for child in found.sitemaps:
+            if self._too_old(child.modified_at):
+                self._count_listing("too_old")
+                self.logger.debug("skipped sitemap %s: lastmod before %s", child.url, self.cutoff)
+            elif depth < MAX_SITEMAP_DEPTH:
+                yield from self._listing_request(
+                    urljoin(response.url, child.url), source, depth + 1
+                )
+        for link in found.links:
+            if self._too_old(link.stamp):
+                self._count_article("crawl", "too_old")
+                continue
+            yield from self._article_request(urljoin(response.url, link.url), source, link, listing)
+
+    def _listing_body(self, response: Response) -> bytes:
+        """The body, gunzipped if it is a .xml.gz sitemap (within DOWNLOAD_MAXSIZE)."""
+        body = response.body
+        if body[:3] != b"\x1f\x8b\x08":
+            return body
+        try:
+            return gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        except (OSError, EOFError, ValueError, struct.error) as exc:
+            raise DiscoveryError(f"gzip listing not readable or too large: {exc}") from exc
+
+    def _too_old(self, stamp: datetime | None) -> bool:
+        return bool(self.cutoff and stamp and stamp < self.cutoff)
+
+    def _article_request(
+        self, url: str, source: Source, link: Link, listing: str | None
+    ) -> Iterator[scrapy.Request]:
+        key = url_key(url)
+        if key in self.queued:  # listed twice (feed and sitemap, AMP and not): newest date
+            self.queued[key] = _newest(self.queued[key], link.stamp)
+            self.state.raise_stamp(key, self.queued[key])
+        elif self.state.needs_fetch(key, link.stamp):
+            self.queued[key] = link.stamp
+            yield self._request(
+                url,
+                source,
+                self.parse_article,
+                self.article_failed,
+                link=link,
+                listed_url=key,
+                listing=listing,
+            )
+        else:
+            self._count_article("crawl", "unchanged")
+
     def parse_article(
-        self, response: Response, source: str, link: Link, listed_url: str
+        self, response: Response, source: Source, link: Link, listed_url: str, listing: str | None
     ) -> Iterator[FetchedPage]:
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+        if self._html(response):
+            yield FetchedPage(
+                listed_url, response.url, _text(response), source.name, link.published_at
+            )
+
+    def _html(self, response: Response) -> bool:
+        content_type = _content_type(response)
         if content_type and "html" not in content_type:
-            ARTICLES.labels("crawl", "not_html").inc()
+            self._count_article("crawl", "not_html")
             self.logger.warning(
                 "skipped %s: content type %s is not HTML", response.url, content_type
             )
+            return False
+        return True
+
+    # -- homepage and robots.txt autodiscovery ------------------------------------
+
+    def parse_homepage(self, response: Response, source: Source) -> Iterator[scrapy.Request]:
+        feeds = feed_links(_text(response), response.url) if self._html(response) else []
+        if not feeds:
+            self._count_listing("no_feed_announced")
+            self.logger.warning("homepage %s of %s announces no feed", response.url, source.name)
+        for url in feeds:
+            self.logger.info("homepage of %s announces feed %s", source.name, url)
+            yield from self._listing_request(url, source, depth=0)
+
+    def parse_robots(self, response: Response, source: Source) -> Iterator[scrapy.Request]:
+        for url in robots_sitemaps(_text(response), response.url):
+            self.logger.info("robots.txt of %s names sitemap %s", source.name, url)
+            yield from self._listing_request(url, source, depth=0)
+
+    def robots_failed(self, failure: Failure) -> None:
+        why = classify(failure)
+        self.crawler.stats.inc_value(f"listing/robots_txt/{why.reason}")
+        self.logger.info("no sitemaps from %s (%s)", failure.request.url, why.detail)
+
+    # -- sections -------------------------------------------------------------------
+
+    def parse_section(
+        self, response: Response, source: Source, depth: int
+    ) -> Iterator[scrapy.Request]:
+        """A start URL: an index page by definition; follow its links."""
+        self._count_listing("ok")
+        if self._html(response):
+            yield from self._follow(response, source, depth)
+
+    def _follow(self, response: Response, source: Source, depth: int) -> Iterator[scrapy.Request]:
+        assert source.sections is not None
+        if depth >= source.sections.depth:
             return
-        yield FetchedPage(
-            listed_url=listed_url,
-            url=response.url,
-            body=response.text
-            if hasattr(response, "text")
-            else response.body.decode("utf-8", "replace"),
-            source=source,
-            feed_published_at=link.published_at,
-        )
+        for url in follow_links(_text(response), response.url, source.sections):
+            key = url_key(url)
+            if key in self.queued:
+                continue
+            if not self.state.needs_fetch(key, None):
+                self._count_article("crawl", "unchanged")
+                continue
+            self.queued[key] = None
+            yield self._request(
+                url,
+                source,
+                self.parse_section_page,
+                self.article_failed,
+                depth=depth + 1,
+                listed_url=key,
+                listing=None,
+            )
+
+    def parse_section_page(
+        self,
+        response: Response,
+        source: Source,
+        depth: int,
+        listed_url: str,
+        listing: str | None,
+    ) -> Iterator[FetchedPage | scrapy.Request]:
+        """An article is published; an index, tag or author page is only followed."""
+        if not self._html(response):
+            return
+        kind = classify_page(response.body)
+        if kind.is_article:
+            yield FetchedPage(listed_url, response.url, _text(response), source.name, None)
+            return
+        self._count_article("crawl", "not_article")
+        self.logger.info("not an article, links followed: %s (%s)", response.url, kind.reason)
+        yield from self._follow(response, source, depth)
+
+    # -- failures -------------------------------------------------------------------
 
     def listing_failed(self, failure: Failure) -> None:
-        LISTINGS.labels("fetch_failed").inc()
-        self.logger.error(
-            "listing fetch failed: %s: %s", failure.request.url, failure.getErrorMessage()
+        why = classify(failure)
+        self._count_listing(why.reason)
+        source: Source = failure.request.cb_kwargs["source"]
+        level = logging.WARNING if why.reason in POLICY_REASONS else logging.ERROR
+        self.logger.log(
+            level,
+            "listing fetch failed (%s): %s of %s: %s",
+            why.reason,
+            failure.request.url,
+            source.name,
+            why.detail,
         )
 
     def article_failed(self, failure: Failure) -> None:
-        ARTICLES.labels("crawl", "fetch_failed").inc()
-        self.logger.error(
-            "article fetch failed: %s: %s", failure.request.url, failure.getErrorMessage()
+        """Logged and counted; a transient failure makes the next pass re-read the
+        listing in full, a permanent one is remembered so it is not fetched again
+        until its listing date changes."""
+        why = classify(failure)
+        self._count_article("crawl", why.reason)
+        request = failure.request
+        key, listing = request.cb_kwargs["listed_url"], request.cb_kwargs["listing"]
+        if why.transient:
+            if listing:
+                self.state.forget_validators(listing)
+        else:
+            self.state.record(key, self.queued.get(key), "", "")
+        level = logging.WARNING if why.reason in POLICY_REASONS else logging.ERROR
+        self.logger.log(
+            level,
+            "article fetch failed (%s): %s of %s: %s",
+            why.reason,
+            request.url,
+            request.cb_kwargs["source"].name,
+            why.detail,
         )

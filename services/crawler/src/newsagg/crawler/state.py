@@ -5,6 +5,9 @@ than any seen before (lastmod, updated, pubDate: a feed and a sitemap may list
 the same story with different dates); a fetched page is published again only
 when its content hash changed. So a restart does not re-crawl the world, and an
 updated story is not missed.
+
+Feeds and sitemaps keep their HTTP validators (ETag, Last-Modified) here too, so
+the next pass asks "anything new?" with a conditional GET and a 304 costs nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ CREATE TABLE IF NOT EXISTS seen (
     content_hash TEXT NOT NULL,
     article_id   TEXT NOT NULL,
     fetched_at   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS listings (
+    url           TEXT PRIMARY KEY,
+    etag          TEXT,
+    last_modified TEXT,
+    fetched_at    REAL NOT NULL
 );
 """
 
@@ -69,6 +78,33 @@ class CrawlState:
                 " fetched_at = excluded.fetched_at",
                 (url, stamp.timestamp() if stamp else None, content_hash, article_id, time.time()),
             )
+
+    def validators(self, listing_url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) the listing sent when it was last read in full."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT etag, last_modified FROM listings WHERE url = ?", (listing_url,)
+            ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_validators(
+        self, listing_url: str, etag: str | None, last_modified: str | None
+    ) -> None:
+        if not etag and not last_modified:
+            self.forget_validators(listing_url)
+            return
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO listings VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+                " etag = excluded.etag, last_modified = excluded.last_modified,"
+                " fetched_at = excluded.fetched_at",
+                (listing_url, etag, last_modified, time.time()),
+            )
+
+    def forget_validators(self, listing_url: str) -> None:
+        """The next pass reads the listing in full (a link in it failed for now)."""
+        with self._lock:
+            self._conn.execute("DELETE FROM listings WHERE url = ?", (listing_url,))
 
     def close(self) -> None:
         with self._lock:

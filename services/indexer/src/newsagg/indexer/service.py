@@ -9,7 +9,7 @@ import threading
 from newsagg.core.adapters import open_bus, open_store
 from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
-from newsagg.core.ports import ARTICLES_TOPIC
+from newsagg.core.ports import ARTICLES_TOPIC, Bus, BusUnavailable, Consumer
 from newsagg.core.settings import Settings
 from newsagg.indexer.worker import Indexer
 
@@ -29,7 +29,11 @@ def run_indexer(settings: Settings) -> None:
     signal.signal(signal.SIGINT, request_stop)
     bus = open_bus(settings.resolved_bus_url, settings)
     store = open_store(settings.resolved_store_url, writable=True, settings=settings)
-    consumer = bus.consumer(ARTICLES_TOPIC, settings.indexer_group)
+    consumer = _join(bus, settings, stop)
+    if consumer is None:
+        store.close()
+        bus.close()
+        return
     log.info("indexing %s -> %s", settings.resolved_bus_url, settings.resolved_store_url)
     try:
         Indexer(
@@ -45,3 +49,16 @@ def run_indexer(settings: Settings) -> None:
         store.close()
         bus.close()
         log.info("indexer stopped")
+
+
+def _join(bus: Bus, settings: Settings, stop: threading.Event) -> Consumer | None:
+    """Join the group, waiting with backoff while the bus is down; None if asked to stop."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return bus.consumer(ARTICLES_TOPIC, settings.indexer_group)
+        except BusUnavailable as exc:
+            log.warning("cannot join the group (%s); retrying in %.1fs", exc, delay)
+        stop.wait(delay)
+        delay = min(delay * 2, settings.indexer_max_retry_delay)
+    return None

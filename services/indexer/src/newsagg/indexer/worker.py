@@ -21,6 +21,7 @@ from newsagg.core.ports import (
     Consumer,
     Message,
     SearchStore,
+    StoreRejected,
     StoreUnavailable,
     publish_dead_letter,
 )
@@ -80,15 +81,16 @@ class Indexer:
     def process(self, messages: Sequence[Message]) -> None:
         """Handle one batch: upsert the valid, dead-letter the invalid, then commit all."""
         started = time.perf_counter()
-        articles: list[Article] = []
+        decoded: list[tuple[Message, Article]] = []
         rejected: list[tuple[Message, str]] = []
         for message in messages:
             try:
-                articles.append(decode(message))
+                decoded.append((message, decode(message)))
             except ValueError as exc:
                 rejected.append((message, str(exc)))
+        articles = [article for _, article in decoded]
         if articles:
-            self._retrying(lambda: self.store.upsert(articles), "write the batch")
+            rejected.extend(self._upsert(decoded))
         for message, reason in rejected:
             self._retrying(
                 lambda m=message, r=reason: publish_dead_letter(self.bus, m, r),
@@ -97,11 +99,34 @@ class Indexer:
             ARTICLES.labels("index", "dead_letter").inc()
             log.warning("dead-lettered %s@%s: %s", message.topic, message.offset, reason)
         self._retrying(lambda: self.consumer.commit(messages), "commit offsets")
-        ARTICLES.labels("index", "ok").inc(len(articles))
+        ARTICLES.labels("index", "ok").inc(len(messages) - len(rejected))
         BATCH_SECONDS.observe(time.perf_counter() - started)
-        for partition, lag in self.consumer.lag().items():
-            CONSUMER_LAG.labels(str(partition)).set(lag)
+        self._report_lag()
         log.info("indexed %d articles, %d dead-lettered", len(articles), len(rejected))
+
+    def _upsert(self, decoded: list[tuple[Message, Article]]) -> list[tuple[Message, str]]:
+        """Write the batch; the messages of articles the store refused for good, with why."""
+        try:
+            self._retrying(
+                lambda: self.store.upsert([article for _, article in decoded]), "write the batch"
+            )
+        except StoreRejected as exc:
+            return [
+                (message, f"the store refused it: {exc.reasons[article.id]}")
+                for message, article in decoded
+                if article.id in exc.reasons
+            ]
+        return []
+
+    def _report_lag(self) -> None:
+        """A metric, not the work: a bus that cannot tell its lag right now must not stop us."""
+        try:
+            lags = self.consumer.lag()
+        except BusUnavailable as exc:
+            log.debug("lag unknown: %s", exc)
+            return
+        for partition, lag in lags.items():
+            CONSUMER_LAG.labels(str(partition)).set(lag)
 
     def _retrying(self, action: Callable[[], T], what: str) -> T:
         """Run action until it succeeds, backing off while the store or bus is unavailable.

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsagg.core.ports import BusUnavailable, Message
+from newsagg.core.ports import BusUnavailable, GroupActive, Message
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -62,6 +62,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise BusUnavailable(f"cannot open bus log {path}: {exc}") from exc
     return conn
+
+
+def _lease_live(host: str, pid: int, heartbeat: float, session_timeout: float) -> bool:
+    """A member holds the lease until it leaves, misses heartbeats, or its pid is gone."""
+    if time.time() - heartbeat > session_timeout:
+        return False
+    return host != socket.gethostname() or _pid_alive(pid)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -108,6 +115,54 @@ class SqliteLogBus:
                 "SELECT COUNT(*) FROM messages WHERE topic = ?", (topic,)
             ).fetchone()
         return int(count)
+
+    def group_lag(self, topic: str, group: str) -> dict[int, int]:
+        with self._lock:
+            (count,) = self._conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE topic = ? AND seq >"
+                " COALESCE((SELECT committed FROM group_offsets WHERE grp = ? AND topic = ?), 0)",
+                (topic, group, topic),
+            ).fetchone()
+        return {_PARTITION: int(count)}
+
+    def rewind(self, topic: str, group: str, since: datetime | None) -> dict[int, int]:
+        """Set the group's committed offset back, in one transaction with the member check.
+
+        The one place a committed offset moves backwards, so it refuses while a member
+        holds the group's lease (a live member's next commit would be mixed with the replay).
+        """
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                member = self._conn.execute(
+                    "SELECT host, pid, heartbeat FROM group_members WHERE grp = ? AND topic = ?",
+                    (group, topic),
+                ).fetchone()
+                if member and _lease_live(*member, self.session_timeout):
+                    raise GroupActive(
+                        f"group {group!r} on {topic!r} has a running member"
+                        f" (pid {member[1]} on {member[0]}); stop it first"
+                    )
+                cutoff = since.timestamp() if since else float("-inf")
+                (first,) = self._conn.execute(
+                    "SELECT MIN(seq) FROM messages WHERE topic = ? AND ts >= ?", (topic, cutoff)
+                ).fetchone()
+                if first is None:  # nothing that recent: the group is at the end
+                    (last,) = self._conn.execute(
+                        "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE topic = ?", (topic,)
+                    ).fetchone()
+                    committed = int(last)
+                else:
+                    committed = int(first) - 1
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO group_offsets (grp, topic, committed) VALUES (?, ?, ?)",
+                    (group, topic, committed),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return self.group_lag(topic, group)
 
     def health(self) -> bool:
         try:

@@ -19,30 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import tantivy
-from newsagg.core.article import Article
+from newsagg.core.adapters.ranking import (
+    FACET_FIELDS,
+    MAX_FACET_VALUES,
+    PHRASE_BOOST,
+    PROXIMITY_SLOP,
+    SNIPPET_CHARS,
+    TITLE_BOOST,
+    news_analyzer,
+)
+from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import StoreUnavailable, UpsertResult
 from newsagg.core.query import And, Node, Not, Or, Phrase, Term
 from newsagg.core.search import FacetCount, Hit, SearchPage, SearchQuery, Sort
-from tantivy import Filter, Occur, Order, Query, TextAnalyzerBuilder, Tokenizer
+from tantivy import Occur, Order, Query
 
 ANALYZER = "news"
-TITLE_BOOST = 2.5
-PHRASE_BOOST = 1.5
-PROXIMITY_SLOP = 3
-SNIPPET_CHARS = 240
-MAX_FACET_VALUES = 50
-
-
-def _analyzer() -> tantivy.TextAnalyzer:
-    """English analysis: split, drop huge tokens, lowercase, fold accents, stem."""
-    return (
-        TextAnalyzerBuilder(Tokenizer.simple())
-        .filter(Filter.remove_long(40))
-        .filter(Filter.lowercase())
-        .filter(Filter.ascii_fold())
-        .filter(Filter.stemmer("english"))
-        .build()
-    )
 
 
 def _schema() -> tantivy.Schema:
@@ -206,6 +198,20 @@ def _lead(text: str) -> str:
     return html.escape(text[:SNIPPET_CHARS].rsplit(" ", 1)[0]) + " …"
 
 
+def _hit(article: Article, snippet: str, score: float) -> Hit:
+    return Hit(
+        id=article.id,
+        url=article.url,
+        title=article.title,
+        source=article.source,
+        published_at=article.published_at,
+        authors=article.authors,
+        language=article.language,
+        snippet=snippet,
+        score=score,
+    )
+
+
 class TantivyStore:
     """The embedded SearchStore: `tantivy:///data/index`."""
 
@@ -213,7 +219,7 @@ class TantivyStore:
         self.path = path
         self.writable = writable
         self.reload_interval = reload_interval
-        self._analyzer = _analyzer()
+        self._analyzer = news_analyzer()
         self._lock = threading.Lock()
         self._last_reload = 0.0
         self._index: tantivy.Index | None = None
@@ -272,11 +278,7 @@ class TantivyStore:
     # -- writes --------------------------------------------------------------
 
     def upsert(self, articles: Sequence[Article]) -> UpsertResult:
-        newest: dict[str, Article] = {}
-        for article in articles:
-            held = newest.get(article.id)
-            if held is None or article.crawled_at >= held.crawled_at:
-                newest[article.id] = article
+        newest = newest_crawls(articles)
         with self._lock:
             self._open()
             index, writer = self._index, self._writer
@@ -357,20 +359,14 @@ class TantivyStore:
             article = _from_document(doc)
             snippet = snippets.snippet_from_doc(doc) if snippets is not None else None
             hits.append(
-                Hit(
-                    id=article.id,
-                    url=article.url,
-                    title=article.title,
-                    source=article.source,
-                    published_at=article.published_at,
-                    authors=article.authors,
-                    language=article.language,
-                    snippet=(
+                _hit(
+                    article,
+                    (
                         _highlight(snippet.fragment(), snippet.highlighted())
                         if snippet is not None and snippet.fragment()
                         else _lead(article.text)
                     ),
-                    score=float(key) if query.sort == Sort.RELEVANCE else 0.0,
+                    float(key) if query.sort == Sort.RELEVANCE else 0.0,
                 )
             )
         return SearchPage(total=result.count or 0, hits=hits, facets=self._facets(searcher, full))
@@ -391,13 +387,49 @@ class TantivyStore:
             )
         return filters
 
+    def similar(self, article_id: str, size: int = 10) -> list[Hit]:
+        """More like this: the most telling words of the article's text, as a query."""
+        searcher = self._searcher()
+        found = searcher.search(Query.term_query(self._schema, "id", article_id), limit=1)
+        if not found.hits:
+            return []
+        like = Query.more_like_this_query(
+            found.hits[0][1], min_doc_frequency=1, min_term_frequency=1, max_query_terms=25
+        )
+        hits = []
+        for score, address in searcher.search(like, limit=size + 1).hits:
+            article = _from_document(searcher.doc(address))
+            if article.id != article_id:
+                hits.append(_hit(article, _lead(article.text), float(score)))
+        return hits[:size]
+
     def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, list[FacetCount]]:
+        """Counts per source, author, language and publication day (UTC)."""
         result = searcher.aggregate(
-            query, {"source": {"terms": {"field": "source", "size": MAX_FACET_VALUES}}}
+            query,
+            {
+                name: {"terms": {"field": field, "size": MAX_FACET_VALUES}}
+                for name, field in FACET_FIELDS.items()
+            }
+            | {
+                "published_day": {
+                    "date_histogram": {
+                        "field": "published_at",
+                        "fixed_interval": "1d",
+                        "min_doc_count": 1,
+                    }
+                }
+            },
         )
         return {
-            "source": [
-                FacetCount(value=bucket["key"], count=bucket["doc_count"])
-                for bucket in result["source"]["buckets"]
+            name: [
+                FacetCount(
+                    value=bucket.get("key_as_string", bucket["key"])[:10]
+                    if name == "published_day"
+                    else bucket["key"],
+                    count=bucket["doc_count"],
+                )
+                for bucket in aggregation["buckets"]
             ]
+            for name, aggregation in result.items()
         }

@@ -1,0 +1,480 @@
+"""ElasticsearchStore: the production SearchStore, on the official `elasticsearch` client.
+
+Layout and analysis are in es_schema, the query translation in es_query. What this
+module adds: every call maps an unreachable or overloaded cluster to StoreUnavailable
+(the API answers 503, the indexer backs off), upserts are bulk writes with external
+versioning (version = crawled_at in ms, `external_gte`), so an older crawl gets a 409
+and is counted stale, never written; and `refresh=wait_for`, so an upsert returns
+once the batch is durable (translog fsynced per request) and searchable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+from newsagg.core.adapters import es_schema as schema
+from newsagg.core.adapters.es_query import MATCH_ALL, QueryTranslator, filters
+from newsagg.core.adapters.ranking import (
+    FACET_FIELDS,
+    MAX_FACET_VALUES,
+    SNIPPET_CHARS,
+    news_analyzer,
+)
+from newsagg.core.article import Article, newest_crawls
+from newsagg.core.ports import StoreRejected, StoreUnavailable, UpsertResult
+from newsagg.core.search import FacetCount, Hit, SearchPage, SearchQuery, Sort
+from newsagg.core.settings import Settings
+
+log = logging.getLogger("newsagg.store")
+RETRY_STATUSES = (429, 502, 503, 504)
+BULK_RETRIES = 3
+PERMANENT_STATUSES = (400, 413)
+"""A document the node refuses with these (a mapping error, too large) is never retried."""
+HIT_SOURCE = ["id", "url", "title", "source", "published_at", "authors", "language"]
+SIMILAR_FIELDS = ["title_terms", "text_terms"]
+SCAN_KEEP_ALIVE = "2m"
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    return str(error)
+
+
+@contextmanager
+def _unavailable_on_outage(what: str) -> Iterator[None]:
+    """Connection errors, timeouts, 429 and 5xx mean "later"; a missing index means "not yet"."""
+    try:
+        yield
+    except TransportError as exc:
+        raise StoreUnavailable(f"Elasticsearch unreachable while trying to {what}: {exc}") from exc
+    except ApiError as exc:
+        if exc.status_code == 404 and exc.error == "index_not_found_exception":
+            raise StoreUnavailable(
+                f"no Elasticsearch index yet ({what}): has the indexer run?"
+            ) from exc
+        if exc.status_code in RETRY_STATUSES or exc.status_code >= 500:
+            raise StoreUnavailable(f"Elasticsearch failed to {what}: {exc}") from exc
+        raise
+
+
+class ElasticsearchStore:
+    """`http(s)://host:9200`: articles in `<prefix>-vN` behind a read and a write alias."""
+
+    def __init__(self, client: Elasticsearch, prefix: str = "articles") -> None:
+        self.client = client
+        self.prefix = prefix
+        self.read_alias = schema.read_alias(prefix)
+        self.write_alias = schema.write_alias(prefix)
+        self._analyzer = news_analyzer()
+        self._queries = QueryTranslator(self._analyzer)
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings) -> ElasticsearchStore:
+        auth: dict[str, Any] = {}
+        if settings.store_api_key.get_secret_value():
+            auth["api_key"] = settings.store_api_key.get_secret_value()
+        elif settings.store_username:
+            auth["basic_auth"] = (
+                settings.store_username,
+                settings.store_password.get_secret_value(),
+            )
+        if settings.store_ca_certs:
+            auth["ca_certs"] = str(settings.store_ca_certs)
+        transport_log = logging.getLogger("elastic_transport.transport")
+        if transport_log.level == logging.NOTSET:  # one INFO line per request is debug detail
+            transport_log.setLevel(logging.WARNING)
+        client = Elasticsearch(
+            url,
+            request_timeout=settings.store_timeout,
+            retry_on_status=RETRY_STATUSES,
+            retry_on_timeout=True,
+            max_retries=2,
+            **auth,
+        )
+        return cls(client, settings.store_index)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Put the templates; create `<prefix>-v1` with both aliases if there is no index."""
+        with _unavailable_on_outage("create the schema"):
+            for name, component in schema.COMPONENTS.items():
+                self.client.cluster.put_component_template(
+                    name=f"{self.prefix}-{name}", template=component()
+                )
+            self.client.indices.put_index_template(
+                name=self.prefix, **schema.index_template(self.prefix)
+            )
+            if self.client.indices.exists_alias(name=self.read_alias):
+                return
+            try:
+                self.client.indices.create(
+                    index=schema.index_name(self.prefix, 1),
+                    aliases={self.read_alias: {}, self.write_alias: {"is_write_index": True}},
+                )
+            except ApiError as exc:
+                if exc.error != "resource_already_exists_exception":
+                    raise
+
+    def health(self) -> bool:
+        """The cluster answers and the read alias exists."""
+        try:
+            return bool(self.client.indices.exists_alias(name=self.read_alias))
+        except (TransportError, ApiError):
+            return False
+
+    def close(self) -> None:
+        self.client.close()
+
+    def drop(self) -> None:
+        """Delete every index, alias and template of this prefix (tests, teardown)."""
+        with _unavailable_on_outage("drop the indices"):
+            self.client.indices.delete(
+                index=f"{self.prefix}-v*", ignore_unavailable=True, allow_no_indices=True
+            )
+            self.client.options(ignore_status=404).indices.delete_index_template(name=self.prefix)
+            for part in schema.COMPONENTS:
+                self.client.options(ignore_status=404).cluster.delete_component_template(
+                    name=f"{self.prefix}-{part}"
+                )
+
+    # -- writes --------------------------------------------------------------
+
+    def upsert(self, articles: Sequence[Article]) -> UpsertResult:
+        """Bulk-index the newest crawl of each article; see the module docstring."""
+        newest = newest_crawls(articles)
+        actions = (
+            {
+                "_op_type": "index",
+                "_id": article.id,
+                "version": schema.version_of(article),
+                "version_type": "external_gte",
+                "_source": schema.to_document(article, self._analyzer),
+            }
+            for article in newest.values()
+        )
+        written = stale = 0
+        rejected: dict[str, str] = {}
+        unavailable: list[str] = []
+        with _unavailable_on_outage("write the batch"):
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                actions,
+                index=self.write_alias,
+                require_alias=True,
+                refresh="wait_for",
+                raise_on_error=False,
+                raise_on_exception=False,
+                max_retries=BULK_RETRIES,
+                initial_backoff=0.5,
+                max_backoff=5,
+                retry_on_status=RETRY_STATUSES,
+            ):
+                result = next(iter(item.values()))
+                status = result.get("status", 500)
+                if ok:
+                    written += 1
+                elif status == 409:
+                    stale += 1
+                elif status in PERMANENT_STATUSES:
+                    rejected[result["_id"]] = _reason(result.get("error"))
+                else:  # 429/5xx after retries, a missing alias, a write block: later
+                    unavailable.append(_reason(result.get("error")))
+        if unavailable:
+            raise StoreUnavailable(f"{len(unavailable)} document(s) not written: {unavailable[0]}")
+        if rejected:
+            log.warning("Elasticsearch refused %d document(s): %s", len(rejected), rejected)
+            raise StoreRejected(rejected)
+        return UpsertResult(written=written, stale=stale + len(articles) - len(newest))
+
+    # -- reads ---------------------------------------------------------------
+
+    def get(self, article_id: str) -> Article | None:
+        with _unavailable_on_outage("get an article"):
+            try:
+                found = self.client.get(
+                    index=self.read_alias, id=article_id, source_excludes=list(schema.TERMS_FIELDS)
+                )
+            except NotFoundError as exc:
+                if exc.error == "index_not_found_exception":
+                    raise
+                return None
+        return schema.from_source(found["_source"])
+
+    def count(self) -> int:
+        with _unavailable_on_outage("count articles"):
+            return int(self.client.count(index=self.read_alias)["count"])
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        text_query = self._queries.build(query.query) if query.query is not None else None
+        if query.query is not None and text_query is None:
+            return SearchPage(total=0, hits=[])
+        with _unavailable_on_outage("search"):
+            response = self.client.search(
+                index=self.read_alias,
+                **self._body(query, text_query),
+                from_=query.offset,
+                size=query.size,
+                aggs=self._aggregations(),
+                track_total_hits=True,
+            )
+        hits = [self._hit(raw, query.sort) for raw in response["hits"]["hits"]]
+        return SearchPage(
+            total=response["hits"]["total"]["value"],
+            hits=hits,
+            facets=self._facets(response["aggregations"]),
+        )
+
+    def scan(self, query: SearchQuery, page_size: int = 500) -> Iterator[Hit]:
+        """Every hit of the query, in its sort order, past the 10,000 that paging allows."""
+        text_query = self._queries.build(query.query) if query.query is not None else None
+        if query.query is not None and text_query is None:
+            return
+        for raw in self._walk(self.read_alias, self._body(query, text_query), page_size):
+            yield self._hit(raw, query.sort)
+
+    def _walk(self, index: str, body: dict[str, Any], page_size: int) -> Iterator[dict[str, Any]]:
+        """Raw hits of a search over a point in time, page by page with `search_after`.
+
+        The sort must end on a unique field (the id, or `_shard_doc`), so ties never skip
+        or repeat; writes that happen meanwhile do not shift the pages.
+        """
+        with _unavailable_on_outage("open a point in time"):
+            pit_id = self.client.open_point_in_time(index=index, keep_alive=SCAN_KEEP_ALIVE)["id"]
+        after: list[Any] | None = None
+        try:
+            while True:
+                with _unavailable_on_outage("scan"):
+                    response = self.client.search(
+                        **body,
+                        pit={"id": pit_id, "keep_alive": SCAN_KEEP_ALIVE},
+                        size=page_size,
+                        search_after=after,
+                        track_total_hits=False,
+                    )
+                page = response["hits"]["hits"]
+                pit_id = response.get("pit_id", pit_id)
+                yield from page
+                if len(page) < page_size:
+                    return
+                after = page[-1]["sort"]
+        finally:
+            try:
+                self.client.close_point_in_time(id=pit_id)
+            except (TransportError, ApiError) as exc:
+                log.info("could not close point in time (it expires by itself): %s", exc)
+
+    def similar(self, article_id: str, size: int = 10) -> list[Hit]:
+        with _unavailable_on_outage("find similar articles"):
+            if not self.client.exists(index=self.read_alias, id=article_id):
+                return []
+            response = self.client.search(
+                index=self.read_alias,
+                query={
+                    "more_like_this": {
+                        "fields": SIMILAR_FIELDS,
+                        "like": [{"_index": self.read_alias, "_id": article_id}],
+                        "min_term_freq": 1,
+                        "min_doc_freq": 1,
+                        "minimum_should_match": "10%",
+                        "max_query_terms": 25,
+                    }
+                },
+                size=size,
+                source_includes=HIT_SOURCE,
+                highlight=self._highlight(None),
+            )
+        return [self._hit(raw, Sort.RELEVANCE) for raw in response["hits"]["hits"]]
+
+    # -- request pieces --------------------------------------------------------
+
+    def _body(self, query: SearchQuery, text_query: dict[str, Any] | None) -> dict[str, Any]:
+        if query.sort == Sort.DATE:
+            sort: list[Any] = [{"sort_date": "desc"}, {"id": "asc"}]
+        else:
+            sort = [{"_score": "desc"}, {"id": "asc"}]
+        return {
+            "query": {"bool": {"must": text_query or MATCH_ALL, "filter": filters(query)}},
+            "sort": sort,
+            "source_includes": HIT_SOURCE,
+            "highlight": self._highlight(query.query),
+        }
+
+    def _highlight(self, node: Any) -> dict[str, Any]:
+        """Snippets from the unstemmed text: marks as <mark>, everything else HTML-escaped."""
+        highlight_query = (
+            self._queries.highlight_query(node) if node is not None else {"match_none": {}}
+        )
+        return {
+            "encoder": "html",
+            "pre_tags": ["<mark>"],
+            "post_tags": ["</mark>"],
+            "fields": {
+                "text": {
+                    "type": "unified",
+                    "fragment_size": SNIPPET_CHARS,
+                    "number_of_fragments": 1,
+                    "no_match_size": SNIPPET_CHARS,
+                    "highlight_query": highlight_query,
+                }
+            },
+        }
+
+    @staticmethod
+    def _aggregations() -> dict[str, Any]:
+        def terms(field: str) -> dict[str, Any]:
+            return {"terms": {"field": field, "size": MAX_FACET_VALUES}}
+
+        return {name: terms(field) for name, field in FACET_FIELDS.items()} | {
+            "published_day": {
+                "date_histogram": {
+                    "field": "published_at",
+                    "calendar_interval": "day",
+                    "format": "yyyy-MM-dd",
+                    "min_doc_count": 1,
+                }
+            },
+        }
+
+    @staticmethod
+    def _facets(aggregations: dict[str, Any]) -> dict[str, list[FacetCount]]:
+        return {
+            name: [
+                FacetCount(value=str(b.get("key_as_string", b["key"])), count=b["doc_count"])
+                for b in aggregation["buckets"]
+            ]
+            for name, aggregation in aggregations.items()
+        }
+
+    @staticmethod
+    def _hit(raw: dict[str, Any], sort: Sort) -> Hit:
+        source = raw["_source"]
+        fragments = raw.get("highlight", {}).get("text", [])
+        return Hit(
+            id=source["id"],
+            url=source["url"],
+            title=source["title"],
+            source=source["source"],
+            published_at=source.get("published_at"),
+            authors=source.get("authors", []),
+            language=source.get("language"),
+            snippet=fragments[0] if fragments else "",
+            score=float(raw.get("_score") or 0.0) if sort == Sort.RELEVANCE else 0.0,
+        )
+
+    # -- operations ----------------------------------------------------------
+
+    def reindex(
+        self, batch_size: int = 500, max_docs_per_second: float | None = None
+    ) -> tuple[str, str, int]:
+        """Copy the live index into a new `<prefix>-vN+1` made from the current template,
+        then swap the read alias atomically; returns (old, new, documents in new).
+
+        Writes move to the new index first, so none lands in the old one after the copy
+        starts. The copy walks a point in time of the old index and bulk-writes each
+        document with its version (`version_type=external`): a newer write that arrived
+        meanwhile wins (409, skipped); a second pass copies what reached the old index
+        after the swap (by sequence number). Search reads the old index until the swap. The old
+        index is kept for rollback. An interrupted reindex (aliases on two indices) is
+        resumed, not restarted. Client-side because the `_reindex` API is a module the
+        integ-test-zip lacks (docs/elasticsearch.md).
+        """
+        with _unavailable_on_outage("reindex"):
+            old, new = self._aliased_index(self.read_alias), self._aliased_index(self.write_alias)
+            if old == new:
+                new = schema.index_name(self.prefix, schema.index_version(self.prefix, old) + 1)
+                self.client.indices.create(index=new)
+                self.client.indices.update_aliases(
+                    actions=[
+                        {"remove": {"index": old, "alias": self.write_alias}},
+                        {"add": {"index": new, "alias": self.write_alias, "is_write_index": True}},
+                    ]
+                )
+            else:
+                log.warning("resuming an interrupted reindex %s -> %s", old, new)
+            # A write routed to the old index just before the swap may not be searchable yet:
+            # refresh so the copy sees it, then copy again whatever still landed after that.
+            self.client.indices.refresh(index=old)
+            checkpoint = self._max_seq_no(old)
+            self._copy(old, new, MATCH_ALL, batch_size, max_docs_per_second)
+            self.client.indices.refresh(index=old)
+            late = {"range": {"_seq_no": {"gt": checkpoint}}}
+            self._copy(old, new, late, batch_size, max_docs_per_second)
+            self.client.indices.refresh(index=new)
+            held = int(self.client.count(index=new)["count"])
+            self.client.indices.update_aliases(
+                actions=[
+                    {"remove": {"index": old, "alias": self.read_alias}},
+                    {"add": {"index": new, "alias": self.read_alias}},
+                ]
+            )
+        log.info("reindexed %s -> %s: it holds %d documents", old, new, held)
+        return old, new, held
+
+    def _max_seq_no(self, index: str) -> int:
+        """The lowest of the primaries' highest sequence numbers: later writes are above it."""
+        shards = self.client.indices.stats(index=index, level="shards")["indices"][index]["shards"]
+        return min(
+            copy["seq_no"]["max_seq_no"]
+            for copies in shards.values()
+            for copy in copies
+            if copy["routing"]["primary"]
+        )
+
+    def _copy(
+        self, old: str, new: str, query: dict[str, Any], batch_size: int, per_second: float | None
+    ) -> int:
+        body = {"query": query, "sort": ["_shard_doc"], "version": True}
+        started, copied = time.monotonic(), 0
+        actions = (
+            {
+                "_op_type": "index",
+                "_index": new,
+                "_id": raw["_id"],
+                "version": raw["_version"],
+                "version_type": "external",
+                "_source": raw["_source"],
+            }
+            for raw in self._walk(old, body, batch_size)
+        )
+        failures: list[str] = []
+        for ok, item in helpers.streaming_bulk(
+            self.client,
+            actions,
+            chunk_size=batch_size,
+            raise_on_error=False,
+            max_retries=BULK_RETRIES,
+            initial_backoff=0.5,
+            retry_on_status=RETRY_STATUSES,
+        ):
+            result = next(iter(item.values()))
+            if ok or result.get("status") == 409:
+                copied += 1
+            else:
+                failures.append(_reason(result.get("error")))
+            if per_second and copied % batch_size == 0:
+                time.sleep(max(0.0, copied / per_second - (time.monotonic() - started)))
+        if failures:
+            raise StoreUnavailable(f"reindex {old} -> {new}: {len(failures)} failed: {failures[0]}")
+        return copied
+
+    def _aliased_index(self, alias: str) -> str:
+        """The one index behind an alias (for the write alias: its write index)."""
+        for index, entry in self.client.indices.get_alias(name=alias).items():
+            if entry["aliases"][alias].get("is_write_index", True):
+                return str(index)
+        raise StoreUnavailable(f"no index behind {alias}")
+
+    def indices(self) -> dict[str, list[str]]:
+        """Each index of this prefix with its aliases: what `newsagg reindex` reports."""
+        with _unavailable_on_outage("list indices"):
+            found = self.client.indices.get_alias(
+                index=f"{self.prefix}-v*", ignore_unavailable=True, allow_no_indices=True
+            )
+        return {str(k): sorted(v["aliases"]) for k, v in sorted(found.items())}

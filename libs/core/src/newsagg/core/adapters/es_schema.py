@@ -1,0 +1,145 @@
+"""The Elasticsearch index layout as code: templates, versioned indices, two aliases.
+
+    <prefix>-v1, <prefix>-v2, ...   versioned indices, made from the `<prefix>` index template
+    <prefix>                        read alias: what searches, gets and counts use
+    <prefix>-write                  write alias: where upserts go (require_alias on every bulk)
+
+Text is analysed in Python with the embedded store's analyser (`news_analyzer`: simple
+tokenizer, lowercase, ASCII folding, English stemmer) and indexed as space-joined terms
+in `*_terms` fields with the built-in `whitespace` analyzer, because the Elasticsearch
+build we can fetch (the integ-test-zip) has no `english` analyzer, stemmer or
+asciifolding. The original `title` and `text` are indexed unstemmed (standard tokenizer +
+lowercase) for exact names, phrases and highlighting. docs/elasticsearch.md has the details.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import tantivy
+from newsagg.core.article import Article
+from newsagg.core.search import MAX_PAGE_SIZE
+
+SCHEMA_VERSION = 1
+"""Bump with any mapping change; `newsagg reindex` moves the data to a new index."""
+
+EXACT_ANALYZER = "news_exact"
+TERMS_FIELDS = ("title_terms", "text_terms", "author_terms")
+"""Derived fields: kept in _source (so _reindex can copy them), never returned."""
+
+_KEYWORD = {"type": "keyword", "ignore_above": 1024}
+_STORED_ONLY_KEYWORD = {"type": "keyword", "index": False, "doc_values": False}
+_TERMS = {"type": "text", "analyzer": "whitespace", "norms": True}
+_EXACT = {"type": "text", "analyzer": EXACT_ANALYZER}
+
+
+def read_alias(prefix: str) -> str:
+    return prefix
+
+
+def write_alias(prefix: str) -> str:
+    return f"{prefix}-write"
+
+
+def index_name(prefix: str, version: int) -> str:
+    return f"{prefix}-v{version}"
+
+
+def index_version(prefix: str, index: str) -> int:
+    """The N of `<prefix>-vN`."""
+    return int(index.removeprefix(f"{prefix}-v"))
+
+
+def index_settings_component() -> dict[str, Any]:
+    """Operational settings, apart so an operator can change them without a new schema."""
+    return {
+        "settings": {
+            "number_of_shards": 1,
+            "refresh_interval": "1s",
+            # The API pages up to offset 10,000 with up to MAX_PAGE_SIZE hits.
+            "max_result_window": 10_000 + MAX_PAGE_SIZE,
+        }
+    }
+
+
+def articles_component() -> dict[str, Any]:
+    """Analysis and mappings together: a component template is validated on its own."""
+    return {
+        "settings": {
+            "analysis": {
+                "analyzer": {
+                    EXACT_ANALYZER: {
+                        "type": "custom",
+                        "tokenizer": "standard",
+                        "filter": ["lowercase"],
+                    }
+                }
+            }
+        },
+        "mappings": {
+            "dynamic": "strict",
+            "_meta": {"schema_version": SCHEMA_VERSION},
+            "properties": {
+                "schema_version": {"type": "integer"},
+                "id": _KEYWORD,
+                "url": _STORED_ONLY_KEYWORD,
+                "canonical_url": _KEYWORD,
+                "source": _KEYWORD,
+                "title": _EXACT,
+                "text": _EXACT,
+                "summary": {"type": "text", "index": False},
+                "authors": _KEYWORD,
+                "published_at": {"type": "date"},
+                "updated_at": {"type": "date"},
+                "crawled_at": {"type": "date"},
+                "sort_date": {"type": "date"},
+                "language": _KEYWORD,
+                "section": _KEYWORD,
+                "tags": _KEYWORD,
+                "image_url": _STORED_ONLY_KEYWORD,
+                "word_count": {"type": "integer"},
+                "content_hash": _KEYWORD,
+                **{field: _TERMS for field in TERMS_FIELDS},
+            },
+        },
+    }
+
+
+COMPONENTS = {"index-settings": index_settings_component, "articles": articles_component}
+
+
+def index_template(prefix: str) -> dict[str, Any]:
+    """The composable template every `<prefix>-vN` index is created from."""
+    return {
+        "index_patterns": [f"{prefix}-v*"],
+        "composed_of": [f"{prefix}-{name}" for name in COMPONENTS],
+        "priority": 200,
+        "version": SCHEMA_VERSION,
+        "_meta": {"managed_by": "newsagg", "description": "news articles"},
+    }
+
+
+def terms(analyzer: tantivy.TextAnalyzer, text: str) -> str:
+    """Text as the space-joined terms the index and the queries both use."""
+    return " ".join(analyzer.analyze(text))
+
+
+def to_document(article: Article, analyzer: tantivy.TextAnalyzer) -> dict[str, Any]:
+    doc = article.model_dump(mode="json")
+    doc["sort_date"] = doc["published_at"] or doc["crawled_at"]
+    doc["title_terms"] = terms(analyzer, article.title)
+    doc["text_terms"] = terms(analyzer, article.text)
+    # One value per author, so a phrase never spans two names.
+    doc["author_terms"] = [terms(analyzer, author) for author in article.authors]
+    return doc
+
+
+def from_source(source: dict[str, Any]) -> Article:
+    fields = {k: v for k, v in source.items() if k not in (*TERMS_FIELDS, "sort_date")}
+    return Article.model_validate(fields)
+
+
+def version_of(article: Article) -> int:
+    """The external version: crawled_at in milliseconds, so newer crawls win."""
+    return int(article.crawled_at.astimezone(UTC).timestamp() * 1000)

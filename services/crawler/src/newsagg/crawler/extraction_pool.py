@@ -1,0 +1,112 @@
+"""Worker processes for extraction, shared by every crawl running in this process.
+
+Parsing a page takes tens of milliseconds of CPU; on the reactor thread (or a
+thread, under the GIL) it would hold up fetching. A process pool sized to the
+cores does it in parallel. The polling crawler runs one Scrapy crawl per source
+at once, so the crawls share one pool: it starts with the first open spider and
+stops with the last. Workers come from a forkserver with the extraction code
+preloaded: forking the crawler itself would copy its reactor, bus and metrics
+threads mid-flight.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+T = TypeVar("T")
+
+
+def cores() -> int:
+    """CPUs this process may run on (the container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _warm_up() -> None:
+    """Load the language model once per worker, not on its first page."""
+    from newsagg.crawler.extraction_language import detect_language
+
+    detect_language("warm up the language model with a sentence of plain English text")
+
+
+def _as_deferred(future: Future[T]) -> Deferred[T]:
+    """Fire a Deferred on the reactor thread when the worker's result arrives."""
+    from twisted.internet import reactor  # imported late: Scrapy chooses the reactor
+
+    deferred: Deferred[T] = Deferred()
+
+    def settle(done: Future[T]) -> None:
+        error = done.exception()
+        if error is not None:
+            deferred.errback(Failure(error))
+        else:
+            deferred.callback(done.result())
+
+    future.add_done_callback(lambda done: reactor.callFromThread(settle, done))  # type: ignore[attr-defined]
+    return deferred
+
+
+class ExtractionPool:
+    """A reference-counted ProcessPoolExecutor that submits work as Deferreds."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or cores()
+        self._executor: ProcessPoolExecutor | None = None
+        self._users = 0
+        self._lock = threading.Lock()
+
+    def _start(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["newsagg.crawler.extraction"])
+        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_warm_up)
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._executor is None:
+                self._executor = self._start()
+
+    def release(self) -> None:
+        with self._lock:
+            self._users = max(0, self._users - 1)
+            if self._users == 0 and self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+
+    def submit(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
+        """Run `function` in a worker; a dead worker fails this call and renews the pool."""
+        with self._lock:
+            executor = self._executor
+            if executor is None:
+                raise RuntimeError("extraction pool used outside open_spider/close_spider")
+            try:
+                future = executor.submit(function, *args, **kwargs)
+            except BrokenProcessPool:
+                self._renew(executor)
+                raise
+        deferred = _as_deferred(future)
+        deferred.addErrback(self._renew_if_broken, executor)
+        return deferred
+
+    def _renew_if_broken(self, failure: Failure, executor: ProcessPoolExecutor) -> Failure:
+        if failure.check(BrokenProcessPool):
+            with self._lock:
+                self._renew(executor)
+        return failure
+
+    def _renew(self, broken: ProcessPoolExecutor) -> None:
+        """Replace a broken executor once (callers hold the lock)."""
+        if self._executor is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+
+
+SHARED_POOL = ExtractionPool()

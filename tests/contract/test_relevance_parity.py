@@ -1,0 +1,85 @@
+"""Both stores rank alike: on the demo site's stories, editors' queries get the same top hit.
+
+The corpus is the bundled demo site run through the crawler's extraction, so the text is
+what production indexes. Each query names the story an editor expects first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
+from newsagg.core.adapters.tantivy_store import TantivyStore
+from newsagg.core.article import Article
+from newsagg.core.ports import SearchStore
+from newsagg.core.query import parse_query
+from newsagg.core.search import SearchQuery
+from newsagg.core.settings import Settings
+from newsagg.crawler.extraction import extract_article
+
+from newsagg.cli.demo_site import SITE_DIR
+
+EDITOR_QUERIES = {
+    "Milind Soman cycling": "milind-soman-ankita-konwar-roadside-romance-cycling",
+    '"roadside romance"': "milind-soman-ankita-konwar-roadside-romance-cycling",
+    "barefoot running": "milind-soman-barefoot-running-interview",
+    "Unity Run": "milind-soman-unity-run-416-km-recap",
+    "Kesar Mahal trailer": "kesar-mahal-trailer-launch",
+    "pilates posture": "tara-mirchandani-pilates-routine",
+    "charity bike ride": "declan-marsh-charity-coast-ride",
+    "sunrise yoga": "ankita-konwar-sunrise-yoga-flow-instagram",
+    "world tour Melbourne": "aditi-varma-world-tour-announcement",
+    "Kabir Anand exit": "kabir-anand-exits-police-drama-fans-react",
+    "title:Dhuaan review": "dhuaan-crime-series-review",
+    "Marathi film festival": "mumbai-autumn-film-festival-lineup",
+}
+
+
+def demo_corpus() -> list[Article]:
+    crawled = datetime(2026, 11, 25, tzinfo=UTC)
+    return [
+        extract_article(
+            page.read_bytes(),
+            url=f"https://marquee.example/articles/{page.name}",
+            source="marquee-daily",
+            crawled_at=crawled,
+        )
+        for page in sorted((SITE_DIR / "articles").glob("*.html"))
+        if page.stem not in ("empty", "not-html")
+    ]
+
+
+@pytest.fixture(scope="module")
+def both_stores(
+    tmp_path_factory: pytest.TempPathFactory, elasticsearch_url: str
+) -> Iterator[dict[str, SearchStore]]:
+    corpus = demo_corpus()
+    tantivy = TantivyStore(tmp_path_factory.mktemp("parity") / "index", writable=True)
+    settings = Settings(store_index=f"test-parity-{uuid.uuid4().hex[:8]}")
+    elastic = ElasticsearchStore.from_url(elasticsearch_url, settings)
+    for store in (tantivy, elastic):
+        store.ensure_schema()
+        assert store.upsert(corpus).written == len(corpus) == 36
+    yield {"tantivy": tantivy, "elasticsearch": elastic}
+    elastic.drop()
+    elastic.close()
+    tantivy.close()
+
+
+def slug(url: str) -> str:
+    return Path(url).stem
+
+
+@pytest.mark.parametrize(("query", "expected"), EDITOR_QUERIES.items())
+def test_both_stores_put_the_same_story_first(
+    both_stores: dict[str, SearchStore], query: str, expected: str
+):
+    tops = {
+        name: slug(store.search(SearchQuery(query=parse_query(query), size=3)).hits[0].url)
+        for name, store in both_stores.items()
+    }
+    assert tops == {"tantivy": expected, "elasticsearch": expected}

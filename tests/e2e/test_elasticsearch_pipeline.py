@@ -1,0 +1,98 @@
+"""The pipeline on Elasticsearch: crawler, indexer and API processes with NEWSAGG_STORE_URL
+pointing at a real node, which is crashed and restarted while the indexer works."""
+
+from __future__ import annotations
+
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch_fixtures import load_launcher
+from servers import Service, free_port, get_json, wait_until
+
+from newsagg.cli.demo_site import DemoSite
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def node(elasticsearch_node: Any | None) -> Iterator[Any]:
+    """A node this test may crash: the session's own, or a private one when the session
+    uses someone else's (NEWSAGG_TEST_ES_URL)."""
+    if elasticsearch_node is not None:
+        yield elasticsearch_node
+        if not elasticsearch_node.is_running():
+            elasticsearch_node.start()
+        return
+    private = load_launcher().LocalElasticsearch().start()
+    yield private
+    private.close()
+
+
+class Api:
+    def __init__(self, port: str) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str, **params: str | int) -> tuple[int, Any]:
+        query = urllib.parse.urlencode(params)
+        return get_json(f"{self.base}{path}{'?' + query if query else ''}")
+
+    def indexed(self) -> int:
+        status, body = self.get("/readyz")
+        return body.get("articles") or 0 if status == 200 else 0
+
+
+def test_indexing_survives_a_node_crash_and_the_reference_story_ranks_first(
+    tmp_path: Path, demo_site: DemoSite, manifest: dict, node: Any
+):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    sources = data_dir / "sources.yaml"
+    sources.write_text(demo_site.sources_yaml())
+    env = {
+        "NEWSAGG_DATA_DIR": str(data_dir),
+        "NEWSAGG_SOURCES": str(sources),
+        "NEWSAGG_STORE_URL": node.url,
+        "NEWSAGG_STORE_INDEX": f"test-e2e-{uuid.uuid4().hex[:8]}",
+        "NEWSAGG_API_PORT": str(free_port()),
+        "NEWSAGG_CRAWLER_METRICS_PORT": "0",
+        "NEWSAGG_INDEXER_METRICS_PORT": "0",
+        "NEWSAGG_INDEXER_BATCH_SIZE": "3",  # small bulks: the crash lands mid-stream
+        "NEWSAGG_INDEXER_MAX_RETRY_DELAY": "2",
+    }
+    api = Api(env["NEWSAGG_API_PORT"])
+    services = [Service([name], env, tmp_path) for name in ("crawl", "index", "api")]
+    indexer = services[1]
+    expected = manifest["article_count"]
+    try:
+        wait_until(lambda: api.indexed() >= 3, 120, "the first articles indexed")
+        node.kill()
+        status, problem = api.get("/v1/search", q="Milind Soman cycling")
+        assert status == 503
+        assert problem["title"] == "Search store unavailable"
+        assert api.get("/readyz")[0] == 503
+        wait_until(lambda: "cannot write the batch" in indexer.log(), 30, "the indexer to back off")
+        node.start()
+        wait_until(lambda: api.indexed() >= expected, 180, f"{expected} articles indexed")
+        assert indexer.running
+        status, page = api.get("/v1/search", size=100, sort="date")
+        assert status == 200
+        assert page["total"] == expected
+        urls = [hit["url"].rsplit("/", 1)[-1] for hit in page["hits"]]
+        assert sorted(urls) == sorted(f"{a['slug']}.html" for a in manifest["articles"])
+
+        status, page = api.get("/v1/search", q=manifest["reference_query"])
+        assert status == 200
+        top = page["hits"][0]
+        assert top["url"].endswith(f"/{manifest['reference_slug']}.html")
+        assert "<mark>" in top["snippet"]
+        assert {f["value"] for f in page["facets"]["source"]} == {"marquee-daily"}
+        status, page = api.get("/v1/search", q=f'"{manifest["reference_phrase"]}"')
+        assert page["total"] == 1
+        assert page["hits"][0]["url"].endswith(f"/{manifest['reference_slug']}.html")
+    finally:
+        for service in services:
+            service.stop()

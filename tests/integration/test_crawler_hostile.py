@@ -1,0 +1,88 @@
+"""Hostile and broken input: each case gets a log line and a count, and the crawl goes on.
+
+One real `newsagg crawl --once` over the test site's hostile feed (gzip bomb, oversized
+pages, a redirect loop, a stalled response, 404, 500, a robots.txt-disallowed page),
+a malformed feed and a feed on a private address its source does not allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from crawler_site import CrawlerSite
+from crawler_site.crawl import FAST_FAILURES, CrawlRun, crawl, published
+from newsagg.core.article import Article
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[CrawlerSite]:
+    running = CrawlerSite().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def outcome(
+    site: CrawlerSite, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[CrawlRun, list[Article]]:
+    port = site.url.rsplit(":", 1)[1]
+    sources = f"""sources:
+  - name: hostile
+    feeds: [{site.url}/hostile.xml, {site.url}/broken.xml]
+    allow_private: true
+  - name: closed
+    feeds: [http://localhost:{port}/closed.xml]
+"""
+    data_dir = tmp_path_factory.mktemp("hostile") / "data"
+    run = crawl(data_dir, sources, **FAST_FAILURES)
+    assert run.returncode == 0, run.log
+    return run, published(data_dir)
+
+
+@pytest.mark.parametrize(
+    ("path", "reason", "message"),
+    [
+        ("/hostile/bomb", "too_large", "exceeded DOWNLOAD_MAXSIZE (200000 B) during decompression"),
+        ("/hostile/huge", "too_large", "larger than download max size"),
+        ("/hostile/huge-stream", "too_large", ""),
+        ("/hostile/loop-", "redirect_loop", "max redirections reached"),
+        ("/hostile/stall", "timeout", "took longer than 3.0 seconds"),
+        ("/hostile/missing", "http_4xx", "HTTP 404"),
+        ("/hostile/error", "http_5xx", "HTTP 500"),
+        ("/private/secret.html", "robots_disallowed", "Forbidden by robots.txt"),
+    ],
+)
+def test_each_hostile_page_is_logged_with_its_reason(
+    outcome: tuple[CrawlRun, list[Article]], path: str, reason: str, message: str
+):
+    run, _ = outcome
+    lines = [line for line in run.log.splitlines() if f"article fetch failed ({reason})" in line]
+    assert any(path in line and message in line for line in lines), run.log
+
+
+def test_failures_are_counted(outcome: tuple[CrawlRun, list[Article]]):
+    run, _ = outcome
+    assert run.stat("article/too_large") == 3
+    for reason in ("redirect_loop", "timeout", "http_4xx", "http_5xx", "robots_disallowed"):
+        assert run.stat(f"article/{reason}") == 1, reason
+    assert run.stat("listing/malformed") == 1
+    assert run.stat("listing/private_address") == 1
+    assert run.stat("retry/count") >= 4  # the 500 and the stall, twice each, with backoff
+
+
+def test_a_private_address_is_refused_unless_the_source_allows_it(
+    outcome: tuple[CrawlRun, list[Article]], site: CrawlerSite
+):
+    run, _ = outcome
+    assert "listing fetch failed (private_address)" in run.log
+    assert "localhost is a non-public address" in run.log
+    assert not site.hits("/closed.xml")
+
+
+def test_the_crawl_goes_on(outcome: tuple[CrawlRun, list[Article]], site: CrawlerSite):
+    run, articles = outcome
+    assert [a.url for a in articles] == [f"{site.url}/articles/survivor.html"]
+    assert "Traceback" not in run.log
+    assert "listing " + f"{site.url}/broken.xml of hostile unreadable" in run.log
+    assert len(site.hits("/private/secret.html")) == 0

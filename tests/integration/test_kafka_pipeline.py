@@ -1,0 +1,152 @@
+"""The pipeline on a real Kafka broker: crawl -> Kafka -> indexer -> index -> API, DLQ, replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from newsagg.core.adapters import open_bus
+from newsagg.core.article import Article
+from newsagg.core.ports import ARTICLES_TOPIC, Bus, dead_letter_topic
+from servers import Service, free_port, get_json, wait_until
+
+from newsagg.cli.demo_site import DemoSite
+
+pytestmark = pytest.mark.e2e
+
+
+class KafkaPipeline:
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.api = f"http://127.0.0.1:{env['NEWSAGG_API_PORT']}"
+        self.services = {name: Service([name], env, log_dir) for name in ("crawl", "index", "api")}
+
+    def get(self, path: str, **params: str | int) -> tuple[int, dict]:
+        query = urllib.parse.urlencode(params)
+        return get_json(f"{self.api}{path}{'?' + query if query else ''}")
+
+    def indexed(self) -> int:
+        status, body = self.get("/readyz")
+        return body.get("articles") or 0 if status == 200 else 0
+
+    def newsagg(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "newsagg.cli.main", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def status(self) -> dict:
+        done = self.newsagg("status", "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def bus(self) -> Bus:
+        return open_bus(self.env["NEWSAGG_BUS_URL"])
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    kafka_url: str, demo_site: DemoSite, manifest: dict, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KafkaPipeline]:
+    data_dir = tmp_path_factory.mktemp("kafka-pipeline")
+    (data_dir / "sources.yaml").write_text(demo_site.sources_yaml())
+    env = {
+        "NEWSAGG_BUS_URL": kafka_url,
+        "NEWSAGG_DATA_DIR": str(data_dir),
+        "NEWSAGG_SOURCES": str(data_dir / "sources.yaml"),
+        "NEWSAGG_API_PORT": str(free_port()),
+        "NEWSAGG_CRAWLER_METRICS_PORT": "0",
+        "NEWSAGG_INDEXER_METRICS_PORT": "0",
+        # A group of this run's own: a shared broker may hold older runs' articles.
+        "NEWSAGG_INDEXER_GROUP": f"indexer-{uuid.uuid4().hex[:8]}",
+    }
+    running = KafkaPipeline(env, data_dir)
+    try:
+        wait_until(
+            lambda: running.indexed() >= manifest["article_count"],
+            180,
+            f"{manifest['article_count']} demo articles indexed over Kafka",
+        )
+        yield running
+    finally:
+        for service in running.services.values():
+            service.stop()
+
+
+def test_reference_query_over_kafka(pipeline: KafkaPipeline, manifest: dict):
+    status, page = pipeline.get("/v1/search", q=manifest["reference_query"])
+    assert status == 200
+    assert page["hits"][0]["url"].endswith(f"/{manifest['reference_slug']}.html")
+    assert "<mark>" in page["hits"][0]["snippet"]
+    assert pipeline.indexed() == manifest["article_count"]
+
+
+def test_poison_message_goes_to_the_dead_letter_topic_and_the_stream_goes_on(
+    pipeline: KafkaPipeline,
+):
+    poison_key = f"poison-{uuid.uuid4().hex[:8]}"
+    after = Article.create(
+        url=f"https://after-poison.example/{poison_key}",
+        source="after-poison",
+        title="Published after the poison message",
+        text="The indexer keeps going after a message it cannot read.",
+    )
+    bus = pipeline.bus()
+    bus.publish(ARTICLES_TOPIC, poison_key, b'{"title": "no id, no text"}', {"trace": "t1"})
+    bus.publish(ARTICLES_TOPIC, after.id, after.to_json())
+    bus.flush()
+    inspect = bus.consumer(dead_letter_topic(ARTICLES_TOPIC), f"inspect-{poison_key}")
+
+    def poison_in_dlq() -> list:
+        return [m for m in inspect.poll(100, timeout=0.5) if m.key == poison_key]
+
+    (dead,) = wait_until(poison_in_dlq, 60, "the poison message in articles.dlq")
+    inspect.close()
+    bus.close()
+    assert dead.value == b'{"title": "no id, no text"}'
+    assert "not a valid Article" in dead.headers["error"]
+    assert dead.headers["source_topic"] == ARTICLES_TOPIC
+    assert int(dead.headers["source_offset"]) >= 0
+    assert dead.headers["trace"] == "t1"
+    assert dead.headers["failed_at"]
+    wait_until(lambda: pipeline.get(f"/v1/articles/{after.id}")[0] == 200, 60, "the next article")
+    assert pipeline.services["index"].running
+
+
+def test_status_and_replay_from_the_log(pipeline: KafkaPipeline, manifest: dict):
+    wait_until(lambda: sum(pipeline.status()["lag"].values()) == 0, 60, "the indexer to catch up")
+    status = pipeline.status()
+    assert len(status["lag"]) == 6  # NEWSAGG_KAFKA_PARTITIONS
+    assert status["dead_letters"] >= 1
+
+    refused = pipeline.newsagg("replay", "--from-beginning")
+    assert refused.returncode == 1
+    assert "running member" in refused.stderr
+
+    before = pipeline.indexed()
+    pipeline.services["crawl"].stop()
+    assert pipeline.services["index"].stop() == 0
+    bus = pipeline.bus()
+    size = bus.topic_size(ARTICLES_TOPIC)
+    bus.close()
+    replayed = pipeline.newsagg("replay", "--from-beginning")
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"{size} messages" in replayed.stdout
+    assert sum(pipeline.status()["lag"].values()) == size
+
+    pipeline.services["index"] = Service(["index"], pipeline.env, pipeline.log_dir)
+    wait_until(lambda: sum(pipeline.status()["lag"].values()) == 0, 120, "the replay to finish")
+    assert pipeline.indexed() == before  # a replay re-writes, it never duplicates
+    assert pipeline.services["index"].running
