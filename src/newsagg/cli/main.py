@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--sort", choices=["relevance", "date"], default="relevance")
     search.add_argument("--size", type=int, default=10)
     search.add_argument("--json", action="store_true", help="print the result page as JSON")
+    commands.add_parser("api-key", help="print a new random API key and its hash")
     status = commands.add_parser("status", help="indexer lag per partition and dead letters")
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     replay = commands.add_parser("replay", help="re-index from the log (stop the indexers first)")
@@ -93,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "api-key":
+        from newsagg.cli.api_keys import run_api_key
+
+        return run_api_key()
     if args.command == "extract":
         from newsagg.cli.extract import run_extract
 

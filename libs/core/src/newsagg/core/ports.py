@@ -7,13 +7,20 @@ same behaviour.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from newsagg.core.article import Article
-from newsagg.core.search import Hit, SearchPage, SearchQuery
+from newsagg.core.search import (
+    Hit,
+    Interval,
+    SearchPage,
+    SearchQuery,
+    SourceStats,
+    TimeBucket,
+)
 
 ARTICLES_TOPIC = "articles"
 
@@ -154,6 +161,18 @@ class SearchStore(Protocol):
 
     def similar(self, article_id: str, size: int = 10) -> list[Hit]:
         """Articles about the same thing as this one (not itself); [] for an unknown id."""
+        ...
+
+    def scan(self, query: SearchQuery, page_size: int = 500) -> Iterator[Article]:
+        """Every article matching the query (with text), newest first, one page in memory."""
+        ...
+
+    def timeline(self, query: SearchQuery, interval: Interval) -> list[TimeBucket]:
+        """Matches per interval of publication date (UTC), empty intervals left out."""
+        ...
+
+    def source_stats(self) -> list[SourceStats]:
+        """Per source in the index: articles, newest publication, newest crawl."""
         ...
 
     def count(self) -> int: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -33,6 +34,22 @@ class Settings(BaseSettings):
     sources: Path = Field(Path("sources.yaml"), description="The sources file the crawler reads.")
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
+    api_keys: str = Field(
+        "",
+        description="sha256 hex hashes of the accepted API keys, comma-separated, or @/path to a "
+        "file with one a line; empty = no keys needed.",
+    )
+    api_rate_limit: float = Field(
+        0.0,
+        ge=0,
+        description="Requests per second per API key (per client IP without keys); 0 = off.",
+    )
+    api_rate_burst: int = Field(
+        20, ge=1, le=100_000, description="Requests a key or IP may make at once before the limit."
+    )
+    api_cors_origins: str = Field(
+        "", description="Browser origins allowed to call the API, comma-separated; empty = none."
+    )
     crawler_metrics_port: int = Field(9101, ge=0, le=65535, description="0 turns it off.")
     indexer_metrics_port: int = Field(9102, ge=0, le=65535, description="0 turns it off.")
     user_agent: str = "newsagg/0.1 (+https://github.com/newsagg/newsagg)"
@@ -93,6 +110,35 @@ class Settings(BaseSettings):
         if "http://" not in value and "https://" not in value:
             raise ValueError("user_agent must name a contact URL, e.g. 'mybot/1.0 (+https://...)'")
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _hashes_not_keys(cls, value: str) -> str:
+        """Inline keys must be hashes, so a leaked environment never leaks a usable key."""
+        value = value.strip()
+        if value.startswith("@"):
+            return value
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            if not re.fullmatch(r"[0-9a-fA-F]{64}", item):
+                raise ValueError(
+                    "api_keys holds sha256 hex hashes of keys (`newsagg api-key` prints a key and "
+                    "its hash) or @/path/to/file; one item is not a 64-digit hex hash"
+                )
+        return value
+
+    @field_validator("api_cors_origins")
+    @classmethod
+    def _origins_are_urls(cls, value: str) -> str:
+        for origin in filter(None, (part.strip() for part in value.split(","))):
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(
+                    f"api_cors_origins: {origin!r} is not an origin like https://example.com"
+                )
+        return value
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [part.strip() for part in self.api_cors_origins.split(",") if part.strip()]
 
     @property
     def resolved_bus_url(self) -> str:

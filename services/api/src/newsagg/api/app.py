@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from newsagg.api.guards import install_cors, install_guards
 from newsagg.api.problems import install_problem_handlers
-from newsagg.api.routes import articles, health, search
+from newsagg.api.routes import articles, export, feeds, health, search, sources, timeline
 from newsagg.core.adapters import open_store
 from newsagg.core.ports import SearchStore
 from newsagg.core.settings import Settings
@@ -38,8 +39,14 @@ def create_app(settings: Settings | None = None, store: SearchStore | None = Non
     )
     install_problem_handlers(app)
     app.include_router(search.router)
+    app.include_router(feeds.router)
+    app.include_router(timeline.router)
+    app.include_router(export.router)
+    app.include_router(sources.router)
     app.include_router(articles.router)
     app.include_router(health.router)
+
+    install_guards(app, settings)
 
     @app.middleware("http")
     async def measure(
@@ -52,4 +59,5 @@ def create_app(settings: Settings | None = None, store: SearchStore | None = Non
         LATENCY.labels(route).observe(time.perf_counter() - started)
         return response
 
+    install_cors(app, settings)
     return app

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from newsagg.core.search import FacetCount, Hit
+from newsagg.core.search import FacetCount, Hit, Interval, TimeBucket
 from pydantic import BaseModel, Field
 
 
 class SearchResponse(BaseModel):
     query: str | None = Field(description="The query as given.")
     total: int = Field(description="How many articles match.")
-    offset: int
+    offset: int = Field(description="Position of this page's first hit in the results.")
     size: int
     hits: list[Hit]
     facets: dict[str, list[FacetCount]] = Field(
-        description="Article counts per value, for the matches: `source`."
+        description="Article counts per value, for the matches, for each facet asked for."
+    )
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
     )
 
 
@@ -36,6 +39,39 @@ class ArticleResponse(BaseModel):
     tags: list[str]
     image_url: str | None
     word_count: int
+
+
+class SimilarResponse(BaseModel):
+    article_id: str = Field(description="The article the others are like.")
+    hits: list[Hit] = Field(description="Most alike first; never the article itself.")
+
+
+class TimelineResponse(BaseModel):
+    query: str | None
+    interval: Interval
+    total: int = Field(description="How many articles match.")
+    undated: int = Field(description="Matches without a publication date (in no bucket).")
+    buckets: list[TimeBucket] = Field(
+        description="Matches per interval of publication (UTC, weeks from Monday), from the "
+        "first to the last, empty intervals included with count 0."
+    )
+
+
+class SourceInfo(BaseModel):
+    name: str
+    configured: bool = Field(description="Listed in the sources file (NEWSAGG_SOURCES).")
+    articles: int = Field(description="Articles of this source in the index.")
+    newest_published_at: datetime | None = Field(
+        description="Publication date of its newest indexed article."
+    )
+    last_crawled_at: datetime | None = Field(
+        description="When its most recently crawled article was fetched: the last crawl that "
+        "brought something into the index."
+    )
+
+
+class SourcesResponse(BaseModel):
+    sources: list[SourceInfo]
 
 
 class Health(BaseModel):

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
@@ -27,7 +28,16 @@ from newsagg.core.adapters.ranking import (
 )
 from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import StoreRejected, StoreUnavailable, UpsertResult
-from newsagg.core.search import FacetCount, Hit, SearchPage, SearchQuery, Sort
+from newsagg.core.search import (
+    FacetCount,
+    Hit,
+    Interval,
+    SearchPage,
+    SearchQuery,
+    Sort,
+    SourceStats,
+    TimeBucket,
+)
 from newsagg.core.settings import Settings
 
 log = logging.getLogger("newsagg.store")
@@ -38,6 +48,12 @@ PERMANENT_STATUSES = (400, 413)
 HIT_SOURCE = ["id", "url", "title", "source", "published_at", "authors", "language"]
 SIMILAR_FIELDS = ["title_terms", "text_terms"]
 SCAN_KEEP_ALIVE = "2m"
+MAX_SOURCES = 10_000
+
+
+def _millis(value: float | None) -> datetime | None:
+    """A max over a date field: epoch milliseconds, None when no document has one."""
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
 
 
 def _reason(error: Any) -> str:
@@ -212,32 +228,94 @@ class ElasticsearchStore:
             return int(self.client.count(index=self.read_alias)["count"])
 
     def search(self, query: SearchQuery) -> SearchPage:
+        """One page in (score or sort_date desc, id asc) order; a cursor's page is found
+        with `search_after` from its sort values, so paging has no depth limit."""
         text_query = self._queries.build(query.query) if query.query is not None else None
         if query.query is not None and text_query is None:
             return SearchPage(total=0, hits=[])
+        paging: dict[str, Any] = (
+            {"search_after": list(query.after)} if query.after else {"from_": query.offset}
+        )
         with _unavailable_on_outage("search"):
             response = self.client.search(
                 index=self.read_alias,
                 **self._body(query, text_query),
-                from_=query.offset,
+                **paging,
                 size=query.size,
-                aggs=self._aggregations(),
+                aggs=self._aggregations(query.facets) or None,
                 track_total_hits=True,
             )
-        hits = [self._hit(raw, query.sort) for raw in response["hits"]["hits"]]
+        raw_hits = response["hits"]["hits"]
         return SearchPage(
             total=response["hits"]["total"]["value"],
-            hits=hits,
-            facets=self._facets(response["aggregations"]),
+            hits=[self._hit(raw, query.sort) for raw in raw_hits],
+            facets=self._facets(response.get("aggregations", {})),
+            last_sort=tuple(raw_hits[-1]["sort"]) if raw_hits else None,
         )
 
-    def scan(self, query: SearchQuery, page_size: int = 500) -> Iterator[Hit]:
-        """Every hit of the query, in its sort order, past the 10,000 that paging allows."""
+    def scan(self, query: SearchQuery, page_size: int = 500) -> Iterator[Article]:
+        """Every matching article with its text, newest first, past the 10,000 that paging
+        allows: a point in time walked with `search_after`, one page in memory at a time."""
         text_query = self._queries.build(query.query) if query.query is not None else None
         if query.query is not None and text_query is None:
             return
-        for raw in self._walk(self.read_alias, self._body(query, text_query), page_size):
-            yield self._hit(raw, query.sort)
+        body = self._body(query.model_copy(update={"sort": Sort.DATE}), text_query)
+        body.pop("highlight")
+        body["source_excludes"] = list(schema.TERMS_FIELDS)
+        del body["source_includes"]
+        for raw in self._walk(self.read_alias, body, page_size):
+            yield schema.from_source(raw["_source"])
+
+    def timeline(self, query: SearchQuery, interval: Interval) -> list[TimeBucket]:
+        """Matches per hour, day or week of publication (UTC; calendar weeks from Monday)."""
+        text_query = self._queries.build(query.query) if query.query is not None else None
+        if query.query is not None and text_query is None:
+            return []
+        with _unavailable_on_outage("count over time"):
+            response = self.client.search(
+                index=self.read_alias,
+                query=self._body(query, text_query)["query"],
+                size=0,
+                aggs={
+                    "timeline": {
+                        "date_histogram": {
+                            "field": "published_at",
+                            "calendar_interval": interval.value,
+                            "min_doc_count": 1,
+                        }
+                    }
+                },
+            )
+        return [
+            TimeBucket(start=datetime.fromtimestamp(b["key"] / 1000, UTC), count=b["doc_count"])
+            for b in response["aggregations"]["timeline"]["buckets"]
+        ]
+
+    def source_stats(self) -> list[SourceStats]:
+        """Articles, newest publication and newest crawl per source in the index."""
+        with _unavailable_on_outage("count articles per source"):
+            response = self.client.search(
+                index=self.read_alias,
+                size=0,
+                aggs={
+                    "sources": {
+                        "terms": {"field": "source", "size": MAX_SOURCES},
+                        "aggs": {
+                            "published": {"max": {"field": "published_at"}},
+                            "crawled": {"max": {"field": "crawled_at"}},
+                        },
+                    }
+                },
+            )
+        return [
+            SourceStats(
+                name=bucket["key"],
+                articles=bucket["doc_count"],
+                newest_published_at=_millis(bucket["published"]["value"]),
+                last_crawled_at=_millis(bucket["crawled"]["value"]),
+            )
+            for bucket in response["aggregations"]["sources"]["buckets"]
+        ]
 
     def _walk(self, index: str, body: dict[str, Any], page_size: int) -> Iterator[dict[str, Any]]:
         """Raw hits of a search over a point in time, page by page with `search_after`.
@@ -327,11 +405,11 @@ class ElasticsearchStore:
         }
 
     @staticmethod
-    def _aggregations() -> dict[str, Any]:
+    def _aggregations(wanted: Sequence[str]) -> dict[str, Any]:
         def terms(field: str) -> dict[str, Any]:
             return {"terms": {"field": field, "size": MAX_FACET_VALUES}}
 
-        return {name: terms(field) for name, field in FACET_FIELDS.items()} | {
+        aggregations = {name: terms(field) for name, field in FACET_FIELDS.items()} | {
             "published_day": {
                 "date_histogram": {
                     "field": "published_at",
@@ -341,6 +419,7 @@ class ElasticsearchStore:
                 }
             },
         }
+        return {name: aggregations[name] for name in wanted if name in aggregations}
 
     @staticmethod
     def _facets(aggregations: dict[str, Any]) -> dict[str, list[FacetCount]]:

@@ -131,6 +131,12 @@ def filters(query: SearchQuery) -> list[Clause]:
     found: list[Clause] = []
     if query.sources:
         found.append({"terms": {"source": list(query.sources)}})
+    if query.exclude_sources:
+        found.append({"bool": {"must_not": {"terms": {"source": list(query.exclude_sources)}}}})
+    if query.authors:
+        found.append({"terms": {"authors": list(query.authors)}})
+    if query.languages:
+        found.append({"terms": {"language": list(query.languages)}})
     if query.published_from or query.published_to:
         bounds: dict[str, str] = {}
         if query.published_from:

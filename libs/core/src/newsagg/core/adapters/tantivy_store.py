@@ -13,8 +13,8 @@ import html
 import json
 import threading
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,26 @@ from newsagg.core.adapters.ranking import (
 from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import StoreUnavailable, UpsertResult
 from newsagg.core.query import And, Node, Not, Or, Phrase, Term
-from newsagg.core.search import FacetCount, Hit, SearchPage, SearchQuery, Sort
+from newsagg.core.search import (
+    FacetCount,
+    Hit,
+    Interval,
+    SearchPage,
+    SearchQuery,
+    Sort,
+    SourceStats,
+    TimeBucket,
+)
 from tantivy import Occur, Order, Query
 
 ANALYZER = "news"
+MAX_SOURCES = 10_000
+EPOCH = datetime(1970, 1, 1)
+INTERVALS: dict[Interval, dict[str, str]] = {
+    Interval.HOUR: {"fixed_interval": "1h"},
+    Interval.DAY: {"fixed_interval": "1d"},
+    Interval.WEEK: {"fixed_interval": "7d", "offset": "4d"},  # the epoch was a Thursday
+}
 
 
 def _schema() -> tantivy.Schema:
@@ -56,6 +72,18 @@ def _schema() -> tantivy.Schema:
 def _naive_utc(value: datetime) -> datetime:
     """tantivy stores naive datetimes; ours are UTC."""
     return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _from_nanos(nanos: int) -> datetime:
+    """tantivy's sort keys for dates are nanoseconds since the epoch (naive UTC)."""
+    return EPOCH + timedelta(microseconds=nanos // 1000)
+
+
+def _nanos_value(value: float | None) -> datetime | None:
+    """A max over a date field: float nanoseconds, None when no document has one."""
+    if value is None:
+        return None
+    return (EPOCH + timedelta(seconds=round(value / 1e9))).replace(tzinfo=UTC)
 
 
 def _to_document(article: Article) -> tantivy.Document:
@@ -328,24 +356,31 @@ class TantivyStore:
         return int(self._searcher().num_docs)
 
     def search(self, query: SearchQuery) -> SearchPage:
+        """One page of hits in the query's order.
+
+        By date the order is (sort_date desc, id asc) and a cursor seeks past the last
+        hit with a range filter (see `_date_page`), so deep pages cost no more than the
+        first. By relevance tantivy cannot seek: a cursor's page is found by offset, with
+        no cap on depth but a cost that grows with it (O(offset)); within one index
+        version the order of equal scores is fixed, so pages neither skip nor repeat.
+        """
         searcher = self._searcher()
         text_query = self._builder.build(query.query) if query.query is not None else None
-        clauses: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
         if query.query is not None and text_query is None:
             return SearchPage(total=0, hits=[])
-        filters = self._filters(query)
-        clauses.extend((Occur.Must, Query.const_score_query(f, 0.0)) for f in filters)
-        full = Query.boolean_query(clauses)
-        if query.sort == Sort.DATE:
-            result = searcher.search(
-                full,
-                limit=query.size,
-                offset=query.offset,
-                order_by_field="sort_date",
-                order=Order.Desc,
-            )
+        full = self._full_query(query, text_query)
+        total = searcher.search(full, limit=1).count or 0
+        seeking = query.sort == Sort.DATE and query.after is not None
+        scored: list[tuple[float, Any, float]]
+        if query.offset >= total and not seeking:
+            scored = []  # past the end: a forged cursor's offset costs nothing
+        elif query.sort == Sort.DATE:
+            found = self._date_page(searcher, full, query.after, query.offset, query.size)
+            scored = [(0.0, address, key) for key, address in found]
         else:
-            result = searcher.search(full, limit=query.size, offset=query.offset)
+            result = searcher.search(full, limit=max(query.size, 1), offset=query.offset)
+            scored = [(float(score), address, float(score)) for score, address in result.hits]
+            scored = scored[: query.size]
         snippets = (
             tantivy.SnippetGenerator.create(searcher, text_query, self._schema, "text")
             if text_query is not None
@@ -354,7 +389,7 @@ class TantivyStore:
         if snippets is not None:
             snippets.set_max_num_chars(SNIPPET_CHARS)
         hits = []
-        for key, address in result.hits:
+        for score, address, _ in scored:
             doc = searcher.doc(address)
             article = _from_document(doc)
             snippet = snippets.snippet_from_doc(doc) if snippets is not None else None
@@ -366,15 +401,189 @@ class TantivyStore:
                         if snippet is not None and snippet.fragment()
                         else _lead(article.text)
                     ),
-                    float(key) if query.sort == Sort.RELEVANCE else 0.0,
+                    score,
                 )
             )
-        return SearchPage(total=result.count or 0, hits=hits, facets=self._facets(searcher, full))
+        return SearchPage(
+            total=total,
+            hits=hits,
+            facets=self._facets(searcher, full, query.facets),
+            last_sort=(scored[-1][2], hits[-1].id) if hits else None,
+        )
+
+    def _full_query(self, query: SearchQuery, text_query: Query | None) -> Query:
+        clauses: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
+        clauses.extend((Occur.Must, Query.const_score_query(f, 0.0)) for f in self._filters(query))
+        if query.exclude_sources:
+            excluded = list(query.exclude_sources)
+            clauses.append((Occur.MustNot, Query.term_set_query(self._schema, "source", excluded)))
+        return Query.boolean_query(clauses)
+
+    def _date_page(
+        self,
+        searcher: tantivy.Searcher,
+        full: Query,
+        after: tuple[Any, ...] | None,
+        offset: int,
+        size: int,
+    ) -> list[tuple[int, Any]]:
+        """(sort_date in ns, address) of a page in (sort_date desc, id asc) order.
+
+        With a cursor the page seeks: the rest of the cursor's second by id, then the
+        newest matches older than it; no offset is counted, so depth costs nothing.
+        """
+        if size <= 0:
+            return []
+        if after is None:
+            return self._date_window(searcher, full, offset, size)
+        moment, last_id = int(after[0]), str(after[1])
+        page = [(moment, a) for a in self._ties(searcher, full, moment, last_id)][:size]
+        older = self._with(full, self._date_range(None, moment, include_upper=False))
+        return page + self._date_window(searcher, older, 0, size - len(page))
+
+    def _date_window(
+        self, searcher: tantivy.Searcher, full: Query, offset: int, size: int
+    ) -> list[tuple[int, Any]]:
+        """Hits offset..offset+size in (sort_date desc, id asc) order.
+
+        tantivy sorts by one field, and documents of the same second come back in index
+        order, not by id. The dates of the window are right whatever the tie order; the
+        seconds at the window's two edges may be cut, so they are re-read whole by id
+        (from the fast field, no document loaded) and the window's share of them taken.
+        A second with very many articles costs a read of all of their ids.
+        """
+        if size <= 0:
+            return []
+        found = searcher.search(
+            full, limit=size, offset=offset, order_by_field="sort_date", order=Order.Desc
+        ).hits
+        groups: dict[int, list[Any]] = {}
+        for key, address in found:
+            groups.setdefault(int(key), []).append(address)
+        edges = {min(groups, default=0), max(groups, default=0)}
+        window: list[tuple[int, Any]] = []
+        for moment, addresses in groups.items():
+            if moment in edges:
+                newer = self._with(full, self._date_range(moment, None, include_lower=False))
+                above = (searcher.search(newer, limit=1).count or 0) if offset else 0
+                before = max(0, offset - above)
+                addresses = self._ties(searcher, full, moment, None)[
+                    before : before + len(addresses)
+                ]
+            else:
+                addresses = sorted(addresses, key=lambda a: self._id_of(searcher, a))
+            window.extend((moment, address) for address in addresses)
+        return window
+
+    def _ties(
+        self, searcher: tantivy.Searcher, full: Query, moment: int, last_id: str | None
+    ) -> list[Any]:
+        """Addresses of the matches of one sort_date second, by id, after `last_id`."""
+        same = self._with(full, self._date_range(moment, moment))
+        count = searcher.search(same, limit=1).count or 0
+        if not count:
+            return []
+        ordered = searcher.search(same, limit=count, order_by_field="id", order=Order.Asc).hits
+        return [address for key, address in ordered if last_id is None or str(key) > last_id]
+
+    def _date_range(
+        self,
+        lower: int | None,
+        upper: int | None,
+        *,
+        include_lower: bool = True,
+        include_upper: bool = True,
+    ) -> Query:
+        return Query.range_query(
+            self._schema,
+            "sort_date",
+            tantivy.FieldType.Date,
+            _from_nanos(lower) if lower is not None else None,
+            _from_nanos(upper) if upper is not None else None,
+            include_lower=include_lower,
+            include_upper=include_upper,
+        )
+
+    @staticmethod
+    def _with(full: Query, condition: Query) -> Query:
+        return Query.boolean_query(
+            [(Occur.Must, full), (Occur.Must, Query.const_score_query(condition, 0.0))]
+        )
+
+    @staticmethod
+    def _id_of(searcher: tantivy.Searcher, address: Any) -> str:
+        return str(searcher.doc(address).get_first("id"))
+
+    def scan(self, query: SearchQuery, page_size: int = 500) -> Iterator[Article]:
+        """Every matching article, newest first, a page at a time over one index version.
+
+        It seeks page to page like a date cursor, so memory holds one page, not the
+        result set.
+        """
+        searcher = self._searcher()
+        text_query = self._builder.build(query.query) if query.query is not None else None
+        if query.query is not None and text_query is None:
+            return
+        full = self._full_query(query, text_query)
+        after: tuple[Any, ...] | None = None
+        while True:
+            page = self._date_page(searcher, full, after, 0, page_size)
+            for moment, address in page:
+                article = _from_document(searcher.doc(address))
+                after = (moment, article.id)
+                yield article
+            if len(page) < page_size:
+                return
+
+    def timeline(self, query: SearchQuery, interval: Interval) -> list[TimeBucket]:
+        """Matches per hour, day or week of publication (UTC; weeks from Monday)."""
+        searcher = self._searcher()
+        text_query = self._builder.build(query.query) if query.query is not None else None
+        if query.query is not None and text_query is None:
+            return []
+        histogram: dict[str, Any] = {"field": "published_at", "min_doc_count": 1}
+        histogram |= INTERVALS[interval]
+        result = searcher.aggregate(
+            self._full_query(query, text_query), {"timeline": {"date_histogram": histogram}}
+        )
+        return [
+            TimeBucket(start=datetime.fromtimestamp(bucket["key"] / 1000, UTC), count=count)
+            for bucket in result["timeline"]["buckets"]
+            if (count := int(bucket["doc_count"]))
+        ]
+
+    def source_stats(self) -> list[SourceStats]:
+        """Articles, newest publication and newest crawl per source in the index."""
+        result = self._searcher().aggregate(
+            Query.all_query(),
+            {
+                "sources": {
+                    "terms": {"field": "source", "size": MAX_SOURCES},
+                    "aggs": {
+                        "published": {"max": {"field": "published_at"}},
+                        "crawled": {"max": {"field": "crawled_at"}},
+                    },
+                }
+            },
+        )
+        return [
+            SourceStats(
+                name=bucket["key"],
+                articles=bucket["doc_count"],
+                newest_published_at=_nanos_value(bucket["published"]["value"]),
+                last_crawled_at=_nanos_value(bucket["crawled"]["value"]),
+            )
+            for bucket in result["sources"]["buckets"]
+        ]
 
     def _filters(self, query: SearchQuery) -> list[Query]:
         filters: list[Query] = []
         if query.sources:
             filters.append(Query.term_set_query(self._schema, "source", list(query.sources)))
+        if query.authors:
+            filters.append(Query.term_set_query(self._schema, "authors", list(query.authors)))
+        if query.languages:
+            filters.append(Query.term_set_query(self._schema, "language", list(query.languages)))
         if query.published_from or query.published_to:
             filters.append(
                 Query.range_query(
@@ -403,24 +612,26 @@ class TantivyStore:
                 hits.append(_hit(article, _lead(article.text), float(score)))
         return hits[:size]
 
-    def _facets(self, searcher: tantivy.Searcher, query: Query) -> dict[str, list[FacetCount]]:
-        """Counts per source, author, language and publication day (UTC)."""
-        result = searcher.aggregate(
-            query,
-            {
-                name: {"terms": {"field": field, "size": MAX_FACET_VALUES}}
-                for name, field in FACET_FIELDS.items()
-            }
-            | {
-                "published_day": {
-                    "date_histogram": {
-                        "field": "published_at",
-                        "fixed_interval": "1d",
-                        "min_doc_count": 1,
-                    }
+    def _facets(
+        self, searcher: tantivy.Searcher, query: Query, wanted: Sequence[str]
+    ) -> dict[str, list[FacetCount]]:
+        """Counts per source, author, language and publication day (UTC), as asked."""
+        aggregations = {
+            name: {"terms": {"field": field, "size": MAX_FACET_VALUES}}
+            for name, field in FACET_FIELDS.items()
+        } | {
+            "published_day": {
+                "date_histogram": {
+                    "field": "published_at",
+                    "fixed_interval": "1d",
+                    "min_doc_count": 1,
                 }
-            },
-        )
+            }
+        }
+        chosen = {name: aggregations[name] for name in wanted if name in aggregations}
+        if not chosen:
+            return {}
+        result = searcher.aggregate(query, chosen)
         return {
             name: [
                 FacetCount(

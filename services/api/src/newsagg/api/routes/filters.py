@@ -1,0 +1,110 @@
+"""The query and filters every search-like endpoint shares (search, timeline, RSS, export)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
+from newsagg.core.query import parse_query
+from newsagg.core.search import SearchQuery
+
+DEMO_SOURCE = "marquee-daily"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The query as the client typed it, and as the stores take it."""
+
+    text: str | None
+    query: SearchQuery
+
+
+def invalid(name: str, message: str) -> RequestValidationError:
+    """A 422 naming the parameter, like FastAPI's own validation errors."""
+    return RequestValidationError([{"loc": ("query", name), "msg": message, "type": "value_error"}])
+
+
+def parse_bound(value: str | None, name: str, *, end: bool) -> datetime | None:
+    """ISO date or datetime; a bare date as `to` means the whole of that day (UTC)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        if len(value.strip()) == 10:
+            day = date.fromisoformat(value.strip())
+            start = datetime.combine(day, time.min, UTC)
+            return start + timedelta(days=1) - timedelta(microseconds=1) if end else start
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise invalid(name, f"not an ISO date or datetime: {value!r}") from exc
+    except OverflowError as exc:
+        raise invalid(name, f"out of range: {value!r}") from exc
+
+
+def search_filters(
+    q: Annotated[
+        str | None,
+        Query(
+            description='Words (all must match), "exact phrases", -excluded words, OR between '
+            "alternatives, parentheses, and title:/author:/source: fields. Leave it out to "
+            "match every article.",
+            examples=["Milind Soman cycling"],
+        ),
+    ] = None,
+    sources: Annotated[
+        list[str],
+        Query(description="Only these sources (repeatable).", examples=[[DEMO_SOURCE]]),
+    ] = [],  # noqa: B006
+    source: Annotated[
+        list[str],
+        Query(description="Alias of `sources`, kept for existing clients (repeatable)."),
+    ] = [],  # noqa: B006
+    exclude_sources: Annotated[
+        list[str],
+        Query(description="Leave out these sources (repeatable).", examples=[["reel-news"]]),
+    ] = [],  # noqa: B006
+    authors: Annotated[
+        list[str],
+        Query(
+            description="Only articles by one of these authors, exact name (repeatable).",
+            examples=[["Meera Iyer"]],
+        ),
+    ] = [],  # noqa: B006
+    language: Annotated[
+        list[str],
+        Query(description="Only these languages, ISO 639-1 (repeatable).", examples=[["en"]]),
+    ] = [],  # noqa: B006
+    from_: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            description="Published on or after (ISO date or datetime, UTC unless it says).",
+            examples=["2026-09-01"],
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        Query(
+            description="Published on or before (ISO date or datetime); a date means that "
+            "whole day.",
+            examples=["2026-11-30"],
+        ),
+    ] = None,
+) -> Filters:
+    parsed = parse_query(q) if q is not None and q.strip() else None
+    query = SearchQuery(
+        query=parsed,
+        sources=tuple(dict.fromkeys([*sources, *source])),
+        exclude_sources=tuple(exclude_sources),
+        authors=tuple(authors),
+        languages=tuple(language),
+        published_from=parse_bound(from_, "from", end=False),
+        published_to=parse_bound(to, "to", end=True),
+    )
+    return Filters(text=q, query=query)
+
+
+FiltersDep = Annotated[Filters, Depends(search_filters)]

@@ -1,0 +1,50 @@
+"""GET /v1/timeline: how many articles match a query, per hour, day or week."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from newsagg.api.deps import StoreDep
+from newsagg.api.models import TimelineResponse
+from newsagg.api.routes.filters import FiltersDep, invalid
+from newsagg.core.search import Interval, fill_gaps
+from starlette.concurrency import run_in_threadpool
+
+router = APIRouter(prefix="/v1", tags=["search"])
+MAX_BUCKETS = 10_000
+
+
+@router.get(
+    "/timeline",
+    response_model=TimelineResponse,
+    summary="Matches over time",
+    responses={
+        400: {"description": "The query cannot be read."},
+        422: {"description": "Bad parameters, or more than 10,000 buckets."},
+    },
+)
+async def get_timeline(
+    store: StoreDep,
+    filters: FiltersDep,
+    interval: Annotated[
+        Interval, Query(description="Bucket width: hour, day (default) or week (from Monday).")
+    ] = Interval.DAY,
+) -> TimelineResponse:
+    counting = filters.query.model_copy(update={"size": 0, "facets": ()})
+    page = await run_in_threadpool(store.search, counting)
+    found = await run_in_threadpool(store.timeline, counting, interval)
+    if found and (found[-1].start - found[0].start) / interval.step >= MAX_BUCKETS:
+        raise invalid(
+            "interval",
+            f"more than {MAX_BUCKETS} {interval.value}s between the first and the last match: "
+            "narrow from/to or use a wider interval",
+        )
+    buckets = fill_gaps(found, interval)
+    return TimelineResponse(
+        query=filters.text,
+        interval=interval,
+        total=page.total,
+        undated=page.total - sum(bucket.count for bucket in buckets),
+        buckets=buckets,
+    )
