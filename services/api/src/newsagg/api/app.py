@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from newsagg.api.guards import install_cors, install_guards
 from newsagg.api.problems import install_problem_handlers
 from newsagg.api.routes import articles, export, feeds, health, search, sources, timeline
 from newsagg.core.adapters import open_store
-from newsagg.core.ports import SearchStore
+from newsagg.core.ports import Bus, SearchStore
 from newsagg.core.settings import Settings
 from prometheus_client import Counter, Histogram
 
@@ -19,7 +20,11 @@ REQUESTS = Counter("newsagg_api_requests", "API requests by route and status.", 
 LATENCY = Histogram("newsagg_api_request_seconds", "API request latency by route.", ["route"])
 
 
-def create_app(settings: Settings | None = None, store: SearchStore | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    store: SearchStore | None = None,
+    bus: Bus | None = None,
+) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -28,8 +33,12 @@ def create_app(settings: Settings | None = None, store: SearchStore | None = Non
         app.state.store = store or open_store(
             settings.resolved_store_url, writable=False, settings=settings
         )
+        app.state.bus = bus  # opened by the first readiness check (deps.get_bus)
+        app.state.bus_lock = threading.Lock()
         yield
         app.state.store.close()
+        if app.state.bus is not None:
+            app.state.bus.close()
 
     app = FastAPI(
         title="newsagg search API",

@@ -76,5 +76,6 @@ class SourcesResponse(BaseModel):
 
 class Health(BaseModel):
     status: str
-    store: bool | None = None
-    articles: int | None = None
+    store: bool | None = Field(None, description="The search store answers.")
+    bus: bool | None = Field(None, description="The bus the indexer reads answers.")
+    articles: int | None = Field(None, description="Articles in the store.")
