@@ -25,6 +25,8 @@ from newsagg.core.adapters.ranking import (
     MAX_FACET_VALUES,
     SNIPPET_CHARS,
     news_analyzer,
+    read_source_stats,
+    source_stats_aggregation,
 )
 from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import StoreRejected, StoreUnavailable, UpsertResult
@@ -48,7 +50,6 @@ PERMANENT_STATUSES = (400, 413)
 HIT_SOURCE = ["id", "url", "title", "source", "published_at", "authors", "language"]
 SIMILAR_FIELDS = ["title_terms", "text_terms"]
 SCAN_KEEP_ALIVE = "2m"
-MAX_SOURCES = 10_000
 
 
 def _millis(value: float | None) -> datetime | None:
@@ -295,27 +296,9 @@ class ElasticsearchStore:
         """Articles, newest publication and newest crawl per source in the index."""
         with _unavailable_on_outage("count articles per source"):
             response = self.client.search(
-                index=self.read_alias,
-                size=0,
-                aggs={
-                    "sources": {
-                        "terms": {"field": "source", "size": MAX_SOURCES},
-                        "aggs": {
-                            "published": {"max": {"field": "published_at"}},
-                            "crawled": {"max": {"field": "crawled_at"}},
-                        },
-                    }
-                },
+                index=self.read_alias, size=0, aggs=source_stats_aggregation()
             )
-        return [
-            SourceStats(
-                name=bucket["key"],
-                articles=bucket["doc_count"],
-                newest_published_at=_millis(bucket["published"]["value"]),
-                last_crawled_at=_millis(bucket["crawled"]["value"]),
-            )
-            for bucket in response["aggregations"]["sources"]["buckets"]
-        ]
+        return read_source_stats(response["aggregations"], _millis)
 
     def _walk(self, index: str, body: dict[str, Any], page_size: int) -> Iterator[dict[str, Any]]:
         """Raw hits of a search over a point in time, page by page with `search_after`.

@@ -1,4 +1,4 @@
-"""What both SearchStores share so that they match and rank alike.
+"""What both SearchStores share so that they match, rank and count alike.
 
 The analyser is tantivy's (used natively by the embedded store, and in Python by the
 Elasticsearch adapter, whose Maven Central build has no stemmers: docs/elasticsearch.md).
@@ -6,7 +6,12 @@ Elasticsearch adapter, whose Maven Central build has no stemmers: docs/elasticse
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
 import tantivy
+from newsagg.core.search import SourceStats
 from tantivy import Filter, TextAnalyzerBuilder, Tokenizer
 
 TITLE_BOOST = 2.5
@@ -28,3 +33,35 @@ def news_analyzer() -> tantivy.TextAnalyzer:
         .filter(Filter.stemmer("english"))
         .build()
     )
+
+
+MAX_SOURCES = 10_000
+
+
+def source_stats_aggregation() -> dict[str, Any]:
+    """Articles, newest publication and newest crawl per source (Elasticsearch-style JSON,
+    which tantivy's `Searcher.aggregate` speaks too)."""
+    return {
+        "sources": {
+            "terms": {"field": "source", "size": MAX_SOURCES},
+            "aggs": {
+                "published": {"max": {"field": "published_at"}},
+                "crawled": {"max": {"field": "crawled_at"}},
+            },
+        }
+    }
+
+
+def read_source_stats(
+    result: Mapping[str, Any], to_datetime: Callable[[Any], datetime | None]
+) -> list[SourceStats]:
+    """Read source_stats_aggregation's answer; each engine says how its dates come back."""
+    return [
+        SourceStats(
+            name=bucket["key"],
+            articles=bucket["doc_count"],
+            newest_published_at=to_datetime(bucket["published"]["value"]),
+            last_crawled_at=to_datetime(bucket["crawled"]["value"]),
+        )
+        for bucket in result["sources"]["buckets"]
+    ]

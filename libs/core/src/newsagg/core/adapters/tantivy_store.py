@@ -27,6 +27,8 @@ from newsagg.core.adapters.ranking import (
     SNIPPET_CHARS,
     TITLE_BOOST,
     news_analyzer,
+    read_source_stats,
+    source_stats_aggregation,
 )
 from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import StoreUnavailable, UpsertResult
@@ -44,7 +46,6 @@ from newsagg.core.search import (
 from tantivy import Occur, Order, Query
 
 ANALYZER = "news"
-MAX_SOURCES = 10_000
 EPOCH = datetime(1970, 1, 1)
 INTERVALS: dict[Interval, dict[str, str]] = {
     Interval.HOUR: {"fixed_interval": "1h"},
@@ -554,27 +555,8 @@ class TantivyStore:
 
     def source_stats(self) -> list[SourceStats]:
         """Articles, newest publication and newest crawl per source in the index."""
-        result = self._searcher().aggregate(
-            Query.all_query(),
-            {
-                "sources": {
-                    "terms": {"field": "source", "size": MAX_SOURCES},
-                    "aggs": {
-                        "published": {"max": {"field": "published_at"}},
-                        "crawled": {"max": {"field": "crawled_at"}},
-                    },
-                }
-            },
-        )
-        return [
-            SourceStats(
-                name=bucket["key"],
-                articles=bucket["doc_count"],
-                newest_published_at=_nanos_value(bucket["published"]["value"]),
-                last_crawled_at=_nanos_value(bucket["crawled"]["value"]),
-            )
-            for bucket in result["sources"]["buckets"]
-        ]
+        result = self._searcher().aggregate(Query.all_query(), source_stats_aggregation())
+        return read_source_stats(result, _nanos_value)
 
     def _filters(self, query: SearchQuery) -> list[Query]:
         filters: list[Query] = []
