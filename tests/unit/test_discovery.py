@@ -1,7 +1,8 @@
 from datetime import UTC, datetime
 
 import pytest
-from newsagg.crawler.discovery import DiscoveryError, Link, parse_date, parse_listing
+from newsagg.crawler.discovery import DiscoveryError, Link, parse_listing
+from newsagg.crawler.extraction_dates import parse_datetime
 
 RSS = b"""<?xml version="1.0"?>
 <rss version="2.0"><channel><title>t</title>
@@ -99,5 +100,5 @@ def test_external_entities_are_not_resolved(tmp_path):
         (None, None),
     ],
 )
-def test_parse_date(value, expected):
-    assert parse_date(value) == expected
+def test_listing_dates(value, expected):
+    assert parse_datetime(value) == expected

@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 
 from newsagg.core.adapters import open_bus
 from newsagg.core.ports import ARTICLES_TOPIC, BusUnavailable, GroupActive, dead_letter_topic
 from newsagg.core.settings import Settings
-
-
-def parse_since(value: str) -> datetime:
-    """An ISO date (midnight UTC) or datetime (UTC unless it carries an offset)."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"--since {value!r}: expected an ISO date or datetime") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def print_status(settings: Settings, *, as_json: bool = False) -> int:

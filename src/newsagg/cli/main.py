@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("--once", action="store_true", help="one pass over every source, then exit")
     crawl.add_argument(
         "--since",
-        type=_crawl_since,
+        type=_iso_moment,
         metavar="DATE",
         help="backfill: one pass fetching articles listed on/after DATE (YYYY-MM-DD), then exit",
     )
@@ -64,12 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="re-index from the log (stop the indexers first)")
     start = replay.add_mutually_exclusive_group(required=True)
     start.add_argument("--from-beginning", action="store_true", help="from the start of the log")
-    start.add_argument("--since", help="from this ISO date or datetime (UTC by default)")
+    start.add_argument(
+        "--since",
+        type=_iso_moment,
+        metavar="DATE",
+        help="from this ISO date or datetime (UTC by default)",
+    )
     return parser
 
 
-def _crawl_since(value: str) -> datetime:
-    """An ISO date or datetime; naive means UTC."""
+def _iso_moment(value: str) -> datetime:
+    """An ISO date (midnight UTC) or datetime (UTC unless it carries an offset)."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
@@ -131,9 +136,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return print_status(settings, as_json=args.json)
     elif args.command == "replay":
-        from newsagg.cli.bus_admin import parse_since, replay
+        from newsagg.cli.bus_admin import replay
 
-        return replay(settings, None if args.from_beginning else parse_since(args.since))
+        return replay(settings, None if args.from_beginning else args.since)
     return 0
 
 

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -171,7 +171,3 @@ def _sort_values(after: tuple[Any, ...]) -> bool:
         and abs(after[0]) < 2**63
         and isinstance(after[1], str)
     )
-
-
-def utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

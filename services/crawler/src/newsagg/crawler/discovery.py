@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 
 from lxml import etree
+from newsagg.crawler.extraction_dates import parse_datetime
 
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, remove_comments=True, huge_tree=False
@@ -37,23 +37,6 @@ class Discovered:
     links: list[Link]
     sitemaps: list[Link]
     """Child sitemaps of a sitemap index, with their lastmod as modified_at."""
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """ISO 8601 (sitemaps, Atom) or RFC 822 (RSS) to an aware UTC datetime; None if unreadable."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _local(tag: object) -> str:
@@ -103,8 +86,8 @@ def _rss_links(root: etree._Element) -> list[Link]:
             links.append(
                 Link(
                     url,
-                    parse_date(_child_text(item, "pubDate", "date")),
-                    parse_date(_child_text(item, "updated", "modified")),
+                    parse_datetime(_child_text(item, "pubDate", "date")),
+                    parse_datetime(_child_text(item, "updated", "modified")),
                 )
             )
     return links
@@ -124,8 +107,8 @@ def _atom_links(root: etree._Element) -> list[Link]:
             links.append(
                 Link(
                     hrefs[0].strip(),
-                    parse_date(_child_text(entry, "published")),
-                    parse_date(_child_text(entry, "updated")),
+                    parse_datetime(_child_text(entry, "published")),
+                    parse_datetime(_child_text(entry, "updated")),
                 )
             )
     return links
@@ -140,6 +123,10 @@ def _sitemap_links(root: etree._Element, entry: str = "url") -> list[Link]:
         if loc:
             lastmod = next((c.text for c in url if _local(c.tag) == "lastmod"), None)
             links.append(
-                Link(loc, parse_date(_child_text(url, "publication_date")), parse_date(lastmod))
+                Link(
+                    loc,
+                    parse_datetime(_child_text(url, "publication_date")),
+                    parse_datetime(lastmod),
+                )
             )
     return links
