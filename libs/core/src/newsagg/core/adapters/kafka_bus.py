@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -325,7 +326,7 @@ class KafkaBus:
             partitions = self._partitions(topic)
             if not partitions:
                 return {}
-            committed = self.admin().list_group_offsets({group: partitions}).get(group, {})
+            committed = self._committed_offsets(group, partitions)
             first = self._offsets(partitions, OffsetSpec.EARLIEST)
             end = self._offsets(partitions, OffsetSpec.LATEST)
         except kafka_errors.KafkaError as exc:
@@ -336,6 +337,21 @@ class KafkaBus:
             position = done.offset if done is not None and done.offset >= 0 else first[tp.partition]
             lag[tp.partition] = max(0, end[tp.partition] - max(position, first[tp.partition]))
         return lag
+
+    def _committed_offsets(
+        self, group: str, partitions: list[TopicPartition]
+    ) -> Mapping[TopicPartition, OffsetAndMetadata]:
+        """The group's committed offsets. A fresh broker answers "coordinator not available"
+        until its offsets topic exists: that is "not yet", so it is retried for as long as a
+        request may take, then reported."""
+        deadline = time.monotonic() + self._request_ms / 1000
+        while True:
+            try:
+                return self.admin().list_group_offsets({group: partitions}).get(group, {})
+            except kafka_errors.KafkaError as exc:
+                if not exc.retriable or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.2)
 
     def rewind(self, topic: str, group: str, since: datetime | None) -> dict[int, int]:
         """Commit, for the stopped group, the first offset at or after `since` on each partition.
