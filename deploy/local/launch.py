@@ -663,7 +663,9 @@ class LocalKafka(_LocalServer):
             return
         self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cmd = [*self._jvm_base(), "kafka.tools.StorageTool", "format"]
-        cmd += ["-t", self.cluster_id, "-c", str(props_file)]
+        # `--cluster-id=` form: a base64url id may start with '-', which argparse would
+        # otherwise read as an option (kafka-storage: "expected one argument").
+        cmd += [f"--cluster-id={self.cluster_id}", "-c", str(props_file)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=self.work_dir)
         if proc.returncode != 0:
             raise LaunchError(f"kafka-storage format failed:\n{proc.stdout}{proc.stderr}")
