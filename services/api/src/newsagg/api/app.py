@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from newsagg.api.guards import install_cors, install_guards
 from newsagg.api.problems import install_problem_handlers
 from newsagg.api.routes import articles, export, feeds, health, search, sources, timeline
+from newsagg.api.routes.web import install_web
 from newsagg.core.adapters import open_store
 from newsagg.core.ports import Bus, SearchStore
 from newsagg.core.settings import Settings
@@ -54,6 +55,7 @@ def create_app(
     app.include_router(sources.router)
     app.include_router(articles.router)
     app.include_router(health.router)
+    install_web(app)
 
     install_guards(app, settings)
 
