@@ -4,8 +4,9 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .cache/uv/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install demo test lint format up clean kafka elasticsearch
+.PHONY: install demo test lint format up clean kafka elasticsearch browser
 
 install: .venv/.installed
 
@@ -23,8 +24,19 @@ demo: install  ## serve the bundled demo site, crawl it, index it, serve the sea
 up: install  ## crawler + indexer + API on the sources in NEWSAGG_SOURCES (default sources.yaml)
 	.venv/bin/newsagg up
 
-test: install lint  ## the whole suite (CI runs this)
-	.venv/bin/pytest
+test: install lint browser  ## the whole suite (CI runs this)
+	NEWSAGG_TEST_CHROMIUM=$(CHROMIUM) .venv/bin/pytest
+
+browser:  ## Debian's Chromium for the search page tests (apt-get, as root or with sudo)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=; \
+		elif command -v sudo >/dev/null; then sudo=sudo; \
+		else echo "no Chromium at $(CHROMIUM): install Debian's chromium, or set CHROMIUM=/path/to/chromium" >&2; exit 1; fi; \
+		echo "installing Debian's chromium for the browser tests"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core fonts-liberation >/dev/null; \
+	fi
 
 lint: install
 	.venv/bin/ruff check .
@@ -35,7 +47,7 @@ format: install
 	.venv/bin/ruff check --fix .
 
 clean:
-	rm -rf .venv .cache/uv data .pytest_cache .ruff_cache
+	rm -rf .venv .cache/uv data .pytest_cache .ruff_cache test-artifacts
 
 kafka:  ## a real single-node Apache Kafka broker (KRaft) from Maven Central, in the foreground
 	$(PYTHON) deploy/local/launch.py kafka $(if $(PORT),--port $(PORT))

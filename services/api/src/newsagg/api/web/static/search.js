@@ -191,7 +191,8 @@ async function renderSearch(gen) {
     await renderFacets(page, gen);
   } catch (err) {
     if (gen !== generation) return;
-    $("results-heading").textContent = "No results";
+    $("results-heading").textContent =
+      err.status === 400 ? "The query cannot be read" : "The search failed";
     $("results-status").textContent = "";
     showError(err);
   }
