@@ -30,6 +30,7 @@ class Demo:
 
     def __init__(self, data_dir: Path) -> None:
         port = free_port()
+        self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{port}"
         env = {
             "NEWSAGG_DATA_DIR": str(data_dir),

@@ -6,12 +6,16 @@ import csv
 import io
 import re
 import urllib.parse
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from chromium_session import Demo, screenshot
+from newsagg.api.security import new_key
 from playwright.sync_api import Page, expect
+from servers import Service, free_port, get_json, wait_until
 
 pytestmark = pytest.mark.e2e
 SEED_SENTENCE = 'She wrote, "Roadside romance while he\'s at his 150th km for the day."'
@@ -190,3 +194,40 @@ def test_keyboard_alone_can_search_and_narrow_by_date(page: Page, demo: Demo, ma
     last_day = bars.last.get_attribute("data-start")
     expect(page.locator("#active-filters")).to_contain_text(f"Published: {last_day}")
     assert Axe().run(page).violations_count == 0
+
+
+@pytest.fixture
+def keyed_api(demo: Demo, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A second API process over the demo's index that needs a key: (its URL, the key)."""
+    key, key_hash = new_key()
+    port = free_port()
+    env = {
+        "NEWSAGG_DATA_DIR": str(demo.data_dir),
+        "NEWSAGG_API_PORT": str(port),
+        "NEWSAGG_API_KEYS": key_hash,
+    }
+    api = Service(["api"], env, tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: get_json(f"{url}/healthz")[0] == 200, 30, "the keyed API")
+        yield url, key
+    finally:
+        api.stop()
+
+
+def test_a_keyed_api_asks_for_the_key_once_per_tab(page: Page, keyed_api: tuple[str, str]):
+    url, key = keyed_api
+    page.goto(f"{url}/?q=Soman")
+    expect(page.get_by_role("alert")).to_contain_text("needs an API key")
+    page.get_by_label(re.compile("This API needs a key")).fill(key)
+    page.get_by_role("button", name="Use key").click()
+    expect(page.locator("#results .hit").first).to_be_visible()
+    expect(page.get_by_role("alert")).to_be_hidden()
+    total = int(page.locator("#results-heading").inner_text().split()[0])
+    with page.expect_download() as download:
+        page.locator("#csv-link").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert len(rows) - 1 == total
+    page.reload()
+    expect(page.locator("#results .hit").first).to_be_visible()
+    expect(page.locator("#key-panel")).to_be_hidden()
