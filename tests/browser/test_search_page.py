@@ -231,3 +231,13 @@ def test_a_keyed_api_asks_for_the_key_once_per_tab(page: Page, keyed_api: tuple[
     page.reload()
     expect(page.locator("#results .hit").first).to_be_visible()
     expect(page.locator("#key-panel")).to_be_hidden()
+
+
+def test_the_api_documentation_works_offline(page: Page, demo: Demo):
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(urllib.parse.urlsplit(r.url).netloc))
+    page.goto(demo.url + "/")
+    page.get_by_role("link", name="API documentation").click()
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("newsagg search API")
+    expect(page.get_by_text("Search articles").first).to_be_visible()
+    assert hosts == {urllib.parse.urlsplit(demo.url).netloc}

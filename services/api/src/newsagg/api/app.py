@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from newsagg.api.guards import install_cors, install_guards
 from newsagg.api.problems import install_problem_handlers
 from newsagg.api.routes import articles, export, feeds, health, search, sources, timeline
@@ -41,7 +42,8 @@ def create_app(
         if app.state.bus is not None:
             app.state.bus.close()
 
-    app = FastAPI(
+    # /docs and /redoc from assets shipped in a wheel, not a CDN: they work offline.
+    app = FastAPIOffline(
         title="newsagg search API",
         version="0.1.0",
         description="Ranked, highlighted, filterable search over crawled news articles.",
