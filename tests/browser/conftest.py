@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from servers import wait_until
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, manifest: dict) -> Iterator[Demo]:
     running = Demo(tmp_path_factory.mktemp("browser-demo") / "data")
     try:
@@ -32,13 +32,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory, manifest: dict) -> Iterator[D
         running.service.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running while it is
+# open, and later suites that call asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     assert CHROMIUM.exists(), (
         f"no Chromium at {CHROMIUM}: `make browser` installs Debian's chromium, or set "

@@ -8,6 +8,7 @@ const SINGLE_PARAMS = ["q", "from", "to", "sort", "article"];
 const FACETS = { source: "sources", author: "authors", language: "language" };
 const PAGE_SIZE = 20;
 const MAX_DAY_BARS = 120;
+const SCROLL_MARGIN_PX = 400;
 const KEY_STORAGE = "newsagg.api-key";
 
 const $ = (id) => document.getElementById(id);
@@ -280,6 +281,12 @@ async function loadMore() {
     loading = false;
     $("more").disabled = false;
   }
+  // The observer only fires on a change: on a tall screen the button may still be in view.
+  if (gen === generation && !$("more").hidden && nearViewport($("more"))) loadMore();
+}
+
+function nearViewport(element) {
+  return element.getBoundingClientRect().top < window.innerHeight + SCROLL_MARGIN_PX;
 }
 
 /** Keeps only text and <mark>: the API escapes snippets, and this never trusts that. */
@@ -646,7 +653,7 @@ function wire() {
   $("timeline").addEventListener("keydown", onChartKey);
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) loadMore();
-  }, { rootMargin: "400px" }).observe($("more"));
+  }, { rootMargin: `${SCROLL_MARGIN_PX}px` }).observe($("more"));
   document.addEventListener("click", (event) => {
     // Links to other views of this page change the state without a reload.
     const link = event.target.closest("a");
