@@ -11,18 +11,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-from newsagg.cli.demo_site import SITE_DIR, DemoSite
+from newsagg.cli.demo_site import MANIFEST_PATH, DemoSite, DemoSites
 
 pytest_plugins = ["kafka_fixtures", "elasticsearch_fixtures"]  # real servers, on first use
 
-MANIFEST = json.loads((SITE_DIR.parent / "manifest.json").read_text())
+MANIFEST = json.loads(MANIFEST_PATH.read_text())
 
 
 @pytest.fixture(scope="session")
-def demo_site() -> Iterator[DemoSite]:
-    site = DemoSite(0).start()
-    yield site
-    site.stop()
+def demo_site() -> Iterator[DemoSites]:
+    """Both demo outlets, each on its own port; `.url` is Marquee Daily's."""
+    sites = DemoSites().start()
+    yield sites
+    sites.stop()
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +32,8 @@ def manifest() -> dict:
 
 
 @pytest.fixture
-def bad_site(tmp_path: Path, demo_site: DemoSite) -> Iterator[DemoSite]:
-    """A second site whose feed lists an empty page and a non-HTML page of the demo site."""
+def bad_site(tmp_path: Path, demo_site: DemoSites) -> Iterator[DemoSite]:
+    """Another site whose feed lists an empty page and a non-HTML page of Marquee Daily."""
     root = tmp_path / "bad-site"
     root.mkdir()
     items = "".join(

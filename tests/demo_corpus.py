@@ -1,7 +1,8 @@
-"""The demo site's 36 stories as the crawler extracts them, indexed into a TantivyStore."""
+"""Both demo outlets' stories as the crawler extracts them, indexed into a TantivyStore."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,23 +10,28 @@ from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article
 from newsagg.crawler.extraction import extract_article
 
-from newsagg.cli.demo_site import SITE_DIR
+from newsagg.cli.demo_site import MANIFEST_PATH, OUTLETS
 
-BASE_URL = "http://demo.test"
+MANIFEST = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
 
 
 def demo_articles() -> list[Article]:
+    """Every article of every outlet, under its own source name (one host per outlet)."""
     crawled = datetime(2026, 11, 25, tzinfo=UTC)
-    return [
-        extract_article(
-            page.read_text(encoding="utf-8").replace("__BASE_URL__", BASE_URL),
-            url=f"{BASE_URL}/articles/{page.name}",
-            source="marquee-daily",
-            crawled_at=crawled,
-        )
-        for page in sorted((SITE_DIR / "articles").glob("*.html"))
-        if page.stem not in ("empty", "not-html")
-    ]
+    articles = []
+    for outlet in OUTLETS:
+        base = f"http://{outlet.source}.demo.test"
+        articles += [
+            extract_article(
+                page.read_text(encoding="utf-8").replace("__BASE_URL__", base),
+                url=f"{base}/articles/{page.name}",
+                source=outlet.source,
+                crawled_at=crawled,
+            )
+            for page in sorted((outlet.site_dir / "articles").glob("*.html"))
+            if page.stem not in ("empty", "not-html")
+        ]
+    return articles
 
 
 def demo_store(directory: Path) -> TantivyStore:
@@ -33,5 +39,5 @@ def demo_store(directory: Path) -> TantivyStore:
     store = TantivyStore(directory, writable=True)
     store.ensure_schema()
     articles = demo_articles()
-    assert store.upsert(articles).written == len(articles) == 36
+    assert store.upsert(articles).written == len(articles) == MANIFEST["article_count"]
     return store

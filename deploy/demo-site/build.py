@@ -1,19 +1,27 @@
 #!/usr/bin/env python3
-"""Render the Marquee Daily demo news site from ``articles/*.md`` into ``site/``.
+"""Render the demo's fictional news outlets from Markdown sources into static sites.
+
+There are two outlets, each with its own look: Marquee Daily (``articles/*.md``
+and ``templates/`` beside this script, rendered into ``site/``) and Reel News
+(``outlets/reel-news/``, rendered into ``site-reel-news/``). An :class:`Outlet`
+says where an outlet's sources, templates and output live and what differs
+between them; the rendering code is shared.
 
 Each source file is YAML front matter plus a light body syntax: paragraphs
 separated by blank lines, ``## `` / ``### `` subheadings, ``> `` pull quotes,
 ``!gallery <caption>`` (an image gallery with a visible caption line) and
 ``!credit <text>`` (an image credit line). Page chrome and feed skeletons live in
-``templates/`` (``string.Template``), the stylesheet and script in ``assets/``.
+each outlet's ``templates/`` (``string.Template``), its stylesheet and script in
+its ``assets/``.
 
 The output is plain static files (article pages, listing pages, RSS, sitemaps,
-robots.txt and bad inputs for the crawler's tests) plus ``manifest.json`` beside
-this script. Every absolute URL is written with the literal ``__BASE_URL__``
-placeholder; the demo server substitutes its own origin when it serves a file.
+robots.txt and, for Marquee Daily, bad inputs for the crawler's tests) plus one
+``manifest.json`` for the whole demo beside this script. Every absolute URL is
+written with the literal ``__BASE_URL__`` placeholder; the demo server
+substitutes its own origin when it serves a file.
 
 Usage: ``python deploy/demo-site/build.py`` rebuilds; ``--check`` exits 1 when
-the committed ``site/`` or ``manifest.json`` is stale.
+a committed site or ``manifest.json`` is stale.
 """
 
 from __future__ import annotations
@@ -42,25 +50,99 @@ from xml.sax.saxutils import escape as xml_escape
 import yaml
 
 HERE = Path(__file__).resolve().parent
-ARTICLES_DIR = HERE / "articles"
-TEMPLATES_DIR = HERE / "templates"
-ASSETS_DIR = HERE / "assets"
-SITE_DIR = HERE / "site"
 MANIFEST_PATH = HERE / "manifest.json"
 
 BASE = "__BASE_URL__"
-SITE_NAME = "Marquee Daily"
-TAGLINE = "Entertainment news, every day"
 REFERENCE_SLUG = "milind-soman-ankita-konwar-roadside-romance-cycling"
 REFERENCE_QUERY = "Milind Soman cycling"
 REFERENCE_PHRASE = "roadside romance"
 TRACKED_PEOPLE = ("Milind Soman", "Ankita Konwar")
-SECTIONS = ("Bollywood", "Hollywood", "Television", "Web series", "Music", "Fitness", "Lifestyle")
-SECTION_COLOURS = ("#c2185b", "#283593", "#00695c", "#6a1b9a", "#ef6c00", "#2e7d32", "#ad1457")
 WINDOW = (dt.date(2026, 9, 1), dt.date(2026, 11, 20))
 WORD_LIMITS = (200, 700)
-PRIVATE_PATH = "private/editorial-preview.html"
-TZ_LABELS = {"+05:30": "IST", "-07:00": "PDT", "-08:00": "PST", "+00:00": "GMT"}
+TZ_LABELS = {"+05:30": "IST", "-07:00": "PDT", "-08:00": "PST", "+00:00": "GMT", "+01:00": "BST"}
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """One fictional publication: its sources, its output and what makes it look like itself."""
+
+    source: str  # the source name newsagg indexes it under
+    name: str
+    tagline: str
+    description: str  # the homepage's meta description
+    root: Path  # holds articles/, templates/ and assets/
+    site_dir: str  # output directory, relative to this script's directory
+    sections: tuple[str, ...]
+    section_colours: tuple[str, ...]
+    logo_colour: str
+    accent_colour: str
+    locale: str
+    rss_path: str
+    news_sitemap_path: str
+    sitemap_index_path: str | None = None
+    reader_comments: bool = False  # generated reader comments below each story
+    crawler_fixtures: bool = False  # a robots-forbidden page and bad inputs for the tests
+
+    @property
+    def articles_dir(self) -> Path:
+        return self.root / "articles"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def assets_dir(self) -> Path:
+        return self.root / "assets"
+
+    @property
+    def private_path(self) -> str | None:
+        """A staff-only page that robots.txt forbids (Marquee Daily only)."""
+        return "private/editorial-preview.html" if self.crawler_fixtures else None
+
+
+MARQUEE_DAILY = Outlet(
+    source="marquee-daily",
+    name="Marquee Daily",
+    tagline="Entertainment news, every day",
+    description="Latest Bollywood, Hollywood, TV, music, streaming and celebrity fitness news.",
+    root=HERE,
+    site_dir="site",
+    sections=(
+        "Bollywood",
+        "Hollywood",
+        "Television",
+        "Web series",
+        "Music",
+        "Fitness",
+        "Lifestyle",
+    ),
+    section_colours=("#c2185b", "#283593", "#00695c", "#6a1b9a", "#ef6c00", "#2e7d32", "#ad1457"),
+    logo_colour="#111111",
+    accent_colour="#b0003a",
+    locale="en_IN",
+    rss_path="rss.xml",
+    news_sitemap_path="news-sitemap.xml",
+    sitemap_index_path="sitemap.xml",
+    reader_comments=True,
+    crawler_fixtures=True,
+)
+REEL_NEWS = Outlet(
+    source="reel-news",
+    name="Reel News",
+    tagline="Screens, stages and the stars on them",
+    description="Film, TV, streaming and music news and reviews from London and Mumbai.",
+    root=HERE / "outlets" / "reel-news",
+    site_dir="site-reel-news",
+    sections=("Film", "TV", "Streaming", "Music", "Fitness"),
+    section_colours=("#0d47a1", "#00838f", "#4527a0", "#d84315", "#558b2f"),
+    logo_colour="#0b1d3a",
+    accent_colour="#f5a300",
+    locale="en_GB",
+    rss_path="feed.xml",
+    news_sitemap_path="sitemap-news.xml",
+)
+OUTLETS = (MARQUEE_DAILY, REEL_NEWS)
 
 COMMENTERS = (
     "Priyanka S.",
@@ -236,7 +318,7 @@ def parse_body(text: str) -> list[Block]:
 
 
 def default_comments(slug: str, section: str, published: dt.datetime) -> list[Comment]:
-    """Pick 2-4 plausible reader comments, deterministically per slug."""
+    """Pick 2-4 plausible reader comments, deterministically per slug (Marquee sections)."""
     rng = random.Random(slug)
     pool = [*COMMENTS_BY_SECTION[section], *GENERIC_COMMENTS]
     count = rng.randint(2, 4)
@@ -249,8 +331,8 @@ def default_comments(slug: str, section: str, published: dt.datetime) -> list[Co
     ]
 
 
-def load_article(path: Path) -> Article:
-    """Read and validate one source file."""
+def load_article(outlet: Outlet, path: Path) -> Article:
+    """Read and validate one source file of an outlet."""
     where = path.name
     match = re.match(r"---\n(.*?)\n---\n(.*)", path.read_text(encoding="utf-8"), re.S)
     if not match:
@@ -261,7 +343,7 @@ def load_article(path: Path) -> Article:
         raise ValueError(f"{where}: missing fields {sorted(missing)}")
     if meta["slug"] != path.stem:
         raise ValueError(f"{where}: slug {meta['slug']!r} does not match the file name")
-    if meta["section"] not in SECTIONS:
+    if meta["section"] not in outlet.sections:
         raise ValueError(f"{where}: unknown section {meta['section']!r}")
     published = parse_datetime(meta["published"], where)
     updated = parse_datetime(meta["updated"], where) if meta.get("updated") else None
@@ -273,6 +355,10 @@ def load_article(path: Path) -> Article:
         Comment(c["name"], c["text"], published + dt.timedelta(minutes=int(c["minutes_after"])))
         for c in meta.get("comments", [])
     ]
+    if comments and not outlet.reader_comments:
+        raise ValueError(f"{where}: {outlet.name} pages have no reader comments")
+    if not comments and outlet.reader_comments:
+        comments = default_comments(meta["slug"], meta["section"], published)
     article = Article(
         slug=meta["slug"],
         headline=meta["headline"],
@@ -284,35 +370,44 @@ def load_article(path: Path) -> Article:
         tags=list(meta["tags"]),
         image_alt=meta.get("image_alt", meta["headline"]),
         blocks=parse_body(match.group(2)),
-        comments=comments or default_comments(meta["slug"], meta["section"], published),
+        comments=comments,
     )
     if not WORD_LIMITS[0] <= article.word_count <= WORD_LIMITS[1]:
         raise ValueError(f"{where}: {article.word_count} body words, outside {WORD_LIMITS}")
     return article
 
 
-def load_articles(directory: Path = ARTICLES_DIR) -> list[Article]:
-    """All articles, newest first; checks the reference-story invariants."""
-    articles = [load_article(p) for p in sorted(directory.glob("*.md"))]
-    if REFERENCE_SLUG not in {a.slug for a in articles}:
-        raise ValueError(f"reference article {REFERENCE_SLUG!r} is missing")
-    hits = [a.slug for a in articles if REFERENCE_PHRASE in a.text.lower()]
+def load_articles(outlet: Outlet) -> list[Article]:
+    """One outlet's articles, newest first."""
+    articles = [load_article(outlet, p) for p in sorted(outlet.articles_dir.glob("*.md"))]
+    return sorted(articles, key=lambda a: a.published, reverse=True)
+
+
+def load_outlets() -> list[tuple[Outlet, list[Article]]]:
+    """Every outlet with its articles; checks the demo-wide invariants."""
+    loaded = [(outlet, load_articles(outlet)) for outlet in OUTLETS]
+    everything = [a for _, articles in loaded for a in articles]
+    if REFERENCE_SLUG not in {a.slug for a in loaded[0][1]}:
+        raise ValueError(f"reference article {REFERENCE_SLUG!r} is missing from {OUTLETS[0].name}")
+    if len({a.slug for a in everything}) != len(everything):
+        raise ValueError("two articles share a slug")
+    hits = [a.slug for a in everything if REFERENCE_PHRASE in a.text.lower()]
     if hits != [REFERENCE_SLUG]:
         raise ValueError(f"{REFERENCE_PHRASE!r} must appear only in the reference story: {hits}")
-    return sorted(articles, key=lambda a: a.published, reverse=True)
+    return loaded
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
 @functools.cache
-def _template(name: str) -> Template:
-    return Template((TEMPLATES_DIR / name).read_text(encoding="utf-8"))
+def _template(directory: Path, name: str) -> Template:
+    return Template((directory / name).read_text(encoding="utf-8"))
 
 
-def fill(template: str, /, **values: object) -> str:
-    """Substitute a template from ``templates/`` (every placeholder must be given)."""
-    return _template(template).substitute(values).rstrip("\n")
+def fill(outlet: Outlet, template: str, /, **values: object) -> str:
+    """Substitute one of the outlet's templates (every placeholder it uses must be given)."""
+    return _template(outlet.templates_dir, template).substitute(values).rstrip("\n")
 
 
 def esc(text: str) -> str:
@@ -392,17 +487,18 @@ def link_item(article: Article, extra: str = "") -> str:
 # ----------------------------------------------------------------------------- page chrome
 
 
-def ad(slot: str, width: int, height: int) -> str:
+def ad(outlet: Outlet, slot: str, width: int, height: int) -> str:
     """An advertisement block as ad servers leave it in static HTML."""
-    return fill("ad.html", slot=slot, width=width, height=height)
+    return fill(outlet, "ad.html", slot=slot, width=width, height=height)
 
 
-def newsletter(box_id: str) -> str:
+def newsletter(outlet: Outlet, box_id: str) -> str:
     """Newsletter sign-up box."""
-    return fill("newsletter.html", box_id=box_id, site_name=SITE_NAME)
+    return fill(outlet, "newsletter.html", box_id=box_id, site_name=outlet.name)
 
 
 def document(
+    outlet: Outlet,
     *,
     head: str,
     page_type: str,
@@ -411,37 +507,41 @@ def document(
     main: str,
     articles: list[Article],
 ) -> str:
-    """A full HTML5 page: cookie banner, header, ticker, ads, sidebar, footer."""
+    """A full HTML5 page: cookie banner, header, ticker, ads, sidebar, footer.
+
+    Every value is offered to the outlet's ``page.html``; it uses those its design has.
+    """
     nav = ['<li><a href="/">Home</a></li>']
-    for section in SECTIONS:
+    for section in outlet.sections:
         active = ' class="active" aria-current="page"' if section == current else ""
         nav.append(f'<li><a href="/{section_path(section)}"{active}>{esc(section)}</a></li>')
-    nav.append('<li><a href="/rss.xml">RSS</a></li>')
+    nav.append(f'<li><a href="/{outlet.rss_path}">RSS</a></li>')
     trend = [
         link_item(a, f' <span class="trend-section">{esc(a.section)}</span>')
         for a in trending(articles)
     ]
     return (
         fill(
+            outlet,
             "page.html",
             head=head,
             page_type=page_type,
             body_class=body_class,
-            site_name=SITE_NAME,
-            tagline=TAGLINE,
+            site_name=outlet.name,
+            tagline=outlet.tagline,
             nav_items="\n".join(nav),
             ticker_items="\n".join(link_item(a) for a in ticker(articles)),
-            ad_top=ad("leaderboard-top", 728, 90),
+            ad_top=ad(outlet, "leaderboard-top", 728, 90),
             main=main,
             trending_items="\n".join(trend),
-            ad_sidebar=ad("sidebar-mpu", 300, 250),
-            newsletter_side=newsletter("newsletter-side"),
-            ad_halfpage=ad("sidebar-halfpage", 300, 600),
-            ad_bottom=ad("leaderboard-bottom", 728, 90),
+            ad_sidebar=ad(outlet, "sidebar-mpu", 300, 250),
+            newsletter_side=newsletter(outlet, "newsletter-side"),
+            ad_halfpage=ad(outlet, "sidebar-halfpage", 300, 600),
+            ad_bottom=ad(outlet, "leaderboard-bottom", 728, 90),
             footer_sections="\n".join(
-                f'<li><a href="/{section_path(s)}">{esc(s)}</a></li>' for s in SECTIONS
+                f'<li><a href="/{section_path(s)}">{esc(s)}</a></li>' for s in outlet.sections
             ),
-            private_path=PRIVATE_PATH,
+            private_path=outlet.private_path or "",
         )
         + "\n"
     )
@@ -450,7 +550,7 @@ def document(
 # ----------------------------------------------------------------------------- article pages
 
 
-def body_html(article: Article, also_read: Article | None) -> str:
+def body_html(outlet: Outlet, article: Article, also_read: Article | None) -> str:
     """Render the body, with an in-article ad and an 'Also read' link as real sites do."""
     parts: list[str] = []
     paragraphs = 0
@@ -459,11 +559,15 @@ def body_html(article: Article, also_read: Article | None) -> str:
             parts.append(f"<p>{esc(block.text)}</p>")
             paragraphs += 1
             if paragraphs == 2:
-                parts.append(ad("in-article", 300, 250))
+                parts.append(ad(outlet, "in-article", 300, 250))
             if paragraphs == 3 and also_read is not None:
                 parts.append(
-                    '<aside class="also-read"><strong>Also read:</strong> '
-                    f'<a href="/{also_read.path}">{esc(also_read.headline)}</a></aside>'
+                    fill(
+                        outlet,
+                        "also-read.html",
+                        path=also_read.path,
+                        headline=esc(also_read.headline),
+                    )
                 )
         elif block.kind in {"h2", "h3"}:
             parts.append(f"<{block.kind}>{esc(block.text)}</{block.kind}>")
@@ -483,7 +587,7 @@ def body_html(article: Article, also_read: Article | None) -> str:
     return "\n".join(parts)
 
 
-def article_json_ld(article: Article) -> dict[str, Any]:
+def article_json_ld(outlet: Outlet, article: Article) -> dict[str, Any]:
     """schema.org NewsArticle for an article page."""
     logo = {"@type": "ImageObject", "url": f"{BASE}/static/img/logo.svg"}
     return {
@@ -500,7 +604,12 @@ def article_json_ld(article: Article) -> dict[str, Any]:
             {"@type": "Person", "name": name, "url": f"{BASE}/about.html#team"}
             for name in article.authors
         ],
-        "publisher": {"@type": "Organization", "name": SITE_NAME, "url": f"{BASE}/", "logo": logo},
+        "publisher": {
+            "@type": "Organization",
+            "name": outlet.name,
+            "url": f"{BASE}/",
+            "logo": logo,
+        },
         "articleSection": article.section,
         "keywords": article.tags,
         "wordCount": article.word_count,
@@ -509,18 +618,18 @@ def article_json_ld(article: Article) -> dict[str, Any]:
     }
 
 
-def article_head(article: Article) -> str:
+def article_head(outlet: Outlet, article: Article) -> str:
     """<head> metadata of an article page."""
     image = f"{BASE}/{image_path(article.section)}"
     props = [
-        ("og:site_name", SITE_NAME),
+        ("og:site_name", outlet.name),
         ("og:type", "article"),
         ("og:title", article.headline),
         ("og:description", article.summary),
         ("og:url", article.url),
         ("og:image", image),
         ("og:image:alt", article.image_alt),
-        ("og:locale", "en_IN"),
+        ("og:locale", outlet.locale),
         ("article:published_time", article.published.isoformat()),
         ("article:modified_time", article.modified.isoformat()),
         ("article:section", article.section),
@@ -538,16 +647,16 @@ def article_head(article: Article) -> str:
     ]
     return "\n".join(
         [
-            f"<title>{esc(article.headline)} | {SITE_NAME}</title>",
+            f"<title>{esc(article.headline)} | {outlet.name}</title>",
             *(f'<meta name="{k}" content="{attr(v)}">' for k, v in names),
             f'<link rel="canonical" href="{article.url}">',
             *(f'<meta property="{k}" content="{attr(v)}">' for k, v in props),
-            json_ld(article_json_ld(article)),
+            json_ld(article_json_ld(outlet, article)),
         ]
     )
 
 
-def article_page(article: Article, articles: list[Article]) -> str:
+def article_page(outlet: Outlet, article: Article, articles: list[Article]) -> str:
     """A full article page with all the chrome text extraction has to remove."""
     related = related_to(article, articles)
     updated = ""
@@ -558,6 +667,7 @@ def article_page(article: Article, articles: list[Article]) -> str:
         )
     comments = [
         fill(
+            outlet,
             "comment.html",
             number=n,
             name=esc(c.name),
@@ -574,6 +684,7 @@ def article_page(article: Article, articles: list[Article]) -> str:
         for r in related
     ]
     main = fill(
+        outlet,
         "article.html",
         section=esc(article.section),
         section_path=section_path(article.section),
@@ -590,16 +701,19 @@ def article_page(article: Article, articles: list[Article]) -> str:
         image_path=image_path(article.section),
         image_alt=attr(article.image_alt),
         url=article.url,
-        body=body_html(article, related[0] if related else None),
-        tags="\n".join(f"<li>{esc(tag)}</li>" for tag in article.tags),
-        ad_below=ad("below-article", 728, 90),
+        body=body_html(outlet, article, related[0] if related else None),
+        tags="\n".join(
+            fill(outlet, "tag.html", tag=esc(tag), slug=slugify(tag)) for tag in article.tags
+        ),
+        ad_below=ad(outlet, "below-article", 728, 90),
         related_items="\n".join(related_items),
-        newsletter=newsletter("newsletter"),
+        newsletter=newsletter(outlet, "newsletter"),
         comment_count=len(article.comments),
         comments="\n".join(comments),
     )
     return document(
-        head=article_head(article),
+        outlet,
+        head=article_head(outlet, article),
         page_type="article",
         body_class=f"page-article section-{slugify(article.section)}",
         current=article.section,
@@ -627,15 +741,15 @@ def card_values(article: Article) -> dict[str, object]:
     }
 
 
-def cards(articles: list[Article]) -> str:
+def cards(outlet: Outlet, articles: list[Article]) -> str:
     """Story cards for a listing page."""
-    return "\n".join(fill("card.html", **card_values(a)) for a in articles)
+    return "\n".join(fill(outlet, "card.html", **card_values(a)) for a in articles)
 
 
-def listing_head(title: str, description: str, path: str) -> str:
+def listing_head(outlet: Outlet, title: str, description: str, path: str) -> str:
     """<head> metadata of a listing page (og:type website, CollectionPage)."""
     url = f"{BASE}/{path}"
-    site = {"@type": "WebSite", "name": SITE_NAME, "url": f"{BASE}/"}
+    site = {"@type": "WebSite", "name": outlet.name, "url": f"{BASE}/"}
     data = {
         "@context": "https://schema.org",
         "@type": "CollectionPage",
@@ -648,7 +762,7 @@ def listing_head(title: str, description: str, path: str) -> str:
             f"<title>{esc(title)}</title>",
             f'<meta name="description" content="{attr(description)}">',
             f'<link rel="canonical" href="{url}">',
-            f'<meta property="og:site_name" content="{SITE_NAME}">',
+            f'<meta property="og:site_name" content="{outlet.name}">',
             '<meta property="og:type" content="website">',
             f'<meta property="og:title" content="{attr(title)}">',
             f'<meta property="og:url" content="{url}">',
@@ -659,17 +773,18 @@ def listing_head(title: str, description: str, path: str) -> str:
     )
 
 
-def home_page(articles: list[Article]) -> str:
+def home_page(outlet: Outlet, articles: list[Article]) -> str:
     """The homepage: lead story plus the latest stories."""
     main = fill(
-        "home.html", site_name=SITE_NAME, cards=cards(articles[1:25]), **card_values(articles[0])
+        outlet,
+        "home.html",
+        site_name=outlet.name,
+        cards=cards(outlet, articles[1:25]),
+        **card_values(articles[0]),
     )
-    head = listing_head(
-        f"{SITE_NAME} - {TAGLINE}",
-        "Latest Bollywood, Hollywood, TV, music, streaming and celebrity fitness news.",
-        "",
-    )
+    head = listing_head(outlet, f"{outlet.name} - {outlet.tagline}", outlet.description, "")
     return document(
+        outlet,
         head=head,
         page_type="home",
         body_class="page-home",
@@ -679,21 +794,24 @@ def home_page(articles: list[Article]) -> str:
     )
 
 
-def section_page(section: str, articles: list[Article]) -> str:
+def section_page(outlet: Outlet, section: str, articles: list[Article]) -> str:
     """One section index page."""
     main = fill(
+        outlet,
         "section.html",
         section=esc(section),
         section_lower=esc(section.lower()),
-        site_name=SITE_NAME,
-        cards=cards([a for a in articles if a.section == section]),
+        site_name=outlet.name,
+        cards=cards(outlet, [a for a in articles if a.section == section]),
     )
     head = listing_head(
-        f"{section} news | {SITE_NAME}",
-        f"Latest {section} news from {SITE_NAME}.",
+        outlet,
+        f"{section} news | {outlet.name}",
+        f"Latest {section} news from {outlet.name}.",
         section_path(section),
     )
     return document(
+        outlet,
         head=head,
         page_type="section",
         body_class=f"page-section section-{slugify(section)}",
@@ -703,14 +821,18 @@ def section_page(section: str, articles: list[Article]) -> str:
     )
 
 
-def about_page(articles: list[Article]) -> str:
+def about_page(outlet: Outlet, articles: list[Article]) -> str:
     """About / contact / privacy page."""
     team = sorted({name for a in articles for name in a.authors})
     main = fill(
-        "about.html", site_name=SITE_NAME, team="\n".join(f"<li>{esc(n)}</li>" for n in team)
+        outlet,
+        "about.html",
+        site_name=outlet.name,
+        team="\n".join(f"<li>{esc(n)}</li>" for n in team),
     )
-    head = listing_head(f"About us | {SITE_NAME}", f"About {SITE_NAME}.", "about.html")
+    head = listing_head(outlet, f"About us | {outlet.name}", f"About {outlet.name}.", "about.html")
     return document(
+        outlet,
         head=head,
         page_type="static",
         body_class="page-static",
@@ -720,20 +842,21 @@ def about_page(articles: list[Article]) -> str:
     )
 
 
-def private_page(articles: list[Article]) -> str:
+def private_page(outlet: Outlet, articles: list[Article]) -> str:
     """A staff-only draft that robots.txt forbids crawling."""
     head = "\n".join(
         [
-            f"<title>Staff preview | {SITE_NAME}</title>",
+            f"<title>Staff preview | {outlet.name}</title>",
             '<meta name="robots" content="noindex, nofollow">',
         ]
     )
     return document(
+        outlet,
         head=head,
         page_type="private",
         body_class="page-private",
         current=None,
-        main=fill("private.html"),
+        main=fill(outlet, "private.html"),
         articles=articles,
     )
 
@@ -741,10 +864,11 @@ def private_page(articles: list[Article]) -> str:
 # ----------------------------------------------------------------------------- feeds
 
 
-def rss_feed(articles: list[Article]) -> str:
+def rss_feed(outlet: Outlet, articles: list[Article]) -> str:
     """RSS 2.0 feed of every article."""
     items = [
         fill(
+            outlet,
             "rss-item.xml",
             title=xml_escape(a.headline),
             url=a.url,
@@ -760,31 +884,39 @@ def rss_feed(articles: list[Article]) -> str:
     ]
     last = email.utils.format_datetime(max(a.modified for a in articles))
     return (
-        fill("rss.xml", site_name=SITE_NAME, base=BASE, last_build=last, items="\n".join(items))
+        fill(
+            outlet,
+            "rss.xml",
+            site_name=outlet.name,
+            base=BASE,
+            last_build=last,
+            items="\n".join(items),
+        )
         + "\n"
     )
 
 
-def news_sitemap(articles: list[Article]) -> str:
+def news_sitemap(outlet: Outlet, articles: list[Article]) -> str:
     """Google News sitemap of every article."""
     urls = [
         fill(
+            outlet,
             "news-sitemap-url.xml",
             url=a.url,
             lastmod=a.modified.isoformat(),
-            site_name=SITE_NAME,
+            site_name=outlet.name,
             published=a.published.isoformat(),
             title=xml_escape(a.headline),
         )
         for a in articles
     ]
-    return fill("news-sitemap.xml", urls="\n".join(urls)) + "\n"
+    return fill(outlet, "news-sitemap.xml", urls="\n".join(urls)) + "\n"
 
 
-def sitemap_index(articles: list[Article]) -> str:
+def sitemap_index(outlet: Outlet, articles: list[Article]) -> str:
     """Sitemap index pointing at the news sitemap."""
     lastmod = max(a.modified for a in articles).isoformat()
-    return fill("sitemap.xml", base=BASE, lastmod=lastmod) + "\n"
+    return fill(outlet, "sitemap.xml", base=BASE, lastmod=lastmod) + "\n"
 
 
 def not_html_bytes() -> bytes:
@@ -804,16 +936,16 @@ def svg_card(label: str, colour: str, width: int = 1200, height: int = 675) -> s
     )
 
 
-def static_assets() -> dict[str, str]:
-    """Stylesheet, script and SVG images, by path."""
+def static_assets(outlet: Outlet) -> dict[str, str]:
+    """Stylesheet, script (``assets/x.css`` -> ``static/css/x.css``) and SVG images, by path."""
     assets = {
-        "static/css/site.css": (ASSETS_DIR / "site.css").read_text(encoding="utf-8"),
-        "static/js/site.js": (ASSETS_DIR / "site.js").read_text(encoding="utf-8"),
-        "static/img/logo.svg": svg_card(SITE_NAME, "#111111", 220, 48),
-        "static/img/favicon.svg": svg_card("M", "#b0003a", 32, 32),
-        "static/img/ad-placeholder.svg": svg_card("Ad", "#dddddd", 300, 250),
+        f"static/{source.suffix.lstrip('.')}/{source.name}": source.read_text(encoding="utf-8")
+        for source in sorted(outlet.assets_dir.iterdir())
     }
-    for section, colour in zip(SECTIONS, SECTION_COLOURS, strict=True):
+    assets["static/img/logo.svg"] = svg_card(outlet.name, outlet.logo_colour, 220, 48)
+    assets["static/img/favicon.svg"] = svg_card(outlet.name[0], outlet.accent_colour, 32, 32)
+    assets["static/img/ad-placeholder.svg"] = svg_card("Ad", "#dddddd", 300, 250)
+    for section, colour in zip(outlet.sections, outlet.section_colours, strict=True):
         assets[image_path(section)] = svg_card(section, colour)
     return assets
 
@@ -821,17 +953,44 @@ def static_assets() -> dict[str, str]:
 # ----------------------------------------------------------------------------- build
 
 
-def manifest(articles: list[Article]) -> dict[str, Any]:
-    """What tests need to know about the generated site."""
+def outlet_manifest(outlet: Outlet, articles: list[Article]) -> dict[str, Any]:
+    """Where an outlet's site is and what it serves besides article pages."""
+    feeds = {"rss": outlet.rss_path, "news_sitemap": outlet.news_sitemap_path}
+    if outlet.sitemap_index_path:
+        feeds["sitemap_index"] = outlet.sitemap_index_path
+    bad_inputs = {
+        "broken_feed": "feed-broken.xml",
+        "empty_page": "articles/empty.html",
+        "not_html": "articles/not-html.html",
+    }
     return {
-        "site_name": SITE_NAME,
+        "site_name": outlet.name,
+        "site_dir": outlet.site_dir,
+        "article_count": len(articles),
+        "listing_pages": ["index.html", *(section_path(s) for s in outlet.sections)],
+        "other_pages": ["about.html"],
+        "feeds": feeds,
+        "robots": "robots.txt",
+        "private_paths": [outlet.private_path] if outlet.private_path else [],
+        "bad_inputs": bad_inputs if outlet.crawler_fixtures else {},
+    }
+
+
+def manifest(loaded: list[tuple[Outlet, list[Article]]]) -> dict[str, Any]:
+    """What tests need to know about the generated sites: the whole demo, then each outlet."""
+    return {
         "base_url_placeholder": BASE,
         "reference_slug": REFERENCE_SLUG,
+        "reference_source": MARQUEE_DAILY.source,
         "reference_query": REFERENCE_QUERY,
         "reference_phrase": REFERENCE_PHRASE,
-        "article_count": len(articles),
+        "article_count": sum(len(articles) for _, articles in loaded),
+        "outlets": {
+            outlet.source: outlet_manifest(outlet, articles) for outlet, articles in loaded
+        },
         "articles": [
             {
+                "source": outlet.source,
                 "slug": a.slug,
                 "path": a.path,
                 "title": a.headline,
@@ -843,77 +1002,77 @@ def manifest(articles: list[Article]) -> dict[str, Any]:
                 "word_count": a.word_count,
                 "mentions": a.mentions,
             }
+            for outlet, articles in loaded
             for a in articles
         ],
-        "listing_pages": ["index.html", *(section_path(s) for s in SECTIONS)],
-        "other_pages": ["about.html"],
-        "feeds": {
-            "rss": "rss.xml",
-            "news_sitemap": "news-sitemap.xml",
-            "sitemap_index": "sitemap.xml",
-        },
-        "robots": "robots.txt",
-        "private_paths": [PRIVATE_PATH],
-        "bad_inputs": {
-            "broken_feed": "feed-broken.xml",
-            "empty_page": "articles/empty.html",
-            "not_html": "articles/not-html.html",
-        },
     }
 
 
-def render(articles: list[Article]) -> dict[str, str | bytes]:
-    """Every output file of the site, by path relative to the site root."""
-    files: dict[str, str | bytes] = dict(static_assets())
+def render(outlet: Outlet, articles: list[Article]) -> dict[str, str | bytes]:
+    """Every output file of an outlet's site, by path relative to the site root."""
+    files: dict[str, str | bytes] = dict(static_assets(outlet))
     for article in articles:
-        files[article.path] = article_page(article, articles)
-    files["index.html"] = home_page(articles)
-    for section in SECTIONS:
-        files[section_path(section)] = section_page(section, articles)
-    files["about.html"] = about_page(articles)
-    files[PRIVATE_PATH] = private_page(articles)
-    files["rss.xml"] = rss_feed(articles)
-    files["news-sitemap.xml"] = news_sitemap(articles)
-    files["sitemap.xml"] = sitemap_index(articles)
-    files["robots.txt"] = fill("robots.txt", site_name=SITE_NAME, base=BASE) + "\n"
-    files["feed-broken.xml"] = fill("feed-broken.xml", site_name=SITE_NAME, base=BASE) + "\n"
-    files["articles/empty.html"] = b""
-    files["articles/not-html.html"] = not_html_bytes()
+        files[article.path] = article_page(outlet, article, articles)
+    files["index.html"] = home_page(outlet, articles)
+    for section in outlet.sections:
+        files[section_path(section)] = section_page(outlet, section, articles)
+    files["about.html"] = about_page(outlet, articles)
+    files[outlet.rss_path] = rss_feed(outlet, articles)
+    files[outlet.news_sitemap_path] = news_sitemap(outlet, articles)
+    if outlet.sitemap_index_path:
+        files[outlet.sitemap_index_path] = sitemap_index(outlet, articles)
+    files["robots.txt"] = fill(outlet, "robots.txt", site_name=outlet.name, base=BASE) + "\n"
+    if outlet.private_path:
+        files[outlet.private_path] = private_page(outlet, articles)
+    if outlet.crawler_fixtures:
+        broken = fill(outlet, "feed-broken.xml", site_name=outlet.name, base=BASE)
+        files["feed-broken.xml"] = broken + "\n"
+        files["articles/empty.html"] = b""
+        files["articles/not-html.html"] = not_html_bytes()
     return files
 
 
-def self_check(files: dict[str, str | bytes]) -> None:
+def self_check(outlet: Outlet, files: dict[str, str | bytes]) -> None:
     """Fail the build if a feed is malformed, the broken feed parses, or an origin leaks."""
-    for name in ("rss.xml", "news-sitemap.xml", "sitemap.xml"):
+    listings = (outlet.rss_path, outlet.news_sitemap_path, outlet.sitemap_index_path)
+    for name in filter(None, listings):
         xml.dom.minidom.parseString(files[name])
-    try:
-        xml.dom.minidom.parseString(files["feed-broken.xml"])
-    except ExpatError:
-        pass
-    else:
-        raise AssertionError("feed-broken.xml unexpectedly parses")
+    if "feed-broken.xml" in files:
+        try:
+            xml.dom.minidom.parseString(files["feed-broken.xml"])
+        except ExpatError:
+            pass
+        else:
+            raise AssertionError("feed-broken.xml unexpectedly parses")
     for path, content in files.items():
         if isinstance(content, str) and re.search(r"https?://(localhost|127\.0\.0\.1)", content):
             raise AssertionError(f"{path}: hard-coded local origin instead of {BASE}")
 
 
-def write_site(out_dir: Path, manifest_path: Path) -> int:
-    """Render everything into ``out_dir`` (replacing it) and write the manifest."""
-    articles = load_articles()
-    files = render(articles)
-    self_check(files)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    for rel, content in files.items():
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content, encoding="utf-8", newline="\n")
-    text = json.dumps(manifest(articles), indent=2, ensure_ascii=False) + "\n"
+def write_sites(out_root: Path, manifest_path: Path) -> dict[str, int]:
+    """Render each outlet into ``out_root/<site_dir>`` (replacing it); write the manifest.
+
+    Returns the number of articles per output directory.
+    """
+    loaded = load_outlets()
+    counts: dict[str, int] = {}
+    for outlet, articles in loaded:
+        files = render(outlet, articles)
+        self_check(outlet, files)
+        out_dir = out_root / outlet.site_dir
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        for rel, content in files.items():
+            target = out_dir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8", newline="\n")
+        counts[outlet.site_dir] = len(articles)
+    text = json.dumps(manifest(loaded), indent=2, ensure_ascii=False) + "\n"
     manifest_path.write_text(text, encoding="utf-8")
-    return len(articles)
+    return counts
 
 
 def same_tree(left: Path, right: Path) -> bool:
@@ -928,33 +1087,36 @@ def same_tree(left: Path, right: Path) -> bool:
 
 
 def is_fresh() -> bool:
-    """True if the committed site and manifest match a fresh build."""
+    """True if the committed sites and manifest match a fresh build."""
     with tempfile.TemporaryDirectory() as tmp:
-        out, man = Path(tmp) / "site", Path(tmp) / "manifest.json"
-        write_site(out, man)
+        out, man = Path(tmp), Path(tmp) / "manifest.json"
+        write_sites(out, man)
         return (
-            SITE_DIR.is_dir()
-            and MANIFEST_PATH.is_file()
-            and same_tree(out, SITE_DIR)
+            MANIFEST_PATH.is_file()
             and filecmp.cmp(man, MANIFEST_PATH, shallow=False)
+            and all(
+                (HERE / o.site_dir).is_dir() and same_tree(out / o.site_dir, HERE / o.site_dir)
+                for o in OUTLETS
+            )
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description="Build the Marquee Daily demo news site.")
+    parser = argparse.ArgumentParser(description="Build the demo's news sites.")
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if site/ or manifest.json is out of date"
+        "--check", action="store_true", help="exit 1 if a site or manifest.json is out of date"
     )
     args = parser.parse_args(argv)
     if args.check:
         if is_fresh():
-            print("demo site is up to date")
+            print("demo sites are up to date")
             return 0
-        print("demo site is stale: run python deploy/demo-site/build.py", file=sys.stderr)
+        print("demo sites are stale: run python deploy/demo-site/build.py", file=sys.stderr)
         return 1
-    count = write_site(SITE_DIR, MANIFEST_PATH)
-    print(f"built {count} articles into {SITE_DIR}")
+    counts = write_sites(HERE, MANIFEST_PATH)
+    for site_dir, count in counts.items():
+        print(f"built {count} articles into {HERE / site_dir}")
     return 0
 
 

@@ -13,7 +13,7 @@ import pytest
 from elasticsearch_fixtures import load_launcher
 from servers import Service, free_port, get_json, wait_until
 
-from newsagg.cli.demo_site import DemoSite
+from newsagg.cli.demo_site import DemoSites
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ class Api:
 
 
 def test_indexing_survives_a_node_crash_and_the_reference_story_ranks_first(
-    tmp_path: Path, demo_site: DemoSite, manifest: dict, node: Any
+    tmp_path: Path, demo_site: DemoSites, manifest: dict, node: Any
 ):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -83,13 +83,15 @@ def test_indexing_survives_a_node_crash_and_the_reference_story_ranks_first(
         assert page["total"] == expected
         urls = [hit["url"].rsplit("/", 1)[-1] for hit in page["hits"]]
         assert sorted(urls) == sorted(f"{a['slug']}.html" for a in manifest["articles"])
+        by_source = {f["value"]: f["count"] for f in page["facets"]["source"]}
+        assert by_source == {name: o["article_count"] for name, o in manifest["outlets"].items()}
 
         status, page = api.get("/v1/search", q=manifest["reference_query"])
         assert status == 200
         top = page["hits"][0]
         assert top["url"].endswith(f"/{manifest['reference_slug']}.html")
         assert "<mark>" in top["snippet"]
-        assert {f["value"] for f in page["facets"]["source"]} == {"marquee-daily"}
+        assert {f["value"] for f in page["facets"]["source"]} == {"marquee-daily", "reel-news"}
         status, page = api.get("/v1/search", q=f'"{manifest["reference_phrase"]}"')
         assert page["total"] == 1
         assert page["hits"][0]["url"].endswith(f"/{manifest['reference_slug']}.html")

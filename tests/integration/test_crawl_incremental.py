@@ -9,7 +9,7 @@ from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.ports import ARTICLES_TOPIC
 from servers import Service
 
-from newsagg.cli.demo_site import DemoSite
+from newsagg.cli.demo_site import DemoSite, DemoSites
 
 
 def crawl_env(data_dir: Path, sources: str) -> dict[str, str]:
@@ -42,7 +42,7 @@ def article_fetches(log: str) -> int:
 
 
 def test_second_pass_fetches_and_publishes_nothing_new(
-    tmp_path: Path, manifest: dict, demo_site: DemoSite
+    tmp_path: Path, manifest: dict, demo_site: DemoSites
 ):
     env = crawl_env(tmp_path / "data", demo_site.sources_yaml())
     first = crawl_once(env, tmp_path / "first")
@@ -55,7 +55,7 @@ def test_second_pass_fetches_and_publishes_nothing_new(
 
 
 def test_updated_story_is_fetched_again_but_an_unchanged_body_is_not_resent(
-    tmp_path: Path, manifest: dict, demo_site: DemoSite
+    tmp_path: Path, manifest: dict, demo_site: DemoSites
 ):
     page = f"{demo_site.url}/articles/{manifest['reference_slug']}.html"
     listing_dir = tmp_path / "listing"

@@ -17,7 +17,7 @@ from newsagg.core.article import Article
 from newsagg.core.ports import ARTICLES_TOPIC, Bus, dead_letter_topic
 from servers import Service, free_port, get_json, wait_until
 
-from newsagg.cli.demo_site import DemoSite
+from newsagg.cli.demo_site import DemoSites
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ class KafkaPipeline:
 
 @pytest.fixture(scope="module")
 def pipeline(
-    kafka_url: str, demo_site: DemoSite, manifest: dict, tmp_path_factory: pytest.TempPathFactory
+    kafka_url: str, demo_site: DemoSites, manifest: dict, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KafkaPipeline]:
     data_dir = tmp_path_factory.mktemp("kafka-pipeline")
     (data_dir / "sources.yaml").write_text(demo_site.sources_yaml())

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from lxml import html as lxml_html
 from newsagg.crawler.extraction import ExtractionError, extract_article
 from newsagg.crawler.extraction_authors import normalise_authors, site_names
 from newsagg.crawler.extraction_encoding import decode_html
 from newsagg.crawler.extraction_language import detect_language
 from newsagg.crawler.extraction_text import clean_lines
 
-from newsagg.cli.demo_site import SITE_DIR
+from newsagg.cli.demo_site import DEMO_DIR, MANIFEST_PATH
 
 CRAWLED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PARAGRAPHS = [
@@ -288,16 +289,39 @@ def test_decode_html_handles_boms_and_undeclared_bytes():
     assert LATIN in sniffed
 
 
-# -- the bundled demo site --------------------------------------------------------------
+# -- the bundled demo sites -------------------------------------------------------------
 
-MANIFEST = json.loads((SITE_DIR.parent / "manifest.json").read_text(encoding="utf-8"))
+MANIFEST = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
+REEL_NEWS_ARTICLES = [a for a in MANIFEST["articles"] if a["source"] == "reel-news"]
+REEL_NEWS_CHROME = [
+    "We value your privacy",
+    "cookies",
+    "Log in",
+    "Become a member",
+    "Menu",
+    "Sponsored",
+    "Read next",
+    "Topics",
+    "WhatsApp",
+    "Copy link",
+    "More from Reel News",
+    "The Reel Sheet",
+    "Most read this week",
+    "Independent entertainment journalism",
+    "Reel News Media Ltd",
+    "Screens, stages and the stars on them",
+]
+
+
+def demo_page(entry: dict, base: str) -> str:
+    site_dir = DEMO_DIR / MANIFEST["outlets"][entry["source"]]["site_dir"]
+    return (site_dir / entry["path"]).read_text(encoding="utf-8").replace("__BASE_URL__", base)
 
 
 @pytest.mark.parametrize("entry", MANIFEST["articles"], ids=lambda entry: entry["slug"])
 def test_demo_site_articles_extract_with_their_metadata(entry: dict):
     base = "http://demo.example"
-    html = (SITE_DIR / entry["path"]).read_text(encoding="utf-8").replace("__BASE_URL__", base)
-    article = extract(html, url=f"{base}/{entry['path']}")
+    article = extract(demo_page(entry, base), url=f"{base}/{entry['path']}")
     assert article.title == entry["title"]
     assert article.authors == entry["authors"]
     assert article.published_at == datetime.fromisoformat(entry["published_at"])
@@ -305,6 +329,28 @@ def test_demo_site_articles_extract_with_their_metadata(entry: dict):
     assert article.language == "en"
     assert set(entry["tags"]) <= set(article.tags)
     assert "Related stories" not in article.text
+
+
+BODY_BLOCKS = '//div[@class="rn-story__body"]/*[self::p or self::h2 or self::h3]'
+OTHER_STORIES = '//aside[@class="rn-readnext"]//a | //section[@class="rn-more"]//a'
+
+
+@pytest.mark.parametrize("entry", REEL_NEWS_ARTICLES, ids=lambda entry: entry["slug"])
+def test_reel_news_pages_extract_to_their_story_without_the_chrome(entry: dict):
+    """The second outlet's layout: the standfirst and every body block in order, no chrome."""
+    base = "http://reel.example"
+    html = demo_page(entry, base)
+    tree = lxml_html.document_fromstring(html)
+    blocks = [" ".join(b.text_content().split()) for b in tree.xpath(BODY_BLOCKS)]
+    standfirst = " ".join(tree.xpath('string(//p[@class="rn-story__dek"])').split())
+    other_stories = [" ".join(a.text_content().split()) for a in tree.xpath(OTHER_STORIES)]
+    assert len(blocks) >= 5
+    assert other_stories
+
+    text = extract(html, url=f"{base}/{entry['path']}").text
+    assert text.splitlines() == [standfirst, *blocks]
+    for chrome in REEL_NEWS_CHROME + other_stories:
+        assert chrome not in text, chrome
 
 
 def test_fixture_pages_exist():

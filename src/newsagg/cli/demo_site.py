@@ -1,19 +1,45 @@
-"""Serve the bundled demo news site (deploy/demo-site/site) on localhost.
+"""Serve the bundled demo news sites (deploy/demo-site) on localhost.
 
-Its feeds and pages say `__BASE_URL__` where an absolute URL belongs; the server
-puts its own address there, so the site works on any port.
+The demo has two fictional outlets, Marquee Daily and Reel News, each a static site
+served on its own port, so each is its own host with its own robots.txt. Their feeds
+and pages say `__BASE_URL__` where an absolute URL belongs; the server puts its own
+address there, so a site works on any port.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 
-SITE_DIR = Path(__file__).resolve().parents[3] / "deploy" / "demo-site" / "site"
+DEMO_DIR = Path(__file__).resolve().parents[3] / "deploy" / "demo-site"
 PLACEHOLDER = b"__BASE_URL__"
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """One demo outlet: the source name it is indexed under, its site and its listings."""
+
+    source: str
+    name: str
+    site_dir: Path
+    feed: str
+    sitemap: str
+
+
+MARQUEE_DAILY = Outlet(
+    "marquee-daily", "Marquee Daily", DEMO_DIR / "site", "rss.xml", "sitemap.xml"
+)
+REEL_NEWS = Outlet(
+    "reel-news", "Reel News", DEMO_DIR / "site-reel-news", "feed.xml", "sitemap-news.xml"
+)
+OUTLETS = (MARQUEE_DAILY, REEL_NEWS)
+SITE_DIR = MARQUEE_DAILY.site_dir
+MANIFEST_PATH = DEMO_DIR / "manifest.json"
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -35,11 +61,18 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 class DemoSite:
-    """The demo site on 127.0.0.1:port (0 = any free port), in a background thread."""
+    """One outlet's site on 127.0.0.1:port (0 = any free port), in a background thread.
 
-    def __init__(self, port: int = 0, site_dir: Path = SITE_DIR) -> None:
-        if not (site_dir / "rss.xml").is_file():
+    `site_dir` serves another directory (a test's own pages) under the outlet's name.
+    """
+
+    def __init__(
+        self, port: int = 0, site_dir: Path | None = None, outlet: Outlet = MARQUEE_DAILY
+    ) -> None:
+        site_dir = site_dir or outlet.site_dir
+        if not site_dir.is_dir():
             raise FileNotFoundError(f"demo site not found at {site_dir}")
+        self.outlet = outlet
         handler = type("DemoHandler", (_Handler,), {})
         self.server = ThreadingHTTPServer(
             ("127.0.0.1", port), partial(handler, directory=str(site_dir))
@@ -53,15 +86,50 @@ class DemoSite:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self._thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
 
-    def sources_yaml(self, interval: float = 60.0) -> str:
+    def source_entry(self, interval: float = 60.0) -> str:
+        """This site as one entry of a sources.yaml `sources:` list."""
         return (
-            "sources:\n"
-            "  - name: marquee-daily\n"
-            f"    feeds: [{self.url}/rss.xml]\n"
-            f"    sitemaps: [{self.url}/sitemap.xml]\n"
+            f"  - name: {self.outlet.source}\n"
+            f"    feeds: [{self.url}/{self.outlet.feed}]\n"
+            f"    sitemaps: [{self.url}/{self.outlet.sitemap}]\n"
             f"    interval: {interval}\n"
-            "    allow_private: true\n"  # the demo site is on localhost
+            "    allow_private: true\n"  # the demo sites are on localhost
         )
+
+    def sources_yaml(self, interval: float = 60.0) -> str:
+        return "sources:\n" + self.source_entry(interval)
+
+
+class DemoSites:
+    """Every demo outlet, each on its own port: from `first_port` on, or any free ports."""
+
+    def __init__(self, first_port: int = 0, outlets: Sequence[Outlet] = OUTLETS) -> None:
+        self.sites: list[DemoSite] = []
+        try:
+            for i, outlet in enumerate(outlets):
+                self.sites.append(DemoSite(first_port + i if first_port else 0, outlet=outlet))
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        """Marquee Daily's address (the site with the crawler's bad inputs)."""
+        return self.sites[0].url
+
+    def start(self) -> DemoSites:
+        for site in self.sites:
+            site.start()
+        return self
+
+    def stop(self) -> None:
+        for site in self.sites:
+            site.stop()
+
+    def sources_yaml(self, interval: float = 60.0) -> str:
+        """A sources.yaml that crawls every outlet."""
+        return "sources:\n" + "".join(site.source_entry(interval) for site in self.sites)

@@ -45,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="default: NEWSAGG_API_PORT (8000)")
     commands.add_parser("up", help="run crawler, indexer and API together (Ctrl-C stops all)")
     demo = commands.add_parser("demo", help="serve the bundled demo news site and run `up` on it")
-    demo.add_argument("--site-port", type=int, default=0, help="demo site port (default: any free)")
+    demo.add_argument(
+        "--site-port",
+        type=int,
+        default=0,
+        help="port of the first demo site, the next outlet's is the one after (default: any free)",
+    )
     extract = commands.add_parser(
         "extract", help="extract articles from saved pages (.html, .html.gz) as JSON lines"
     )
@@ -176,8 +181,9 @@ def _up(settings: Settings, env: dict[str, str], announce: bool = False) -> int:
             announced = True
             print(
                 f"\nnewsagg is up: {articles} articles indexed so far.\n"
-                f"  Search:  {api}/v1/search?q=Milind+Soman+cycling\n"
-                f"  API docs: {api}/docs\n"
+                f"  Search page: {api}/?q=Milind+Soman+cycling\n"
+                f"  Search API:  {api}/v1/search?q=Milind+Soman+cycling\n"
+                f"  API docs:    {api}/docs\n"
                 "  Ctrl-C stops everything.\n",
                 flush=True,
             )
@@ -186,18 +192,22 @@ def _up(settings: Settings, env: dict[str, str], announce: bool = False) -> int:
 
 
 def _demo(settings: Settings, site_port: int) -> int:
-    from newsagg.cli.demo_site import DemoSite
+    from newsagg.cli.demo_site import DemoSites
 
-    site = DemoSite(site_port).start()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    sources = settings.data_dir / "demo-sources.yaml"
-    sources.write_text(site.sources_yaml(), encoding="utf-8")
-    logging.getLogger("newsagg.demo").warning("demo news site on %s", site.url)
-    print(f"Demo news site: {site.url}/ (sources: {sources})", flush=True)
+    sites = DemoSites(site_port).start()
     try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        sources = settings.data_dir / "demo-sources.yaml"
+        sources.write_text(sites.sources_yaml(), encoding="utf-8")
+        for site in sites.sites:
+            logging.getLogger("newsagg.demo").warning(
+                "demo news site %s on %s", site.outlet.name, site.url
+            )
+            print(f"Demo news site: {site.outlet.name} at {site.url}/", flush=True)
+        print(f"Demo sources: {sources}", flush=True)
         return _up(settings, {**os.environ, "NEWSAGG_SOURCES": str(sources)}, announce=True)
     finally:
-        site.stop()
+        sites.stop()
 
 
 if __name__ == "__main__":
