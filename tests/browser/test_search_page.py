@@ -241,3 +241,14 @@ def test_the_api_documentation_works_offline(page: Page, demo: Demo):
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("newsagg search API")
     expect(page.get_by_text("Search articles").first).to_be_visible()
     assert hosts == {urllib.parse.urlsplit(demo.url).netloc}
+
+
+def test_a_missing_article_is_said_so_without_empty_parts(page: Page, demo: Demo):
+    page.goto(f"{demo.url}/?article=no-such-id")
+    expect(page.locator("#article-title")).to_have_text("Article not found")
+    expect(page.get_by_role("alert")).to_contain_text("no article with id 'no-such-id'")
+    expect(page.locator("#article-original")).to_be_hidden()
+    expect(page.locator("#similar-section")).to_be_hidden()
+    page.get_by_role("link", name="Back to results").click()
+    expect(page.locator("#results .hit").first).to_be_visible()
+    expect(page.get_by_role("alert")).to_be_hidden()

@@ -195,6 +195,7 @@ async function renderSearch(gen) {
     $("results-heading").textContent =
       err.status === 400 ? "The query cannot be read" : "The search failed";
     $("results-status").textContent = "";
+    for (const facet of Object.keys(FACETS)) $(`facet-${facet}`).hidden = true;
     showError(err);
   }
   await timeline;
@@ -527,6 +528,8 @@ async function renderArticle(gen) {
   $("article-meta").replaceChildren();
   $("article-body").replaceChildren();
   $("similar").replaceChildren();
+  $("article-original").hidden = true;
+  $("similar-section").hidden = true;
   let article;
   try {
     article = await api(`v1/articles/${encodeURIComponent(state.article)}`);
@@ -545,6 +548,8 @@ async function renderArticle(gen) {
   meta.push(document.createTextNode(` · ${article.word_count.toLocaleString()} words`));
   $("article-meta").append(...meta);
   $("article-original").href = safeHttpUrl(article.url);
+  $("article-original").hidden = false;
+  $("similar-section").hidden = false;
   const words = queryWords(state.q);
   const paragraphs = article.text.split(/\n+/).filter((p) => p.trim());
   $("article-body").append(
