@@ -20,7 +20,7 @@ def demo_articles() -> list[Article]:
     crawled = datetime(2026, 11, 25, tzinfo=UTC)
     articles = []
     for outlet in OUTLETS:
-        base = f"http://{outlet.source}.demo.test"
+        base = f"https://{outlet.source}.demo.test"
         articles += [
             extract_article(
                 page.read_text(encoding="utf-8").replace("__BASE_URL__", base),

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from demo_corpus import demo_articles
 from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article
@@ -19,9 +19,6 @@ from newsagg.core.ports import SearchStore
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
-from newsagg.crawler.extraction import extract_article
-
-from newsagg.cli.demo_site import SITE_DIR
 
 EDITOR_QUERIES = {
     "Milind Soman cycling": "milind-soman-ankita-konwar-roadside-romance-cycling",
@@ -40,17 +37,8 @@ EDITOR_QUERIES = {
 
 
 def demo_corpus() -> list[Article]:
-    crawled = datetime(2026, 11, 25, tzinfo=UTC)
-    return [
-        extract_article(
-            page.read_bytes(),
-            url=f"https://marquee.example/articles/{page.name}",
-            source="marquee-daily",
-            crawled_at=crawled,
-        )
-        for page in sorted((SITE_DIR / "articles").glob("*.html"))
-        if page.stem not in ("empty", "not-html")
-    ]
+    """Marquee Daily's 36 stories: the corpus these editor queries were written for."""
+    return [article for article in demo_articles() if article.source == "marquee-daily"]
 
 
 @pytest.fixture(scope="module")

@@ -100,9 +100,6 @@ class DemoSite:
             "    allow_private: true\n"  # the demo sites are on localhost
         )
 
-    def sources_yaml(self, interval: float = 60.0) -> str:
-        return "sources:\n" + self.source_entry(interval)
-
 
 class DemoSites:
     """Every demo outlet, each on its own port: from `first_port` on, or any free ports."""
