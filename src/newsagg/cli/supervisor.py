@@ -2,6 +2,9 @@
 
 Ctrl-C (SIGINT) or SIGTERM stops them all: each gets SIGTERM and a grace period
 to finish its batch or crawl, then SIGKILL.
+
+Each service runs in a process group of its own (the crawler's extraction workers
+with it), so one that is given up on, or that crashed, goes with everything it started.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class Supervisor:
         self.exit_code = 0
 
     def _start(self, child: Child) -> None:
-        child.process = subprocess.Popen(child.command, env=self.env)
+        child.process = subprocess.Popen(child.command, env=self.env, process_group=0)
         log.info("started %s (pid %d)", child.name, child.process.pid)
 
     def run(self, on_tick: Callable[[], None] | None = None) -> int:
@@ -85,6 +88,7 @@ class Supervisor:
                 self.exit_code = CONFIG_ERROR
                 return
             if child.next_start == 0.0:
+                _kill_group(child.process)  # whatever the crashed service left running
                 delay = min(2.0**child.restarts, MAX_RESTART_DELAY)
                 child.next_start = now + delay
                 log.warning(
@@ -108,6 +112,16 @@ class Supervisor:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning("pid %d did not stop in %.0fs; killing it", process.pid, GRACE_SECONDS)
-                process.kill()
+                _kill_group(process)
                 process.wait()
+            _kill_group(process)
         log.info("all services stopped")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the service's whole process group, leader included (its id is the leader's
+    pid, which Linux does not hand out again while the group has members)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

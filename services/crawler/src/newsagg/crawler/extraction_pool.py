@@ -7,12 +7,20 @@ at once, so the crawls share one pool: it starts with the first open spider and
 stops with the last. Workers come from a forkserver with the extraction code
 preloaded: forking the crawler itself would copy its reactor, bus and metrics
 threads mid-flight.
+
+Workers end with the crawler, even when it is killed with SIGKILL. The forkserver is
+their parent, and it cannot notice the crawler's death: it waits for EOF on an "alive"
+pipe whose write end the forkserver hands to every worker, and each worker waits for
+work on a queue whose write end it holds too. So each worker watches the crawler's pid
+itself; once the workers are gone, the forkserver and the resource tracker see EOF and
+exit as well.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,8 +38,26 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _warm_up() -> None:
-    """Load the language model once per worker, not on its first page."""
+def _exit_with(crawler_pid: int) -> None:
+    """End this worker as soon as the crawler process ends, however it ends (Linux)."""
+    if not hasattr(os, "pidfd_open"):
+        return
+    try:
+        crawler = os.pidfd_open(crawler_pid)
+    except ProcessLookupError:
+        os._exit(1)  # the crawler died before this worker started
+
+    def wait_then_exit() -> None:
+        select.select([crawler], [], [])  # a pidfd turns readable when its process exits
+        os._exit(1)
+
+    threading.Thread(target=wait_then_exit, name="exit-with-crawler", daemon=True).start()
+
+
+def _start_worker(crawler_pid: int) -> None:
+    """Tie the worker's life to the crawler's, then load the language model once per
+    worker, not on its first page."""
+    _exit_with(crawler_pid)
     from newsagg.crawler.extraction_language import detect_language
 
     detect_language("warm up the language model with a sentence of plain English text")
@@ -66,7 +92,12 @@ class ExtractionPool:
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["newsagg.crawler.extraction"])
-        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_warm_up)
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
+        )
 
     def acquire(self) -> None:
         with self._lock:

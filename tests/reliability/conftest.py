@@ -1,0 +1,5 @@
+import sys
+from pathlib import Path
+
+# the harness lives in reliability/ at the repository root, beside bench/
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
