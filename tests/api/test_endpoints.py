@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import itertools
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from endpoint_fixtures import CONFIGURED, Api, api_fixture  # noqa: F401 - the `api` fixture
+from newsagg.core.search import DATE_KEY_LIMIT
 
 
 def get(api: Api, path: str, **params: Any) -> dict[str, Any]:
@@ -126,6 +128,61 @@ def test_malformed_cursor_is_a_400(api: Api, cursor: str):
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert "cursor" in response.json()["detail"]
+
+
+def reforged(cursor: str, key: object = None, **change: object) -> str:
+    """A real cursor with its sort key (`key`) or other fields replaced."""
+    state = json.loads(base64.urlsafe_b64decode(cursor))
+    if key is not None:
+        state["after"] = [key, state["after"][1]]
+    return base64.urlsafe_b64encode(json.dumps({**state, **change}).encode()).decode()
+
+
+def nested(levels: int) -> str:
+    return base64.urlsafe_b64encode(("[" * levels + "]" * levels).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "change"),
+    [
+        ("date", {"key": -(2**63) + 1}),  # a date tantivy cannot read: was a 500
+        ("date", {"key": 2**64}),
+        ("date", {"key": 1.5e300}),
+        ("date", {"after": [1, "0" * 31]}),
+        ("date", {"n": 2**64}),
+        ("date", {"n": "2"}),
+        ("date", {"v": [1]}),
+        ("relevance", {"key": -1.0}),
+        ("relevance", {"key": "NaN"}),
+        ("relevance", {"after": [1.0, {"id": "0" * 32}]}),
+    ],
+)
+def test_every_forged_cursor_is_a_400(api: Api, sort: str, change: dict[str, object]):
+    cursor = get(api, "/v1/search", sort=sort, size=2)["next_cursor"]
+    response = api.client.get(
+        "/v1/search", params={"sort": sort, "cursor": reforged(cursor, **change)}
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "malformed cursor" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [nested(2500), nested(150), "eyJ2IjoxfQ!!", "A" * 600],  # nested(2500) was a RecursionError
+)
+def test_a_cursor_too_deep_long_or_not_base64_is_a_400(api: Api, cursor: str):
+    response = api.client.get("/v1/search", params={"sort": "date", "cursor": cursor})
+    assert response.status_code == 400, response.text
+    assert "malformed cursor" in response.json()["detail"]
+
+
+def test_a_cursor_at_the_edge_of_the_dates_pages_on(api: Api):
+    """The oldest date key a cursor may hold is read by both stores: the rest is empty."""
+    cursor = get(api, "/v1/search", sort="date", size=2)["next_cursor"]
+    oldest = reforged(cursor, key=-DATE_KEY_LIMIT)
+    page = get(api, "/v1/search", sort="date", size=2, cursor=oldest)
+    assert page["hits"] == []
 
 
 def test_cursor_of_another_query_is_a_400(api: Api):

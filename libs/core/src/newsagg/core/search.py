@@ -9,14 +9,19 @@ import json
 import math
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from newsagg.core.query import Node
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MAX_PAGE_SIZE = 100
 FACETS = ("source", "author", "language", "published_day")
 CURSOR_VERSION = 1
+MAX_CURSOR_CHARS = 512  # a real one has about 150
+MAX_CURSOR_POSITION = 2**53 - 1  # hits before the page; exact as a JSON number anywhere
+DATE_KEY_LIMIT = 9_223_372_036_854_775_000  # the largest date key (ns) tantivy can read
+MAX_SCORE = 3.4028234663852886e38  # the largest 32-bit float
+ARTICLE_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
 class Sort(StrEnum):
@@ -146,28 +151,65 @@ def encode_cursor(query: SearchQuery, page: SearchPage) -> str | None:
 
 def apply_cursor(query: SearchQuery, cursor: str) -> SearchQuery:
     """The query for the page a cursor points to; InvalidCursor if it is not for this query."""
-    try:
-        state = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-        after, position = tuple(state["after"]), int(state["n"])
-        version, sort, bound = state["v"], state["sort"], state["q"]
-    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error) as exc:
-        raise InvalidCursor("malformed cursor: pass next_cursor exactly as returned") from exc
-    if not _sort_values(after):
-        raise InvalidCursor("malformed cursor: pass next_cursor exactly as returned")
-    if version != CURSOR_VERSION:
-        raise InvalidCursor(f"cursor version {version!r} is not supported: search again")
-    if sort != query.sort.value or bound != fingerprint(query) or position < 0:
+    state = read_cursor(cursor)
+    if state.v != CURSOR_VERSION:
+        raise InvalidCursor(f"cursor version {state.v!r} is not supported: search again")
+    if state.sort != query.sort or state.q != fingerprint(query):
         raise InvalidCursor("this cursor belongs to another query, sort or filters")
-    return query.model_copy(update={"after": after, "offset": position})
+    return query.model_copy(update={"after": state.after, "offset": state.n})
 
 
-def _sort_values(after: tuple[Any, ...]) -> bool:
-    """Both stores sort on (a number: score or date, the article id)."""
-    return (
-        len(after) == 2
-        and isinstance(after[0], int | float)
-        and not isinstance(after[0], bool)
-        and math.isfinite(after[0])
-        and abs(after[0]) < 2**63
-        and isinstance(after[1], str)
-    )
+def read_cursor(cursor: str) -> CursorState:
+    """Decode and validate a cursor; InvalidCursor says what is wrong with a bad one.
+
+    The size is checked before decoding and pydantic's JSON parser bounds nesting, so no
+    input can make decoding deep or slow; the typed model bounds every value.
+    """
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor(
+            f"malformed cursor: {len(cursor)} characters (at most {MAX_CURSOR_CHARS}); "
+            "pass next_cursor exactly as returned"
+        )
+    try:
+        raw = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidCursor(
+            "malformed cursor: not base64url; pass next_cursor as returned"
+        ) from exc
+    try:
+        return CursorState.model_validate_json(raw)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"]) or "cursor"
+        raise InvalidCursor(
+            f"malformed cursor ({where}: {error['msg']}); pass next_cursor exactly as returned"
+        ) from exc
+
+
+class CursorState(BaseModel):
+    """What a cursor holds, typed and bounded: a forged one is refused, never sent to a store.
+
+    `after` is the last hit's sort values in both stores: (score, id) by relevance, (date
+    key, id) by date. Scores are never negative and are 32-bit floats in tantivy and
+    Elasticsearch alike. A date key is nanoseconds in tantivy and milliseconds in
+    Elasticsearch; both are 64-bit integers, and tantivy turns one into a date only within
+    +-DATE_KEY_LIMIT ns (1677-09-21 to 2262-04-11), which bounds it for both.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    v: int = Field(ge=0, le=1000)
+    sort: Sort
+    after: tuple[int | float, Annotated[str, Field(pattern=ARTICLE_ID_PATTERN)]]
+    n: int = Field(ge=0, le=MAX_CURSOR_POSITION)
+    q: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+    @model_validator(mode="after")
+    def _sort_key_fits_sort(self) -> CursorState:
+        key = self.after[0]
+        if self.sort == Sort.DATE:
+            if not isinstance(key, int) or abs(key) > DATE_KEY_LIMIT:
+                raise ValueError(f"a date position is an integer within +-{DATE_KEY_LIMIT}")
+        elif not (math.isfinite(key) and 0 <= key <= MAX_SCORE):
+            raise ValueError(f"a relevance position is a score from 0 to {MAX_SCORE:g}")
+        return self
