@@ -7,6 +7,7 @@ same behaviour.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +48,22 @@ class StoreRejected(ValueError):
 
 class BusUnavailable(RuntimeError):
     """The bus cannot be reached: retry later."""
+
+
+class DataCorrupted(RuntimeError):
+    """Stored data is damaged: a permanent error, never retried as an outage.
+
+    Waiting cannot mend a damaged file, so whoever meets it stops (the indexer exits,
+    /readyz fails) and says which file is damaged and what repairs it; `remedy` names
+    the command (see docs/runbook.md). Not a StoreUnavailable or BusUnavailable on
+    purpose: those are retried.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], problem: str, remedy: str) -> None:
+        super().__init__(f"{os.fspath(path)} is corrupted: {problem}. {remedy}")
+        self.path = os.fspath(path)
+        self.problem = problem
+        self.remedy = remedy
 
 
 class GroupActive(RuntimeError):
@@ -115,7 +132,9 @@ class Bus(Protocol):
         """
         ...
 
-    def health(self) -> bool: ...
+    def health(self) -> bool:
+        """Whether the bus answers; raises DataCorrupted when its log is damaged."""
+        ...
 
     def close(self) -> None: ...
 
@@ -177,6 +196,8 @@ class SearchStore(Protocol):
 
     def count(self) -> int: ...
 
-    def health(self) -> bool: ...
+    def health(self) -> bool:
+        """Whether the store answers; raises DataCorrupted when its data is damaged."""
+        ...
 
     def close(self) -> None: ...

@@ -1,4 +1,9 @@
-"""Wiring of the indexer service: settings -> bus, store, worker; SIGTERM/SIGINT stop it cleanly."""
+"""Wiring of the indexer service: settings -> bus, store, worker; SIGTERM/SIGINT stop it cleanly.
+
+Damaged data (DataCorrupted) stops it for good: it is logged as an error with the
+repair command and raised, so `newsagg index` exits with its own code and the
+supervisor does not restart it into the same damage.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import threading
 from newsagg.core.adapters import open_bus, open_store
 from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
-from newsagg.core.ports import ARTICLES_TOPIC, Bus, BusUnavailable, Consumer
+from newsagg.core.ports import ARTICLES_TOPIC, Bus, BusUnavailable, Consumer, DataCorrupted
 from newsagg.core.settings import Settings
 from newsagg.indexer.worker import Indexer
 
@@ -27,6 +32,14 @@ def run_indexer(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    try:
+        _index(settings, stop)
+    except DataCorrupted as exc:
+        log.error("stopping, damaged data cannot be retried away: %s", exc)
+        raise
+
+
+def _index(settings: Settings, stop: threading.Event) -> None:
     bus = open_bus(settings.resolved_bus_url, settings)
     store = open_store(settings.resolved_store_url, writable=True, settings=settings)
     consumer = _join(bus, settings, stop)

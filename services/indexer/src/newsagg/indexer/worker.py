@@ -131,7 +131,8 @@ class Indexer:
     def _retrying(self, action: Callable[[], T], what: str) -> T:
         """Run action until it succeeds, backing off while the store or bus is unavailable.
 
-        Raises Stopped when asked to stop first: the batch stays uncommitted.
+        Raises Stopped when asked to stop first: the batch stays uncommitted. DataCorrupted
+        is not waited on: damage does not heal, so it goes up and stops the indexer.
         """
         delay = 0.5
         while True:

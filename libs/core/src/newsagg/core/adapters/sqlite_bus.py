@@ -5,6 +5,16 @@ group on a topic has one active member at a time (a lease, like a Kafka group
 with one partition): others wait on standby and take over when the member stops,
 dies (its pid is gone) or misses heartbeats for `session_timeout` seconds.
 Offsets are committed only when the caller says so, and never move backwards.
+
+Durability: publishing runs with `synchronous=FULL`, so a message is on disk
+(fsync of the WAL) before `publish` returns and survives power loss, as the
+crawler's "done only once the bus has it" needs. Consumers' offset commits run
+with `synchronous=NORMAL`: power loss may undo the last commits, which only
+delivers those messages again (upserts are idempotent).
+
+Damage is not an outage: an existing file that is empty, foreign or fails
+`PRAGMA quick_check` is refused at open, and SQLITE_CORRUPT/NOTADB met while
+reading raise DataCorrupted (never BusUnavailable, which callers retry).
 """
 
 from __future__ import annotations
@@ -16,11 +26,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsagg.core.ports import BusUnavailable, GroupActive, Message
+from newsagg.core.ports import BusUnavailable, DataCorrupted, GroupActive, Message
+from newsagg.core.sqlite_check import check_sqlite_file, is_corruption
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -50,17 +62,34 @@ CREATE TABLE IF NOT EXISTS group_members (
 """
 
 _PARTITION = 0
+REMEDY = (
+    "The bus is the log of record: stop the services and run `newsagg repair --bus`,"
+    " which salvages what it can (docs/runbook.md)"
+)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _failure(path: Path, exc: sqlite3.Error, what: str) -> Exception:
+    """Damage is DataCorrupted (permanent); anything else BusUnavailable (retry)."""
+    if is_corruption(exc):
+        return DataCorrupted(path, f"{what} failed: {exc}", REMEDY)
+    return BusUnavailable(f"{what} on {path} failed: {exc}")
+
+
+@contextmanager
+def _errors(path: Path, what: str) -> Iterator[None]:
     try:
+        yield
+    except sqlite3.Error as exc:
+        raise _failure(path, exc, what) from exc
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _errors(path, "opening the bus log"):
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.executescript(_SCHEMA)
-    except sqlite3.Error as exc:
-        raise BusUnavailable(f"cannot open bus log {path}: {exc}") from exc
     return conn
 
 
@@ -87,37 +116,35 @@ class SqliteLogBus:
     def __init__(self, path: Path, *, session_timeout: float = 10.0) -> None:
         self.path = path
         self.session_timeout = session_timeout
-        self._conn = _connect(path)
+        check_sqlite_file(path, REMEDY)
+        self._conn = _connect(path, "FULL")
         self._lock = threading.Lock()
 
     def publish(
         self, topic: str, key: str | None, value: bytes, headers: Mapping[str, str] | None = None
     ) -> None:
         row = (topic, key, value, json.dumps(dict(headers or {})), time.time())
-        try:
-            with self._lock:
-                self._conn.execute(
-                    "INSERT INTO messages (topic, key, value, headers, ts) VALUES (?, ?, ?, ?, ?)",
-                    row,
-                )
-        except sqlite3.Error as exc:
-            raise BusUnavailable(f"cannot append to {self.path}: {exc}") from exc
+        with self._lock, _errors(self.path, f"appending to {topic!r}"):
+            self._conn.execute(
+                "INSERT INTO messages (topic, key, value, headers, ts) VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
 
     def flush(self) -> None:
-        """Each publish is its own committed transaction, so there is nothing to wait for."""
+        """Each publish is its own transaction, synced to disk, so there is nothing to wait for."""
 
     def consumer(self, topic: str, group: str) -> SqliteLogConsumer:
         return SqliteLogConsumer(self.path, topic, group, self.session_timeout)
 
     def topic_size(self, topic: str) -> int:
-        with self._lock:
+        with self._lock, _errors(self.path, f"counting {topic!r}"):
             (count,) = self._conn.execute(
                 "SELECT COUNT(*) FROM messages WHERE topic = ?", (topic,)
             ).fetchone()
         return int(count)
 
     def group_lag(self, topic: str, group: str) -> dict[int, int]:
-        with self._lock:
+        with self._lock, _errors(self.path, f"reading the lag of {group!r}"):
             (count,) = self._conn.execute(
                 "SELECT COUNT(*) FROM messages WHERE topic = ? AND seq >"
                 " COALESCE((SELECT committed FROM group_offsets WHERE grp = ? AND topic = ?), 0)",
@@ -131,7 +158,7 @@ class SqliteLogBus:
         The one place a committed offset moves backwards, so it refuses while a member
         holds the group's lease (a live member's next commit would be mixed with the replay).
         """
-        with self._lock:
+        with self._lock, _errors(self.path, f"rewinding {group!r}"):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 member = self._conn.execute(
@@ -165,10 +192,13 @@ class SqliteLogBus:
         return self.group_lag(topic, group)
 
     def health(self) -> bool:
+        """Reads the newest message, so a log that has gone bad since open is noticed."""
         try:
             with self._lock:
-                self._conn.execute("SELECT 1").fetchone()
-        except sqlite3.Error:
+                self._conn.execute("SELECT MAX(seq) FROM messages").fetchone()
+        except sqlite3.Error as exc:
+            if is_corruption(exc):
+                raise _failure(self.path, exc, "reading the log") from exc
             return False
         return True
 
@@ -184,9 +214,10 @@ class SqliteLogConsumer:
         self.topic = topic
         self.group = group
         self.session_timeout = session_timeout
+        self.path = path
         self.member = uuid.uuid4().hex
         self._host = socket.gethostname()
-        self._conn = _connect(path)
+        self._conn = _connect(path, "NORMAL")
         self._position: int | None = None  # last seq handed out; None until we hold the lease
         self._renewed = 0.0  # monotonic time of our last heartbeat
 
@@ -251,7 +282,7 @@ class SqliteLogConsumer:
                         self._position = rows[-1][0]
                         return [self._message(*row) for row in rows]
             except sqlite3.Error as exc:
-                raise BusUnavailable(f"cannot read {self.topic}: {exc}") from exc
+                raise _failure(self.path, exc, f"reading {self.topic!r}") from exc
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
@@ -273,21 +304,20 @@ class SqliteLogConsumer:
         if not messages:
             return
         last = max(message.offset for message in messages)
-        try:
+        with _errors(self.path, f"committing {self.topic!r}@{last}"):
             self._conn.execute(
                 "INSERT INTO group_offsets (grp, topic, committed) VALUES (?, ?, ?)"
                 " ON CONFLICT (grp, topic) DO UPDATE"
                 " SET committed = MAX(committed, excluded.committed)",
                 (self.group, self.topic, last),
             )
-        except sqlite3.Error as exc:
-            raise BusUnavailable(f"cannot commit {self.topic}@{last}: {exc}") from exc
 
     def lag(self) -> dict[int, int]:
-        (count,) = self._conn.execute(
-            "SELECT COUNT(*) FROM messages WHERE topic = ? AND seq > ?",
-            (self.topic, self._committed()),
-        ).fetchone()
+        with _errors(self.path, f"reading the lag of {self.group!r}"):
+            (count,) = self._conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE topic = ? AND seq > ?",
+                (self.topic, self._committed()),
+            ).fetchone()
         return {_PARTITION: int(count)}
 
     def close(self) -> None:

@@ -5,6 +5,10 @@ of processes read and pick up the writer's commits by reloading at most every
 `reload_interval` seconds. Queries are built from our AST with tantivy's Query
 objects, terms analysed by the same analyser as the index, so no user string
 ever reaches tantivy's query parser.
+
+Damage is checked before tantivy sees the directory (see tantivy_check): at open,
+and at each reload for the files that changed since, so a damaged index raises
+DataCorrupted instead of becoming a new empty index or failing mid-query.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from newsagg.core.adapters.ranking import (
     read_source_stats,
     source_stats_aggregation,
 )
+from newsagg.core.adapters.tantivy_check import REMEDY, IndexCheck
 from newsagg.core.article import Article, newest_crawls
-from newsagg.core.ports import StoreUnavailable, UpsertResult
+from newsagg.core.ports import DataCorrupted, StoreUnavailable, UpsertResult
 from newsagg.core.query import And, Node, Not, Or, Phrase, Term
 from newsagg.core.search import (
     FacetCount,
@@ -253,6 +258,7 @@ class TantivyStore:
         self._last_reload = 0.0
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
+        self._check = IndexCheck(path)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -264,18 +270,23 @@ class TantivyStore:
     def _open(self) -> tantivy.Index:
         if self._index is not None:
             return self._index
+        exists = self._check.exists()
+        if exists:
+            self._check.check()
+        elif not self.writable:
+            raise StoreUnavailable(f"no index at {self.path} yet: has the indexer run?")
         try:
             if self.writable:
                 self.path.mkdir(parents=True, exist_ok=True)
                 index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
-            elif tantivy.Index.exists(str(self.path)):
-                index = tantivy.Index.open(str(self.path))
             else:
-                raise StoreUnavailable(f"no index at {self.path} yet: has the indexer run?")
+                index = tantivy.Index.open(str(self.path))
             index.register_tokenizer(ANALYZER, self._analyzer)
             if self.writable:
                 self._writer = index.writer(heap_size=64_000_000, num_threads=1)
         except (OSError, ValueError) as exc:
+            if "corrupt" in str(exc).lower():  # what the checksums cannot see, tantivy may
+                raise DataCorrupted(self.path, f"tantivy cannot open it ({exc})", REMEDY) from exc
             raise StoreUnavailable(f"cannot open index {self.path}: {exc}") from exc
         self._index = index
         self._builder = _QueryBuilder(index.schema, self._analyzer)
@@ -286,6 +297,7 @@ class TantivyStore:
         with self._lock:
             index = self._open()
             if time.monotonic() - self._last_reload >= self.reload_interval:
+                self._check.check()
                 index.reload()
                 self._last_reload = time.monotonic()
             return index.searcher()
@@ -298,6 +310,7 @@ class TantivyStore:
             self._index = None
 
     def health(self) -> bool:
+        """False while the index cannot be opened; DataCorrupted when it is damaged."""
         try:
             self._searcher()
         except StoreUnavailable:
