@@ -207,16 +207,16 @@ class NewsSite:
         newest = max(s.published for s in stories)
         self._resources: dict[str, Resource] = {
             "/robots.txt": Resource(b"User-agent: *\nAllow: /\n", "text/plain", FIRST_PUBLISHED),
-            "/feed.xml": Resource(
-                _feed(stories, self.url).encode(), "application/rss+xml", newest
-            ),
+            "/feed.xml": Resource(_feed(stories, self.url).encode(), "application/rss+xml", newest),
             "/sitemap.xml": Resource(
                 _sitemap(stories, self.url).encode(), "application/xml", newest
             ),
         }
         for story in stories:
             page = _article_page(story, self.url).encode()
-            self._resources[story.path] = Resource(page, "text/html; charset=utf-8", story.published)
+            self._resources[story.path] = Resource(
+                page, "text/html; charset=utf-8", story.published
+            )
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

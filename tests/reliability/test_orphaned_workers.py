@@ -42,14 +42,16 @@ def test_extraction_workers_die_with_a_killed_crawler(tmp_path: Path):
     try:
         wait_until(
             lambda: any(
-                status == 200 and path.startswith("/articles/") for path, status in list(site.served)
+                status == 200 and path.startswith("/articles/")
+                for path, status in list(site.served)
             ),
             60,
             "an article fetched, so extraction is under way",
         )
         wait_until(
-            lambda: len([p for p in descendants(crawler.pid) if "forkserver" in command_line(p)])
-            >= 2,
+            lambda: (
+                len([p for p in descendants(crawler.pid) if "forkserver" in command_line(p)]) >= 2
+            ),
             60,
             "the forkserver and an extraction worker",
         )

@@ -9,6 +9,7 @@ with it), so one that is given up on, or that crashed, goes with everything it s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -121,7 +122,5 @@ class Supervisor:
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the service's whole process group, leader included (its id is the leader's
     pid, which Linux does not hand out again while the group has members)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
