@@ -15,62 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from damage import PAGE, article, drain, filled_index, full_bus, garbage, middle_page, segment_file
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_store import TantivyStore
-from newsagg.core.article import Article
-from newsagg.core.ports import ARTICLES_TOPIC, Consumer, DataCorrupted
+from newsagg.core.ports import ARTICLES_TOPIC, DataCorrupted
 from newsagg.core.search import SearchQuery
 from newsagg.core.sqlite_check import check_sqlite_file
 from newsagg.indexer.worker import Indexer
-
-PAGE = 4096
-
-
-def article(n: int) -> Article:
-    return Article.create(
-        url=f"https://s.example/{n}",
-        source="s",
-        title=f"Story {n}",
-        text=f"Body of story {n}. " + "More words about the story. " * 60,
-        crawled_at=datetime(2026, 9, 6, tzinfo=UTC),
-    )
-
-
-def full_bus(path: Path, messages: int = 200) -> Path:
-    """A bus log of a few hundred KB, checkpointed into the main file (the WAL is gone)."""
-    bus = SqliteLogBus(path)
-    for n in range(messages):
-        a = article(n)
-        bus.publish(ARTICLES_TOPIC, a.id, a.to_json())
-    bus.close()
-    assert not Path(f"{path}-wal").exists()
-    return path
-
-
-def drain(consumer: Consumer) -> None:
-    """Read and commit the whole topic, as the indexer does."""
-    while batch := consumer.poll(50, timeout=0):
-        consumer.commit(batch)
-
-
-def garbage(path: Path, offset: int, size: int = PAGE) -> None:
-    with path.open("r+b") as file:
-        file.seek(offset)
-        file.write(os.urandom(size))
-
-
-def filled_index(path: Path, batches: int = 2) -> Path:
-    store = TantivyStore(path, writable=True)
-    store.ensure_schema()
-    for b in range(batches):
-        store.upsert([article(n) for n in range(b * 20, (b + 1) * 20)])
-    store.close()
-    return path
-
-
-def segment_file(index: Path, part: str) -> Path:
-    return sorted(index.glob(f"*.{part}"))[0]
-
 
 # -- the bus ------------------------------------------------------------------
 
@@ -100,7 +51,7 @@ def test_garbage_over_the_bus_header_is_corrupted(tmp_path: Path):
 
 def test_garbage_over_middle_pages_of_the_bus_fails_quick_check_at_open(tmp_path: Path):
     path = full_bus(tmp_path / "bus.sqlite")
-    garbage(path, (path.stat().st_size // PAGE // 2) * PAGE, 2 * PAGE)
+    garbage(path, middle_page(path), 2 * PAGE)
     with pytest.raises(DataCorrupted, match=r"quick_check|cannot read") as caught:
         SqliteLogBus(path)
     assert caught.value.remedy.startswith("The bus is the log of record")
@@ -109,7 +60,7 @@ def test_garbage_over_middle_pages_of_the_bus_fails_quick_check_at_open(tmp_path
 def test_damage_met_while_reading_the_bus_is_corruption_not_an_outage(tmp_path: Path):
     path = full_bus(tmp_path / "bus.sqlite")
     bus = SqliteLogBus(path)  # whole at open
-    garbage(path, (path.stat().st_size // PAGE // 2) * PAGE, 8 * PAGE)
+    garbage(path, middle_page(path), 8 * PAGE)
     consumer = bus.consumer(ARTICLES_TOPIC, "indexer")
     with pytest.raises(DataCorrupted, match="malformed"):
         drain(consumer)
@@ -119,7 +70,7 @@ def test_damage_met_while_reading_the_bus_is_corruption_not_an_outage(tmp_path: 
 def test_the_indexer_stops_on_a_corrupted_bus_instead_of_retrying_it_forever(tmp_path: Path):
     path = full_bus(tmp_path / "bus.sqlite")
     bus = SqliteLogBus(path)
-    garbage(path, (path.stat().st_size // PAGE // 2) * PAGE, 8 * PAGE)
+    garbage(path, middle_page(path), 8 * PAGE)
     store = TantivyStore(tmp_path / "index", writable=True)
     stop = threading.Event()
     indexer = Indexer(bus, bus.consumer(ARTICLES_TOPIC, "indexer"), store, batch_size=50, stop=stop)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from newsagg.core.ports import StoreUnavailable
+from newsagg.core.ports import DataCorrupted, StoreUnavailable
 from newsagg.core.query import QuerySyntaxError
 from starlette.exceptions import HTTPException
 
@@ -19,6 +19,20 @@ PROBLEM_JSON = "application/problem+json"
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def corrupted_problem(exc: DataCorrupted, **extra: Any) -> JSONResponse:
+    """A 503 without Retry-After: damaged data stays damaged until someone repairs it."""
+    return problem(
+        503,
+        "Data corrupted",
+        str(exc),
+        path=exc.path,
+        problem=exc.problem,
+        remedy=exc.remedy,
+        runbook="docs/runbook.md",
+        **extra,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -44,6 +58,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         response = problem(503, "Search store unavailable", str(exc))
         response.headers["Retry-After"] = "5"
         return response
+
+    @app.exception_handler(DataCorrupted)
+    async def data_corrupted(_: Request, exc: DataCorrupted) -> JSONResponse:
+        log.error("data corrupted: %s", exc)
+        return corrupted_problem(exc)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
