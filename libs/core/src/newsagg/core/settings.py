@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -49,6 +50,16 @@ class Settings(BaseSettings):
     )
     api_cors_origins: str = Field(
         "", description="Browser origins allowed to call the API, comma-separated; empty = none."
+    )
+    api_trusted_proxies: str = Field(
+        "",
+        description="Proxies whose X-Forwarded-For names the client: IPs or CIDR networks, "
+        "comma-separated; empty = none, the client is the peer of the connection.",
+    )
+    api_public_url: str = Field(
+        "",
+        description="The API's address as its users reach it (https://news.example.com), for "
+        "links the API writes; empty = http://api_host:api_port. Never the request's Host.",
     )
     crawler_metrics_port: int = Field(9101, ge=0, le=65535, description="0 turns it off.")
     indexer_metrics_port: int = Field(9102, ge=0, le=65535, description="0 turns it off.")
@@ -136,6 +147,41 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("api_trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for item in _items(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"api_trusted_proxies: {item!r} is not an IP address or network like "
+                    "10.0.0.5 or 10.0.0.0/24"
+                ) from exc
+        return value
+
+    @field_validator("api_public_url")
+    @classmethod
+    def _public_url_is_a_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError(
+                f"api_public_url: {value!r} is not an http(s) URL like https://news.example.com"
+            )
+        return value
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return _items(self.api_trusted_proxies)
+
+    @property
+    def public_url(self) -> str:
+        """Where users reach the API: the setting, or the listen address."""
+        if self.api_public_url:
+            return self.api_public_url
+        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
+        return f"http://{host}:{self.api_port}"
+
     @property
     def cors_origins(self) -> list[str]:
         return [part.strip() for part in self.api_cors_origins.split(",") if part.strip()]
@@ -151,3 +197,8 @@ class Settings(BaseSettings):
     @property
     def crawl_state_path(self) -> Path:
         return self.data_dir / "crawler-state.sqlite"
+
+
+def _items(value: str) -> list[str]:
+    """The non-empty items of a comma-separated setting."""
+    return [part.strip() for part in value.split(",") if part.strip()]

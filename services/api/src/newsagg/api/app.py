@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
-from newsagg.api.guards import install_cors, install_guards
+from newsagg.api.guards import install_cors, install_forwarded, install_guards
 from newsagg.api.problems import install_problem_handlers
 from newsagg.api.routes import articles, export, feeds, health, search, sources, timeline
 from newsagg.api.routes.web import install_web
@@ -73,4 +73,5 @@ def create_app(
         return response
 
     install_cors(app, settings)
+    install_forwarded(app, settings)
     return app

@@ -1,7 +1,10 @@
 """A token bucket per API key (per client IP when keys are off), in memory per process.
 
 Each bucket holds up to `burst` tokens and refills at `rate` a second; a request takes one.
-An empty bucket answers 429 with the seconds until the next token in Retry-After.
+An empty bucket answers 429 with the seconds until the next token in Retry-After. A request
+refused for its key takes a token from its client IP's bucket, so guessing keys is throttled.
+The client IP is the connection's peer, or the forwarded client when the peer is a trusted
+proxy (guards.install_forwarded).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from fastapi.responses import JSONResponse
 from newsagg.api.problems import problem
 from newsagg.api.security import is_protected
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -55,6 +59,25 @@ class TokenBuckets:
             who: bucket for who, bucket in self.buckets.items() if now - bucket.updated < refill
         }
 
+    def refusal(self, who: str) -> JSONResponse | None:
+        """A 429 answer when `who` has no token left, else None (and a token is taken)."""
+        wait = self.take(who)
+        if wait <= 0:
+            return None
+        seconds = max(1, math.ceil(wait))
+        response = problem(
+            429,
+            "Too many requests",
+            f"rate limit of {self.rate:g}/s (burst {self.burst}) reached; retry in {seconds} s",
+        )
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
+
+def client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
+
 
 class RateLimitMiddleware:
     """Limits /v1 routes; must run inside ApiKeyMiddleware so the key is known."""
@@ -68,18 +91,8 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         key_hash = scope.get("state", {}).get("api_key_hash")
-        client = scope.get("client")
-        who = f"key:{key_hash}" if key_hash else f"ip:{client[0] if client else 'unknown'}"
-        wait = self.buckets.take(who)
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            response = problem(
-                429,
-                "Too many requests",
-                f"rate limit of {self.buckets.rate:g}/s (burst {self.buckets.burst}) reached; "
-                f"retry in {seconds} s",
-            )
-            response.headers["Retry-After"] = str(seconds)
-            await response(scope, receive, send)
+        refusal = self.buckets.refusal(f"key:{key_hash}" if key_hash else client_ip(scope))
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)

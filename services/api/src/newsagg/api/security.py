@@ -10,10 +10,12 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from newsagg.api.problems import problem
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 API_KEY_HEADER = "X-API-Key"
@@ -80,11 +82,21 @@ class ApiKeys:
 
 
 class ApiKeyMiddleware:
-    """Checks X-API-Key on /v1 routes and leaves the key's hash in scope for the rate limit."""
+    """Checks X-API-Key on /v1 routes and leaves the key's hash in scope for the rate limit.
 
-    def __init__(self, app: ASGIApp, keys: ApiKeys) -> None:
+    `throttle` sees every refused request first (the rate limit of its client IP) and may
+    answer it instead (429), so a client guessing keys is slowed like any other.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        keys: ApiKeys,
+        throttle: Callable[[Scope], Response | None] | None = None,
+    ) -> None:
         self.app = app
         self.keys = keys
+        self.throttle = throttle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_protected(scope["path"]):
@@ -93,6 +105,10 @@ class ApiKeyMiddleware:
         key = _header(scope, API_KEY_HEADER.lower().encode())
         identity = self.keys.identify(key)
         if identity is None:
+            refusal = self.throttle(scope) if self.throttle is not None else None
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
             detail = (
                 f"this API needs an API key in the {API_KEY_HEADER} header"
                 if not key
@@ -107,6 +123,7 @@ class ApiKeyMiddleware:
 
 
 def is_protected(path: str) -> bool:
+    """The API proper; probes, docs and the page need no key and have no limit."""
     return path == PROTECTED_PREFIX or path.startswith(PROTECTED_PREFIX + "/")
 
 
