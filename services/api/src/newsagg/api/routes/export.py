@@ -35,6 +35,9 @@ CSV_COLUMNS = [
 ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 class ExportFormat(StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
@@ -65,18 +68,25 @@ def csv_lines(articles: Iterator[Article]) -> Iterator[str]:
 
 
 def csv_row(a: Article) -> list[object]:
+    """Every text cell is crawled from someone else's site, so each is neutralised."""
     return [
         a.id,
-        a.url,
-        a.source,
-        a.title,
+        cell(a.url),
+        cell(a.source),
+        cell(a.title),
         a.published_at.isoformat() if a.published_at else "",
-        "; ".join(a.authors),
-        a.language or "",
-        a.section or "",
+        cell("; ".join(a.authors)),
+        cell(a.language or ""),
+        cell(a.section or ""),
         a.word_count,
-        a.text,
+        cell(a.text),
     ]
+
+
+def cell(text: str) -> str:
+    """A text that a spreadsheet would run as a formula gets a leading `'` (OWASP's rule
+    against CSV injection): `=HYPERLINK(...)` in a crawled title stays text."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def started(articles: Iterator[Article]) -> Iterator[Article]:

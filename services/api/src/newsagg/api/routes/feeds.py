@@ -8,9 +8,10 @@ from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from newsagg.api.deps import StoreDep
+from newsagg.api.deps import SettingsDep, StoreDep
 from newsagg.api.routes.filters import FiltersDep
 from newsagg.core.search import SearchPage, Sort
+from newsagg.core.settings import Settings
 from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -52,6 +53,7 @@ def rss(title: str, link: str, page: SearchPage) -> bytes:
 async def get_search_feed(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     filters: FiltersDep,
     size: Annotated[
         int, Query(ge=1, le=MAX_FEED_ITEMS, description="Newest matches to list.")
@@ -60,4 +62,11 @@ async def get_search_feed(
     query = filters.query.model_copy(update={"sort": Sort.DATE, "size": size, "facets": ()})
     page = await run_in_threadpool(store.search, query)
     title = f"newsagg: {filters.text}" if filters.text else "newsagg: newest articles"
-    return Response(rss(title, str(request.url), page), media_type=RSS_MEDIA_TYPE)
+    return Response(rss(title, feed_link(settings, request), page), media_type=RSS_MEDIA_TYPE)
+
+
+def feed_link(settings: Settings, request: Request) -> str:
+    """This feed's address on the configured public URL: the request's Host header is the
+    client's to choose, so it never becomes a link other readers follow."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{settings.public_url}{request.url.path}{query}"
