@@ -44,3 +44,8 @@ def command_line(pid: int) -> str:
         return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
         return ""
+
+
+def parent(pid: int) -> int | None:
+    stat = _stat(pid)
+    return None if stat is None else stat[1]

@@ -223,6 +223,15 @@ class NewsSite:
     def expected_urls(self) -> set[str]:
         return {self.url + story.path for story in self.stories}
 
+    def articles_served(self) -> int:
+        """Article pages sent in full so far."""
+        with self._lock:
+            return sum(
+                n
+                for (path, status), n in self.served.items()
+                if status == 200 and path.startswith("/articles/")
+            )
+
     def resource(self, path: str) -> Resource | None:
         return self._resources.get(path)
 
