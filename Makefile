@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install demo test lint format up clean kafka elasticsearch browser
+.PHONY: install demo test lint format up clean kafka elasticsearch browser reliability reliability-tools
 
 install: .venv/.installed
 
@@ -36,6 +36,20 @@ browser:  ## Debian's Chromium for the search page tests (apt-get, as root or wi
 		$$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			chromium fonts-dejavu-core fonts-liberation >/dev/null; \
+	fi
+
+reliability: install reliability-tools  ## every fault on embedded and on Kafka + Elasticsearch, then a wrk load test
+	.venv/bin/python -m reliability $(RELIABILITY_ARGS)
+
+reliability-tools:  ## Debian's wrk (load test) and faketime (clock skew) for `make reliability`
+	@if ! command -v wrk >/dev/null || ! command -v faketime >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=; \
+		elif command -v sudo >/dev/null; then sudo=sudo; \
+		else echo "install Debian's wrk and faketime for make reliability" >&2; exit 1; fi; \
+		echo "installing Debian's wrk and faketime for make reliability"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			wrk faketime >/dev/null; \
 	fi
 
 lint: install

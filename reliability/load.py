@@ -88,7 +88,7 @@ def _indexed(api: str) -> int:
 def load_test(work_dir: Path) -> LoadResult:
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise RuntimeError("no wrk on PATH: `make wrk` installs Debian's")
+        raise RuntimeError("no wrk on PATH: `make reliability-tools` installs Debian's")
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     port = free_port()
