@@ -12,17 +12,30 @@ import sys
 from datetime import datetime
 
 from newsagg.core.adapters import open_bus
-from newsagg.core.ports import ARTICLES_TOPIC, BusUnavailable, GroupActive, dead_letter_topic
+from newsagg.core.ports import (
+    ARTICLES_TOPIC,
+    BusUnavailable,
+    DataCorrupted,
+    GroupActive,
+    dead_letter_topic,
+)
 from newsagg.core.settings import Settings
 
 
 def print_status(settings: Settings, *, as_json: bool = False) -> int:
-    """Per-partition lag of the indexer group on the articles topic, and the DLQ size."""
-    bus = open_bus(settings.resolved_bus_url, settings)
+    """Per-partition lag of the indexer group on the articles topic, and the DLQ size.
+
+    A bus that is down or damaged is one line on stderr and exit 1, not a traceback.
+    """
+    try:
+        bus = open_bus(settings.resolved_bus_url, settings)
+    except (BusUnavailable, DataCorrupted) as exc:
+        print(f"newsagg status: {exc}", file=sys.stderr)
+        return 1
     try:
         lag = bus.group_lag(ARTICLES_TOPIC, settings.indexer_group)
         dead = bus.topic_size(dead_letter_topic(ARTICLES_TOPIC))
-    except BusUnavailable as exc:
+    except (BusUnavailable, DataCorrupted) as exc:
         print(f"newsagg status: {exc}", file=sys.stderr)
         return 1
     finally:

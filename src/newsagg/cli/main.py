@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsagg.core.logs import configure_logging
-from newsagg.core.ports import StoreUnavailable
+from newsagg.core.ports import DataCorrupted, StoreUnavailable
 from newsagg.core.query import QuerySyntaxError
 from newsagg.core.settings import Settings
 from newsagg.core.sources import SourcesError, load_sources
@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="from this ISO date or datetime (UTC by default)",
     )
+    commands.add_parser("check", help="check the bus, index and crawl state for damage")
+    repair = commands.add_parser(
+        "repair", help="rebuild damaged data (stop the services first; see docs/runbook.md)"
+    )
+    repair.add_argument(
+        "--index", action="store_true", help="move the index aside, re-index the bus log"
+    )
+    repair.add_argument(
+        "--crawl-state", action="store_true", help="move it aside, rebuild it from the index"
+    )
+    repair.add_argument(
+        "--bus",
+        action="store_true",
+        help="move the log aside, copy what is readable into a new one",
+    )
     return parser
 
 
@@ -101,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SourcesError, QuerySyntaxError, StoreUnavailable, ValidationError, ValueError) as exc:
         print(f"newsagg {args.command}: {exc}", file=sys.stderr)
         return 2
+    except DataCorrupted as exc:
+        from newsagg.cli.supervisor import DATA_CORRUPTED
+
+        print(f"newsagg {args.command}: {exc}", file=sys.stderr)
+        return DATA_CORRUPTED
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -144,6 +164,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from newsagg.cli.bus_admin import replay
 
         return replay(settings, None if args.from_beginning else args.since)
+    elif args.command == "check":
+        from newsagg.cli.repair import run_check
+
+        return run_check(settings)
+    elif args.command == "repair":
+        from newsagg.cli.repair import run_repair
+
+        if not (args.index or args.crawl_state or args.bus):
+            raise ValueError("name what to repair: --index, --crawl-state and/or --bus")
+        return run_repair(settings, index=args.index, crawl_state=args.crawl_state, bus=args.bus)
     return 0
 
 
@@ -194,7 +224,7 @@ def _up(settings: Settings, env: dict[str, str], announce: bool = False) -> int:
 def _demo(settings: Settings, site_port: int) -> int:
     from newsagg.cli.demo_site import DemoSites
 
-    sites = DemoSites(site_port).start()
+    sites = DemoSites.kept_in(settings.data_dir, site_port).start()
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         sources = settings.data_dir / "demo-sources.yaml"

@@ -25,6 +25,8 @@ GRACE_SECONDS = 15.0
 MAX_RESTART_DELAY = 30.0
 CONFIG_ERROR = 2
 """The exit code of `newsagg` for bad configuration: restarting cannot help."""
+DATA_CORRUPTED = 3
+"""The exit code of `newsagg` for damaged data: restarting cannot help either."""
 
 
 @dataclass
@@ -88,6 +90,14 @@ class Supervisor:
                 self.stopping = True
                 self.exit_code = CONFIG_ERROR
                 return
+            if child.process.returncode == DATA_CORRUPTED:
+                log.error(
+                    "%s stopped on damaged data; not restarting it: run `newsagg check`"
+                    " and see docs/runbook.md",
+                    child.name,
+                )
+                child.process = None  # left stopped; the others go on (the API reports it)
+                continue
             if child.next_start == 0.0:
                 _kill_group(child.process)  # whatever the crashed service left running
                 delay = min(2.0**child.restarts, MAX_RESTART_DELAY)
