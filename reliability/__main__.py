@@ -83,10 +83,10 @@ def _kafka_es_rows(args: argparse.Namespace, settings: Settings) -> list[Row]:
         }
         faults = _selected(
             [
-                Signal("kill -9 indexer", "index"),
-                Signal("kill -9 crawler", "crawl"),
-                ServerStop("Kafka broker stop", kafka),
-                ServerStop("Elasticsearch node stop", elasticsearch),
+                Signal("kill -9 indexer", service="index"),
+                Signal("kill -9 crawler", service="crawl"),
+                ServerStop("Kafka broker stop", server=kafka),
+                ServerStop("Elasticsearch node stop", server=elasticsearch),
             ],
             args.only,
         )
@@ -112,7 +112,8 @@ def _progress(row: Row) -> None:
             f"{data['duplicated']} duplicated, recovery max {data['recovery_max_s']}s"
         )
     )
-    print(f"{row.backend}: {row.scenario}: {outcome}", flush=True)
+    problems = f" PROBLEMS: {'; '.join(row.problems)}" if row.problems else ""
+    print(f"{row.backend}: {row.scenario}: {outcome}{problems}", flush=True)
 
 
 def _print(rows: list[Row], load: LoadResult | None) -> None:

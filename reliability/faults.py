@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ class Unavailable(Exception):
 @dataclass
 class Fault:
     name: str
+    problems: list[str] = field(default_factory=list)
+    """What went wrong in a run besides the count (read and cleared by the harness)."""
 
     def prepare(self, data_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
         """(environment of all services, environment per service) for this run."""
@@ -192,14 +195,91 @@ def can_make_private_mounts() -> bool:
 def embedded_faults() -> list[Fault]:
     return [
         NoFault("no fault"),
-        Signal("kill -9 crawler", "crawl", signal.SIGKILL),
-        Signal("kill -9 indexer", "index", signal.SIGKILL),
-        Signal("kill -9 api", "api", signal.SIGKILL),
+        Signal("kill -9 crawler", service="crawl", signum=signal.SIGKILL),
+        Signal("kill -9 indexer", service="index", signum=signal.SIGKILL),
+        Signal("kill -9 api", service="api", signum=signal.SIGKILL),
         KillWorker("kill -9 extraction worker"),
-        Signal("SIGTERM restart crawler", "crawl", signal.SIGTERM),
-        Signal("SIGTERM restart indexer", "index", signal.SIGTERM),
-        Signal("SIGTERM restart api", "api", signal.SIGTERM),
-        DiskFull("disk full: bus", "bus"),
-        DiskFull("disk full: index", "index"),
+        Signal("SIGTERM restart crawler", service="crawl", signum=signal.SIGTERM),
+        Signal("SIGTERM restart indexer", service="index", signum=signal.SIGTERM),
+        Signal("SIGTERM restart api", service="api", signum=signal.SIGTERM),
+        DiskFull("disk full: bus", target="bus"),
+        DiskFull("disk full: index", target="index"),
         ClockSkew("clock skew: crawler 3h behind, restarted"),
+        *damage_faults(),
+    ]
+
+
+@dataclass
+class Damage(Fault):
+    """Damaged data, found and repaired as docs/runbook.md tells an operator to.
+
+    At the fault moment every service stops; the file is damaged and the services
+    start again (those that meet the damage exit 3). Then the operator's steps:
+    stop, `newsagg check` (it must exit 1), `newsagg repair <repair>`, start.
+    A check that misses the damage makes the row red.
+    """
+
+    part: str = "bus"
+    repair: tuple[str, ...] = ()
+
+    def _damage(self, data_dir: Path) -> None:
+        if self.part == "zero-byte bus":
+            bus = data_dir / "bus.sqlite"
+            bus.write_bytes(b"")
+            for suffix in ("-wal", "-shm"):
+                Path(f"{bus}{suffix}").unlink(missing_ok=True)
+        elif self.part == "garbage in index":
+            biggest = max(
+                (p for p in (data_dir / "index").iterdir() if p.is_file()),
+                key=lambda p: p.stat().st_size,
+            )
+            with biggest.open("r+b") as segment:
+                segment.seek(biggest.stat().st_size // 2)
+                segment.write(os.urandom(64))
+        elif self.part == "deleted meta.json":
+            (data_dir / "index" / "meta.json").unlink()
+        elif self.part == "garbage crawl state":
+            state = data_dir / "crawler-state.sqlite"
+            with state.open("r+b") as file:
+                file.seek(4096)
+                file.write(os.urandom(4096))
+        else:
+            raise ValueError(f"unknown damage {self.part!r}")
+
+    def inject(self, pipeline: Pipeline, rng: random.Random) -> float:
+        pipeline.stop()
+        self._damage(pipeline.data_dir)
+        pipeline.start()
+        time.sleep(5.0)  # the services meet the damage (or not) before the operator looks
+        pipeline.stop()
+        env = pipeline.services["index"].env
+        check = subprocess.run(
+            [sys.executable, "-m", "newsagg.cli.main", "check"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check.returncode != 1:
+            self.problems.append(f"check exited {check.returncode}: {check.stdout.strip()}")
+        repair = subprocess.run(
+            [sys.executable, "-m", "newsagg.cli.main", "repair", *self.repair],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        (pipeline.data_dir / "repair.log").write_text(repair.stdout + repair.stderr)
+        pipeline.start()
+        return 0.0
+
+
+def damage_faults() -> list[Fault]:
+    return [
+        Damage("damage: zero-byte bus", part="zero-byte bus", repair=("--bus", "--crawl-state")),
+        Damage("damage: garbage in index", part="garbage in index", repair=("--index",)),
+        Damage("damage: deleted meta.json", part="deleted meta.json", repair=("--index",)),
+        Damage(
+            "damage: garbage crawl state", part="garbage crawl state", repair=("--crawl-state",)
+        ),
     ]

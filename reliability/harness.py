@@ -41,11 +41,17 @@ class Row:
     skipped: str | None = None
     logs: list[str] = field(default_factory=list)
 
+    problems: list[str] = field(default_factory=list)
+
     @property
     def green(self) -> bool:
-        return self.skipped is None and all(
-            run.count.lost == 0 and run.count.duplicated == 0 and run.count.complete
-            for run in self.runs
+        return (
+            self.skipped is None
+            and not self.problems
+            and all(
+                run.count.lost == 0 and run.count.duplicated == 0 and run.count.complete
+                for run in self.runs
+            )
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,6 +68,7 @@ class Row:
             "recovery_max_s": round(max(recoveries), 1) if recoveries else None,
             "unrecovered": sum(1 for r in self.runs if r.recovery_seconds is None),
             "skipped": self.skipped,
+            "problems": self.problems,
             "logs": self.logs,
         }
 
@@ -166,6 +173,8 @@ def run_row(
             shutil.rmtree(run_dir, ignore_errors=True)
             return row
         row.runs.append(run)
+        row.problems.extend(fault.problems)
+        fault.problems.clear()
         clean = run.count.complete and run.count.duplicated == 0
         if clean and not keep_logs:
             shutil.rmtree(run_dir, ignore_errors=True)

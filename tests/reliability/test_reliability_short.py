@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.timeout(420)
 
 FAULTS = [
     NoFault("no fault"),
-    Signal("kill -9 crawler", "crawl", signal.SIGKILL),
-    Signal("kill -9 indexer", "index", signal.SIGKILL),
+    Signal("kill -9 crawler", service="crawl", signum=signal.SIGKILL),
+    Signal("kill -9 indexer", service="index", signum=signal.SIGKILL),
     KillWorker("kill -9 extraction worker"),
 ]
 
