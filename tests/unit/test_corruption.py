@@ -177,3 +177,19 @@ def test_a_whole_index_with_deletes_passes_and_is_not_reread(tmp_path: Path):
     reader = TantivyStore(index, writable=False, reload_interval=0.0)
     assert reader.count() == 40
     assert len(reader._check._whole) == 3 * 6 + 1  # three segments and one delete file
+
+
+def test_the_indexer_stops_on_a_damaged_index_instead_of_retrying_it_forever(tmp_path: Path):
+    index = filled_index(tmp_path / "index")
+    garbage(segment_file(index, "idx"), 0, 256)
+    bus = SqliteLogBus(tmp_path / "bus.sqlite")
+    bus.publish(ARTICLES_TOPIC, article(1).id, article(1).to_json())
+    consumer = bus.consumer(ARTICLES_TOPIC, "indexer")
+    indexer = Indexer(bus, consumer, TantivyStore(index, writable=True), max_retry_delay=0.05)
+    try:
+        with pytest.raises(DataCorrupted, match=r"\.idx is corrupted"):
+            indexer.run()
+        assert bus.group_lag(ARTICLES_TOPIC, "indexer") == {0: 1}  # nothing committed
+    finally:
+        consumer.close()
+        bus.close()
