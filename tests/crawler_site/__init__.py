@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from crawler_site.pages import PAGES, Page
 
 LAST_MODIFIED = "Sat, 12 Sep 2026 08:00:00 GMT"
 STALL_SECONDS = 30.0
+SLOW_SECONDS = 0.25
 BOMB_BYTES = 20_000_000
 """Decompressed size of /hostile/bomb (about 20 KB on the wire)."""
 HUGE_BYTES = 600_000
@@ -52,6 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
             special[path]()
             return
         page = PAGES.get(path)
+        if path.startswith("/slow/"):
+            time.sleep(SLOW_SECONDS)
         if page is None:
             self._send(404, b"not found", "text/plain")
         else:

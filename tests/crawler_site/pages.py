@@ -178,3 +178,18 @@ PAGES: dict[str, Page] = {
     "/broken.xml": Page("<rss><channel><item><link>", "application/rss+xml"),
     "/closed.xml": rss(("/articles/home-1.html", FRESH)),
 }
+
+SLOW_ARTICLES = 24
+"""Pages under /slow/ answer after a delay, so a crawl of them can be interrupted midway."""
+SLOW_PATHS = [f"/slow/{n:02d}.html" for n in range(SLOW_ARTICLES)]
+PAGES.update(
+    {
+        # a feed and a sitemap that both send validators and list the same slow articles
+        "/slow-feed.xml": rss(*((path, FRESH) for path in SLOW_PATHS)),
+        "/slow-sitemap.xml": urlset(*((path, "2026-09-10") for path in SLOW_PATHS)),
+        **{
+            path: article(f"slow-{n}", f"Slow story number {n} from the river road")
+            for n, path in enumerate(SLOW_PATHS)
+        },
+    }
+)

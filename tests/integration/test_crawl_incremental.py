@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.ports import ARTICLES_TOPIC
 from servers import Service
 
-from newsagg.cli.demo_site import DemoSite, DemoSites
+from newsagg.cli.demo_site import SITE_DIR, DemoSite, DemoSites
 
 
 def crawl_env(data_dir: Path, sources: str) -> dict[str, str]:
@@ -55,24 +56,26 @@ def test_second_pass_fetches_and_publishes_nothing_new(
 
 
 def test_updated_story_is_fetched_again_but_an_unchanged_body_is_not_resent(
-    tmp_path: Path, manifest: dict, demo_site: DemoSites
+    tmp_path: Path, manifest: dict
 ):
-    page = f"{demo_site.url}/articles/{manifest['reference_slug']}.html"
-    listing_dir = tmp_path / "listing"
-    listing_dir.mkdir()
+    site_dir = tmp_path / "site"
+    (site_dir / "articles").mkdir(parents=True)
+    name = f"{manifest['reference_slug']}.html"
+    shutil.copy(SITE_DIR / "articles" / name, site_dir / "articles" / name)
+    site = DemoSite(0, site_dir=site_dir).start()
+    page = f"{site.url}/articles/{name}"
 
     def sitemap(lastmod: str) -> None:
-        (listing_dir / "rss.xml").write_text(
+        (site_dir / "rss.xml").write_text(
             '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
             f"<url><loc>{page}</loc><lastmod>{lastmod}</lastmod></url></urlset>"
         )
 
     sitemap("2026-09-14T10:35:00Z")
-    listing = DemoSite(0, site_dir=listing_dir).start()
     try:
         env = crawl_env(
             tmp_path / "data",
-            f"sources:\n  - name: one\n    sitemaps: [{listing.url}/rss.xml]\n"
+            f"sources:\n  - name: one\n    sitemaps: [{site.url}/rss.xml]\n"
             "    allow_private: true\n",
         )
         assert article_fetches(crawl_once(env, tmp_path / "a")) == 1
@@ -83,4 +86,4 @@ def test_updated_story_is_fetched_again_but_an_unchanged_body_is_not_resent(
         assert "unchanged since the last crawl" in refetch
         assert published(tmp_path / "data") == 1
     finally:
-        listing.stop()
+        site.stop()

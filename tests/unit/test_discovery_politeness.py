@@ -14,6 +14,7 @@ from newsagg.crawler.middlewares import (
     ALLOW_PRIVATE,
     PrivateAddressMiddleware,
     PrivateAddressRefused,
+    SchemeRefused,
     is_public,
 )
 from newsagg.crawler.runner import scrapy_settings
@@ -91,13 +92,65 @@ def test_private_hosts_are_refused_also_by_name_and_after_a_redirect():
     assert not refused(mw, Request("https://unresolvable.example/"))  # the downloader reports it
 
 
+OWN = {ALLOW_PRIVATE: frozenset({"127.0.0.1:8080", "intranet.example:80"})}
+"""The meta of a request whose source sets allow_private for its feed's two origins."""
+
+
 def test_a_source_that_allows_private_addresses_and_its_robots_txt():
-    mw = middleware({})
-    assert not refused(mw, Request("http://127.0.0.1:8080/rss.xml", meta={ALLOW_PRIVATE: True}))
+    mw = middleware({"intranet.example": ["10.0.0.7"]})
+    assert not refused(mw, Request("http://127.0.0.1:8080/rss.xml", meta=OWN))
+    assert not refused(mw, Request("http://intranet.example/story", meta=OWN))
     robots = Request("http://127.0.0.1:8080/robots.txt", meta={"dont_obey_robotstxt": True})
     assert not refused(mw, robots)
     other_port = Request("http://127.0.0.1:9999/robots.txt", meta={"dont_obey_robotstxt": True})
     assert refused(mw, other_port)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9999/admin",  # another port on the allowed host
+        "http://localhost:8080/rss.xml",  # another name for it
+        "http://10.0.0.8/",  # another private host
+        "http://[::1]:8080/",
+        "http://169.254.169.254/latest/meta-data/",  # metadata: never, even when allowed
+        "http://[fd00:ec2::254]/latest/meta-data/",
+    ],
+)
+def test_allow_private_opens_only_the_sources_own_private_origins(url: str):
+    mw = middleware({"localhost": ["127.0.0.1"]})
+    assert refused(mw, Request(url, meta=OWN))
+
+
+def test_link_local_is_refused_even_as_a_sources_own_origin():
+    mw = middleware({"metadata.google.internal": ["169.254.169.254"]})
+    meta = {ALLOW_PRIVATE: frozenset({"metadata.google.internal:80", "169.254.169.254:80"})}
+    assert refused(mw, Request("http://metadata.google.internal/computeMetadata/v1/", meta=meta))
+    assert refused(mw, Request("http://169.254.169.254/", meta=meta))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "file://localhost/etc/hostname",
+        "FILE:///etc/passwd",
+        "data:text/html,<title>x</title>",
+        "ftp://127.0.0.1/pub/",
+        "s3://bucket/key",
+    ],
+)
+def test_only_http_and_https_are_fetched_whatever_allow_private_says(url: str):
+    mw = middleware({})
+    for meta in ({}, OWN):
+        with pytest.raises(SchemeRefused, match="only http and https"):
+            asyncio.run(mw.process_request(Request(url, meta=meta)))
+    assert classify(failure_of(SchemeRefused("x"))).reason == "not_http"
+
+
+def test_scrapy_has_no_download_handler_for_other_schemes():
+    handlers = scrapy_settings(Settings())["DOWNLOAD_HANDLERS"]
+    assert all(handlers[scheme] is None for scheme in ("file", "data", "ftp", "s3"))
 
 
 def failure_of(exc: Exception) -> Failure:

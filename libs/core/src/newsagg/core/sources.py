@@ -12,6 +12,7 @@ sources:
       depth: 2
       allow: ['/news/', '/\\d{4}/\\d{2}/']
       deny: ['/tag/', '/author/']
+    domains: [example-amp.com]  # other domains whose pages may name this source's articles
     allow_private: false     # true only for sites on your own network (tests, the demo)
 
 docs/crawling.md describes what the crawler does with each field.
@@ -33,6 +34,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+_DOMAIN = re.compile(r"(?i)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}")
 
 
 class SourcesError(ValueError):
@@ -84,10 +87,31 @@ class Source(BaseModel):
         None, description="Feeds (<link rel=alternate>) and robots.txt sitemaps found here."
     )
     sections: Sections | None = None
+    domains: tuple[str, ...] = Field(
+        (),
+        description="Domains besides the fetched page's own whose canonical URLs its pages "
+        "may claim (an AMP cache, a second brand); any other canonical is ignored.",
+    )
     allow_private: bool = Field(
-        False, description="Allow private, loopback and link-local addresses (tests, intranets)."
+        False,
+        description="Allow this source's own hosts (those of its feeds, sitemaps, homepage and "
+        "section start URLs) on private or loopback addresses (tests, intranets).",
     )
     interval: float = Field(900.0, ge=10, description="Seconds between two polls.")
+
+    @field_validator("domains")
+    @classmethod
+    def _valid_domains(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        for domain in domains:
+            if not _DOMAIN.fullmatch(domain):
+                raise ValueError(f"{domain!r} is not a domain name (like example.com)")
+        return tuple(d.lower() for d in domains)
+
+    def entry_urls(self) -> list[str]:
+        """Every address the source configures: its feeds, sitemaps, homepage, sections."""
+        starts = self.sections.start_urls if self.sections else ()
+        homepage = (self.homepage,) if self.homepage else ()
+        return [str(url) for url in (*self.feeds, *self.sitemaps, *homepage, *starts)]
 
     @model_validator(mode="after")
     def _has_an_entry_point(self) -> Source:

@@ -23,6 +23,7 @@ from newsagg.crawler.extraction_encoding import decode_html
 from newsagg.crawler.extraction_jsonld import JsonLdArticle, body_text, json_ld_article
 from newsagg.crawler.extraction_language import detect_language
 from newsagg.crawler.extraction_text import body_to_text, clean_lines
+from newsagg.crawler.identity import trusted_canonical
 from trafilatura.metadata import extract_metadata
 
 MIN_TEXT_CHARS = 200
@@ -158,11 +159,13 @@ def extract_article(
     crawled_at: datetime | None = None,
     feed_published_at: datetime | None = None,
     content_type: str | None = None,
+    own_sites: frozenset[str] = frozenset(),
 ) -> Article:
     """Extract one article; raises ExtractionError when the page has none.
 
     `body` may be the raw bytes (decoded with the page's own charset, checked
-    against `content_type`'s) or text that was already decoded.
+    against `content_type`'s) or text that was already decoded. The page's stated
+    canonical URL is its identity only on its own site or on `own_sites`.
     """
     crawled_at = crawled_at or datetime.now(UTC)
     tree = _parse(body, content_type)
@@ -188,7 +191,7 @@ def extract_article(
     sites = site_names(doc.sitename, stated.publisher, _meta(tree, "og:site_name"), source, url=url)
     return Article.create(
         url=url,
-        canonical_url=_canonical(tree, url),
+        canonical_url=trusted_canonical(_canonical(tree, url), url, own_sites),
         source=source,
         title=title,
         text=text,

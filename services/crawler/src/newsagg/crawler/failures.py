@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from newsagg.crawler.middlewares import PrivateAddressRefused
+from newsagg.crawler.middlewares import PrivateAddressRefused, SchemeRefused
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
@@ -17,7 +17,7 @@ TRANSIENT_STATUS = frozenset({408, 429})
 @dataclass(frozen=True)
 class FetchFailure:
     reason: str
-    """private_address, robots_disallowed, too_large, redirect_loop, timeout,
+    """private_address, not_http, robots_disallowed, too_large, redirect_loop, timeout,
     http_4xx, http_5xx, ignored or connection."""
     transient: bool
     """Worth trying again on the next pass (a timeout, a 5xx), not a property of the URL."""
@@ -29,6 +29,8 @@ def classify(failure: Failure) -> FetchFailure:
     detail = failure.getErrorMessage()
     if isinstance(exc, PrivateAddressRefused):
         return FetchFailure("private_address", False, detail)
+    if isinstance(exc, SchemeRefused):
+        return FetchFailure("not_http", False, detail)
     if isinstance(exc, HttpError):
         status = exc.response.status
         transient = status >= 500 or status in TRANSIENT_STATUS

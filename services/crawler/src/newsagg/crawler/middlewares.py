@@ -1,7 +1,9 @@
-"""Downloader middlewares: no requests to private networks, and retries that back off.
+"""Downloader middlewares: only http(s), no requests to private networks, and retries
+that back off.
 
 Both are listed in runner.scrapy_settings; a redirected request goes through the
-whole chain again, so a redirect to a private address is refused like a link to one.
+whole chain again, so a redirect to a private address (or to file://) is refused
+like a link to one.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -22,22 +24,52 @@ from scrapy.utils.asyncio import run_in_thread, sleep
 log = logging.getLogger("newsagg.crawler")
 
 ALLOW_PRIVATE = "newsagg_allow_private"
-"""Request meta key: the source of this request allows private addresses."""
+"""Request meta key: the origins (host:port) its source may reach on private addresses."""
+FETCHED_SCHEMES = frozenset({"http", "https"})
+NEVER_FETCHED = frozenset({ipaddress.ip_address("fd00:ec2::254")})
+"""Cloud metadata services outside link-local space (AWS over IPv6)."""
 MAX_BACKOFF = 60.0
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+class SchemeRefused(IgnoreRequest):
+    """The URL is not http(s): file://, data:, ftp:// and the rest are never fetched."""
 
 
 class PrivateAddressRefused(IgnoreRequest):
     """The URL's host is (or resolves to) a non-public address."""
 
 
-def is_public(address: str) -> bool:
-    """False for private, loopback, link-local, multicast, reserved and unspecified."""
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_public(address: str) -> bool:
+    """False for private, loopback, link-local, multicast, reserved and unspecified."""
+    ip = _ip(address)
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+def is_never_fetched(address: str) -> bool:
+    """Link-local (169.254/16, fe80::/10: cloud metadata lives there) and the other
+    metadata addresses: refused even for a source that sets allow_private."""
+    ip = _ip(address)
+    return ip.is_link_local or ip in NEVER_FETCHED
+
+
+def origin(url: str | SplitResult) -> str:
+    """host:port of an http(s) URL, the unit a source's `allow_private` opens."""
+    parts = urlsplit(url) if isinstance(url, str) else url
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").rstrip(".")
+    return f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -47,10 +79,13 @@ async def resolve(host: str, port: int) -> list[str]:
 
 
 class PrivateAddressMiddleware:
-    """Refuses requests whose host is a private, loopback, link-local, multicast or
-    reserved address, unless the request's source sets `allow_private`.
+    """Refuses every request that is not http(s), and those whose host is a private,
+    loopback, link-local, multicast or reserved address, except a source's own hosts
+    when it sets `allow_private` (the origins in the request's ALLOW_PRIVATE meta: a
+    feed on an allowed host does not open the other private hosts it links to).
+    Link-local and metadata addresses are refused always.
 
-    Requests Scrapy makes itself (robots.txt) are allowed for hosts an allowing
+    Requests Scrapy makes itself (robots.txt) are allowed for origins an allowing
     source has already requested. A host that does not resolve is left to the
     downloader, which reports it. The check is on the resolver's answer just before
     the download; a DNS answer that changes between the two is not caught.
@@ -59,8 +94,8 @@ class PrivateAddressMiddleware:
     def __init__(self, crawler: Crawler, resolver: Resolver = resolve) -> None:
         self.crawler = crawler
         self.resolver = resolver
-        self.allowed_hosts: set[str] = set()
-        self._verdicts: dict[str, str | None] = {}
+        self.allowed_origins: set[str] = set()
+        self._addresses: dict[str, list[str]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PrivateAddressMiddleware:
@@ -68,29 +103,42 @@ class PrivateAddressMiddleware:
 
     async def process_request(self, request: Request) -> None:
         parts = urlsplit(request.url)
-        host, netloc = parts.hostname or "", parts.netloc.lower()
-        if request.meta.get(ALLOW_PRIVATE):
-            self.allowed_hosts.add(netloc)
-            return
-        if request.meta.get("dont_obey_robotstxt") and netloc in self.allowed_hosts:
-            return
-        if host not in self._verdicts:
-            self._verdicts[host] = await self._private_address(host, parts.port or 80)
-        if (address := self._verdicts[host]) is not None:
+        if parts.scheme.lower() not in FETCHED_SCHEMES:
+            self.crawler.stats.inc_value("newsagg/scheme_refused")
+            raise SchemeRefused(
+                f"refused {request.url[:200]}: only http and https addresses are fetched"
+            )
+        host, where = parts.hostname or "", origin(parts)
+        allowed = where in request.meta.get(ALLOW_PRIVATE, ())
+        if allowed:
+            self.allowed_origins.add(where)
+        elif request.meta.get("dont_obey_robotstxt") and where in self.allowed_origins:
+            allowed = True
+        addresses = await self._resolved(host, parts.port or 80)
+        never = next((a for a in addresses if is_never_fetched(a)), None)
+        private = never or next((a for a in addresses if not is_public(a)), None)
+        if never or (private and not allowed):
             self.crawler.stats.inc_value("newsagg/private_address_refused")
+            hint = (
+                "link-local and metadata addresses are never fetched"
+                if never
+                else "a source may set `allow_private: true` to reach its own hosts"
+                " (those of its feeds, sitemaps, homepage and sections) on private addresses"
+            )
             raise PrivateAddressRefused(
-                f"refused {request.url}: {host} is a non-public address ({address})"
+                f"refused {request.url}: {host} is a non-public address ({private}); {hint}"
             )
 
-    async def _private_address(self, host: str, port: int) -> str | None:
-        try:
-            addresses = [str(ipaddress.ip_address(host))]
-        except ValueError:
+    async def _resolved(self, host: str, port: int) -> list[str]:
+        if host not in self._addresses:
             try:
-                addresses = await self.resolver(host, port)
-            except OSError:
-                return None
-        return next((a for a in addresses if not is_public(a)), None)
+                self._addresses[host] = [str(ipaddress.ip_address(host.strip("[]")))]
+            except ValueError:
+                try:
+                    self._addresses[host] = await self.resolver(host, port)
+                except OSError:
+                    self._addresses[host] = []
+        return self._addresses[host]
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

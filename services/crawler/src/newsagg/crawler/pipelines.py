@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime
 from typing import Any
 
 from newsagg.core.adapters import open_bus
@@ -65,12 +64,13 @@ class ExtractPipeline:
                     url=page.url,
                     source=page.source,
                     feed_published_at=page.feed_published_at,
+                    own_sites=page.own_sites,
                 )
             )
         except ExtractionError as exc:
             ARTICLES.labels("extract", "no_article").inc()
             self.crawler.stats.inc_value("article/no_article")
-            spider.state.record(page.listed_url, spider.queued.get(page.listed_url), "", "")
+            spider.progress.page_done(page.listed_url)
             raise DropItem(f"{page.url}: {exc}") from exc
         except BrokenProcessPool as exc:  # a worker died (e.g. killed); the pool is renewed
             ARTICLES.labels("extract", "worker_died").inc()
@@ -93,7 +93,7 @@ class PublishPipeline:
     def __init__(self, crawler: Crawler, bus: Bus) -> None:
         self.crawler = crawler
         self.bus = bus
-        self._unrecorded: list[tuple[str, datetime | None, str, str]] = []
+        self._unrecorded: list[tuple[str, str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PublishPipeline:
@@ -106,13 +106,13 @@ class PublishPipeline:
 
     def process_item(self, item: Any) -> Article:
         page, article = item
-        state, stamp = self._spider.state, self._spider.queued.get(page.listed_url)
-        if state.is_unchanged(page.listed_url, article.content_hash):
+        progress = self._spider.progress
+        if progress.state.is_unchanged(page.listed_url, article.content_hash):
             ARTICLES.labels("publish", "unchanged").inc()
-            state.record(page.listed_url, stamp, article.content_hash, article.id)
+            progress.page_done(page.listed_url, article.content_hash, article.id)
             raise DropItem(f"{page.url}: unchanged since the last crawl")
         self.bus.publish(ARTICLES_TOPIC, article.id, article.to_json())
-        self._unrecorded.append((page.listed_url, stamp, article.content_hash, article.id))
+        self._unrecorded.append((page.listed_url, article.content_hash, article.id))
         if len(self._unrecorded) >= self.RECORD_EVERY:
             self._record_sent()
         ARTICLES.labels("publish", "ok").inc()
@@ -122,7 +122,7 @@ class PublishPipeline:
     def _record_sent(self) -> None:
         self.bus.flush()
         for record in self._unrecorded:
-            self._spider.state.record(*record)
+            self._spider.progress.page_done(*record)
         self._unrecorded.clear()
 
     def close_spider(self) -> None:

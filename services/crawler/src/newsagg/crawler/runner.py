@@ -40,6 +40,8 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "newsagg.crawler.middlewares.BackoffRetryMiddleware": 550,
         },
+        # only http(s) is ever fetched: no handler for file://, data:, ftp:// or s3://
+        "DOWNLOAD_HANDLERS": {"file": None, "data": None, "ftp": None, "s3": None},
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": settings.log_level,

@@ -20,9 +20,11 @@ from newsagg.core.article import canonicalize_url
 from newsagg.core.metrics import ARTICLES, LISTINGS
 from newsagg.core.sources import Source
 from newsagg.crawler.autodiscovery import feed_links, robots_sitemaps
+from newsagg.crawler.crawl_pass import CrawlPass
 from newsagg.crawler.discovery import DiscoveryError, Link, parse_listing
 from newsagg.crawler.failures import classify
-from newsagg.crawler.middlewares import ALLOW_PRIVATE
+from newsagg.crawler.identity import own_sites
+from newsagg.crawler.middlewares import ALLOW_PRIVATE, origin
 from newsagg.crawler.sections import classify_page, follow_links
 from newsagg.crawler.state import CrawlState
 from scrapy.http import Response
@@ -30,7 +32,7 @@ from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 MAX_SITEMAP_DEPTH = 3
-POLICY_REASONS = frozenset({"robots_disallowed", "private_address"})
+POLICY_REASONS = frozenset({"robots_disallowed", "private_address", "not_http"})
 """Refusals by our own rules: a warning, not an error."""
 
 
@@ -44,10 +46,8 @@ class FetchedPage:
     body: str
     source: str
     feed_published_at: datetime | None
-
-
-def _newest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return max(a, b) if a and b else a or b
+    own_sites: frozenset[str] = frozenset()
+    """Sites whose addresses the page may claim as its canonical (see identity.py)."""
 
 
 def url_key(url: str) -> str:
@@ -56,6 +56,15 @@ def url_key(url: str) -> str:
         return canonicalize_url(url)
     except ValueError:
         return url
+
+
+def _private_origins(source: Source) -> frozenset[str]:
+    """The source's own origins, which `allow_private` lets it reach on private addresses."""
+    return (
+        frozenset(origin(url) for url in source.entry_urls())
+        if source.allow_private
+        else frozenset()
+    )
 
 
 def _text(response: Response) -> str:
@@ -79,16 +88,13 @@ class NewsSpider(scrapy.Spider):
     ) -> None:
         super().__init__(**kwargs)
         self.sources = sources
-        self.state = state
+        self.progress = CrawlPass(state)
         self.cutoff = since or (
             datetime.now(UTC) - timedelta(days=max_age_days) if max_age_days else None
         )
         """Listed articles (and child sitemaps) dated before this are not fetched."""
         self.conditional = since is None
         """A backfill (--since) reads every listing in full, not only what changed."""
-        self.queued: dict[str, datetime | None] = {}
-        """Page keys requested in this pass, with the newest date any listing gave them."""
-        self.listings: set[str] = set()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.sources:
@@ -128,17 +134,16 @@ class NewsSpider(scrapy.Spider):
             errback=errback,
             headers=headers,
             cb_kwargs={"source": source, **cb_kwargs},
-            meta={ALLOW_PRIVATE: source.allow_private, **(meta or {})},
+            meta={ALLOW_PRIVATE: _private_origins(source), **(meta or {})},
             dont_filter=True,
         )
 
     # -- feeds and sitemaps -------------------------------------------------------
 
     def _listing_request(self, url: str, source: Source, depth: int) -> Iterator[scrapy.Request]:
-        if url in self.listings:
+        if not self.progress.first_request_of(url):
             return
-        self.listings.add(url)
-        etag, last_modified = self.state.validators(url) if self.conditional else (None, None)
+        etag, last_modified = self.progress.validators(url) if self.conditional else (None, None)
         headers = {"If-None-Match": etag or "", "If-Modified-Since": last_modified or ""}
         yield self._request(
             url,
@@ -174,7 +179,7 @@ class NewsSpider(scrapy.Spider):
             return
         self._count_listing("ok")
         if not found.sitemaps:  # an index is always read: its children may change alone
-            self.state.save_validators(
+            self.progress.listing_read(
                 listing,
                 response.headers.get(b"ETag", b"").decode("latin-1") or None,
                 response.headers.get(b"Last-Modified", b"").decode("latin-1") or None,
@@ -192,6 +197,7 @@ class NewsSpider(scrapy.Spider):
                 self._count_article("crawl", "too_old")
                 continue
             yield from self._article_request(urljoin(response.url, link.url), source, link, listing)
+        self.progress.listing_parsed(listing)
 
     def _listing_body(self, response: Response) -> bytes:
         """The body, gunzipped if it is a .xml.gz sitemap (within DOWNLOAD_MAXSIZE)."""
@@ -210,11 +216,7 @@ class NewsSpider(scrapy.Spider):
         self, url: str, source: Source, link: Link, listing: str | None
     ) -> Iterator[scrapy.Request]:
         key = url_key(url)
-        if key in self.queued:  # listed twice (feed and sitemap, AMP and not): newest date
-            self.queued[key] = _newest(self.queued[key], link.stamp)
-            self.state.raise_stamp(key, self.queued[key])
-        elif self.state.needs_fetch(key, link.stamp):
-            self.queued[key] = link.stamp
+        if self.progress.wants(key, link.stamp, listing):
             yield self._request(
                 url,
                 source,
@@ -224,16 +226,23 @@ class NewsSpider(scrapy.Spider):
                 listed_url=key,
                 listing=listing,
             )
-        else:
+        elif key not in self.progress.queued:
             self._count_article("crawl", "unchanged")
 
     def parse_article(
         self, response: Response, source: Source, link: Link, listed_url: str, listing: str | None
     ) -> Iterator[FetchedPage]:
         if self._html(response):
-            yield FetchedPage(
-                listed_url, response.url, _text(response), source.name, link.published_at
-            )
+            yield self._page(response, source, listed_url, link.published_at)
+        else:
+            self.progress.page_done(listed_url)
+
+    def _page(
+        self, response: Response, source: Source, listed_url: str, published_at: datetime | None
+    ) -> FetchedPage:
+        return FetchedPage(
+            listed_url, response.url, _text(response), source.name, published_at, own_sites(source)
+        )
 
     def _html(self, response: Response) -> bool:
         content_type = _content_type(response)
@@ -282,12 +291,11 @@ class NewsSpider(scrapy.Spider):
             return
         for url in follow_links(_text(response), response.url, source.sections):
             key = url_key(url)
-            if key in self.queued:
+            if key in self.progress.queued:
                 continue
-            if not self.state.needs_fetch(key, None):
+            if not self.progress.wants(key, None, None):
                 self._count_article("crawl", "unchanged")
                 continue
-            self.queued[key] = None
             yield self._request(
                 url,
                 source,
@@ -311,7 +319,7 @@ class NewsSpider(scrapy.Spider):
             return
         kind = classify_page(response.body)
         if kind.is_article:
-            yield FetchedPage(listed_url, response.url, _text(response), source.name, None)
+            yield self._page(response, source, listed_url, None)
             return
         self._count_article("crawl", "not_article")
         self.logger.info("not an article, links followed: %s (%s)", response.url, kind.reason)
@@ -334,18 +342,14 @@ class NewsSpider(scrapy.Spider):
         )
 
     def article_failed(self, failure: Failure) -> None:
-        """Logged and counted; a transient failure makes the next pass re-read the
-        listing in full, a permanent one is remembered so it is not fetched again
-        until its listing date changes."""
+        """Logged and counted; a permanent failure is remembered so it is not fetched
+        again until its listing date changes, a transient one is not done, so its
+        listing keeps no validators and the next pass tries it again."""
         why = classify(failure)
         self._count_article("crawl", why.reason)
         request = failure.request
-        key, listing = request.cb_kwargs["listed_url"], request.cb_kwargs["listing"]
-        if why.transient:
-            if listing:
-                self.state.forget_validators(listing)
-        else:
-            self.state.record(key, self.queued.get(key), "", "")
+        if not why.transient:
+            self.progress.page_done(request.cb_kwargs["listed_url"])
         level = logging.WARNING if why.reason in POLICY_REASONS else logging.ERROR
         self.logger.log(
             level,
