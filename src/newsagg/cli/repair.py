@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ CRAWL_STATE_REMEDY = (
     " from the index (docs/runbook.md)"
 )
 REINDEX_BATCH = 500
+IDLE_LIMIT = 30.0
+"""Seconds `repair --index` waits for the log's next message before it stops reading."""
 
 
 @dataclass(frozen=True)
@@ -188,10 +191,13 @@ def repair_index(settings: Settings) -> int:
         try:
             store.ensure_schema()
             indexer = Indexer(log_bus, consumer, store, batch_size=REINDEX_BATCH)
-            messages = 0
-            while batch := consumer.poll(REINDEX_BATCH, timeout=1.0):
-                indexer.process(batch)
-                messages += len(batch)
+            messages, idle_since = 0, time.monotonic()
+            # Kafka may take seconds to assign partitions: an empty poll is not the end.
+            while messages < sum(lag.values()) and time.monotonic() - idle_since < IDLE_LIMIT:
+                batch = consumer.poll(REINDEX_BATCH, timeout=1.0)
+                if batch:
+                    indexer.process(batch)
+                    messages, idle_since = messages + len(batch), time.monotonic()
             count = store.count()
         finally:
             consumer.close()
