@@ -18,6 +18,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from newsagg.core.sqlite_check import check_sqlite_file
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     url          TEXT PRIMARY KEY,
@@ -35,8 +37,17 @@ CREATE TABLE IF NOT EXISTS listings (
 """
 
 
+CORRUPTED_REMEDY = (
+    "Stop the crawler and run `newsagg repair --crawl-state`: it rebuilds the crawl state"
+    " from the index (docs/runbook.md)"
+)
+
+
 class CrawlState:
     def __init__(self, path: Path) -> None:
+        """Opens (or creates) the state; a damaged file raises DataCorrupted, never a
+        silent fresh start that would re-publish everything."""
+        check_sqlite_file(path, CORRUPTED_REMEDY)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(
             path, timeout=30, isolation_level=None, check_same_thread=False
