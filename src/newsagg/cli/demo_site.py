@@ -4,12 +4,18 @@ The demo has two fictional outlets, Marquee Daily and Reel News, each a static s
 served on its own port, so each is its own host with its own robots.txt. Their feeds
 and pages say `__BASE_URL__` where an absolute URL belongs; the server puts its own
 address there, so a site works on any port.
+
+An article's id is a hash of its URL, port included, so `newsagg demo` keeps the ports it
+picked in the data directory (`demo-sites.json`) and serves the outlets there again on the
+next run: the same stories keep their ids and the index does not hold them twice.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +46,7 @@ REEL_NEWS = Outlet(
 OUTLETS = (MARQUEE_DAILY, REEL_NEWS)
 SITE_DIR = MARQUEE_DAILY.site_dir
 MANIFEST_PATH = DEMO_DIR / "manifest.json"
+PORTS_FILE = "demo-sites.json"
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -102,16 +109,48 @@ class DemoSite:
 
 
 class DemoSites:
-    """Every demo outlet, each on its own port: from `first_port` on, or any free ports."""
+    """Every demo outlet, each on its own port: from `first_port` on, or the given `ports`
+    (by source name), or any free ports."""
 
-    def __init__(self, first_port: int = 0, outlets: Sequence[Outlet] = OUTLETS) -> None:
+    def __init__(
+        self,
+        first_port: int = 0,
+        outlets: Sequence[Outlet] = OUTLETS,
+        ports: Mapping[str, int] | None = None,
+    ) -> None:
+        ports = ports or {}
         self.sites: list[DemoSite] = []
         try:
             for i, outlet in enumerate(outlets):
-                self.sites.append(DemoSite(first_port + i if first_port else 0, outlet=outlet))
+                port = first_port + i if first_port else ports.get(outlet.source, 0)
+                self.sites.append(DemoSite(port, outlet=outlet))
         except BaseException:
             self.stop()
             raise
+
+    @classmethod
+    def kept_in(cls, data_dir: Path, first_port: int = 0) -> DemoSites:
+        """The outlets on the ports that `data_dir`'s index knows them by, picked and kept
+        there on the first run; `first_port` (given by the user) chooses new ones."""
+        path = data_dir / PORTS_FILE
+        known = {} if first_port else read_ports(path)
+        try:
+            sites = cls(first_port, ports=known)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise ValueError(
+                f"a demo site's port is taken ({exc}); the index in {data_dir} knows the demo "
+                f"sites on ports {known or first_port}: stop what uses the port, or give this "
+                "demo another NEWSAGG_DATA_DIR"
+            ) from exc
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(sites.ports, indent=2) + "\n", encoding="utf-8")
+        return sites
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {site.outlet.source: site.server.server_port for site in self.sites}
 
     @property
     def url(self) -> str:
@@ -130,3 +169,26 @@ class DemoSites:
     def sources_yaml(self, interval: float = 60.0) -> str:
         """A sources.yaml that crawls every outlet."""
         return "sources:\n" + "".join(site.source_entry(interval) for site in self.sites)
+
+
+def read_ports(path: Path) -> dict[str, int]:
+    """The kept ports by source name; none before the first run. A damaged file is an
+    error that says what to do, never a silent new port (which would double the index)."""
+    if not path.exists():
+        return {}
+    try:
+        ports = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} cannot be read ({exc}): {_REPAIR}") from exc
+    if not isinstance(ports, dict) or not all(
+        isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
+        for port in ports.values()
+    ):
+        raise ValueError(f"{path} is not a map of source names to ports: {_REPAIR}")
+    return ports
+
+
+_REPAIR = (
+    "put back the ports the demo sites had (their addresses are in demo-sources.yaml beside "
+    "it), or delete the data directory for a fresh demo"
+)
