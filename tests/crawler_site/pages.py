@@ -187,6 +187,24 @@ PAGES.update(
         # a feed and a sitemap that both send validators and list the same slow articles
         "/slow-feed.xml": rss(*((path, FRESH) for path in SLOW_PATHS)),
         "/slow-sitemap.xml": urlset(*((path, "2026-09-10") for path in SLOW_PATHS)),
+        # links no request can be made of, between two good ones: neither may be lost
+        "/odd-links.xml": Page(
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            + "".join(
+                f"<item><title>x</title><link>{link}</link></item>"
+                for link in (
+                    "__BASE__/slow/00.html",
+                    "javascript:alert(1)",
+                    "mailto:desk@example.com",
+                    "http://[::1/unclosed",
+                    "http://127.0.0.1:99999/port",
+                    "__BASE__/slow/01.html",
+                )
+            )
+            + "</channel></rss>",
+            "application/rss+xml",
+            validators=True,
+        ),
         **{
             path: article(f"slow-{n}", f"Slow story number {n} from the river road")
             for n, path in enumerate(SLOW_PATHS)

@@ -124,3 +124,15 @@ def test_validators_are_kept_once_the_pass_is_complete(site: CrawlerSite, tmp_pa
     again = crawl(data_dir, sources(site))
     assert again.stat("listing/not_modified") == 2, again.log  # feed and sitemap: 304
     assert len(published(data_dir)) == first
+
+
+def test_links_no_request_can_be_made_of_end_nothing(site: CrawlerSite, tmp_path: Path):
+    odd = (
+        f"sources:\n  - name: odd\n    feeds: [{site.url}/odd-links.xml]\n    allow_private: true\n"
+    )
+    run = crawl(tmp_path / "data", odd)
+    assert run.returncode == 0, run.log
+    assert run.stat("article/bad_url") == 4, run.log
+    urls = {article.url for article in published(tmp_path / "data")}
+    assert urls == {f"{site.url}/slow/00.html", f"{site.url}/slow/01.html"}
+    assert crawl(tmp_path / "data", odd).stat("listing/not_modified") == 1  # it was complete

@@ -36,7 +36,7 @@ def test_garbage_inside_a_crawl_state_is_found_at_open(tmp_path: Path):
     data = bytearray(path.read_bytes())
     data[8192 : 8192 + 4096] = b"\xa5" * 4096  # one page of garbage after the header
     path.write_bytes(bytes(data))
-    with pytest.raises(DataCorrupted, match="crawler-state.sqlite is corrupted"):
+    with pytest.raises(DataCorrupted, match=r"crawler-state\.sqlite is corrupted"):
         CrawlState(path)
 
 

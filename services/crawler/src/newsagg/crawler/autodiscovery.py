@@ -6,7 +6,7 @@ A homepage names its feeds with `<link rel="alternate" type="application/rss+xml
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import html as lxml_html
 
@@ -15,8 +15,16 @@ FEED_TYPES = frozenset(
 )
 
 
-def _http(url: str) -> bool:
-    return urlsplit(url).scheme in ("http", "https")
+def absolute_http(base_url: str, href: str) -> str | None:
+    """`href` made absolute against `base_url` if it is an http(s) address that can be
+    requested; None for other schemes and for links urllib cannot parse ("http://[x")."""
+    try:
+        url = urldefrag(urljoin(base_url, href.strip()))[0]
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def feed_links(body: str | bytes, base_url: str) -> list[str]:
@@ -33,8 +41,8 @@ def feed_links(body: str | bytes, base_url: str) -> list[str]:
         kind = (link.get("type") or "").split(";")[0].strip().lower()
         href = (link.get("href") or "").strip()
         if "alternate" in rels and kind in FEED_TYPES and href:
-            url = urljoin(base_url, href)
-            if _http(url) and url not in found:
+            url = absolute_http(base_url, href)
+            if url and url not in found:
                 found.append(url)
     return found
 
@@ -45,7 +53,7 @@ def robots_sitemaps(text: str, base_url: str) -> list[str]:
     for line in text.splitlines():
         field, sep, value = line.partition(":")
         if sep and field.strip().lower() == "sitemap":
-            url = urljoin(base_url, value.split("#")[0].strip())
-            if value.strip() and _http(url) and url not in found:
+            url = absolute_http(base_url, value) if value.strip() else None
+            if url and url not in found:
                 found.append(url)
     return found

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import html as lxml_html
 from newsagg.core.sources import Sections
+from newsagg.crawler.autodiscovery import absolute_http
 
 MIN_ARTICLE_CHARS = 500
 """Prose (text of <p> elements outside links) an article page holds at least."""
@@ -94,9 +95,8 @@ def follow_links(body: str | bytes, page_url: str, sections: Sections) -> list[s
     host = urlsplit(page_url).netloc.lower()
     found: list[str] = []
     for href in tree.xpath("//a/@href"):
-        url = urldefrag(urljoin(page_url, str(href).strip()))[0]
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or parts.netloc.lower() != host:
+        url = absolute_http(page_url, str(href))
+        if url is None or urlsplit(url).netloc.lower() != host:
             continue
         if url != page_url and url not in found and sections.follows(url):
             found.append(url)

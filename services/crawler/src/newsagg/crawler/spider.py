@@ -156,6 +156,22 @@ class NewsSpider(scrapy.Spider):
             listing=url,
         )
 
+    def _link(self, base: str, href: str, source: Source, kind: str) -> str | None:
+        """The absolute URL of a listed link; None for one no request can be made of
+        (`javascript:`, `mailto:`, a bad port or IPv6 address), counted and skipped:
+        it must not end the listing's other links."""
+        try:
+            url = urljoin(base, href)
+            scrapy.Request(url)
+        except ValueError as exc:
+            if kind == "listing":
+                self._count_listing("bad_url")
+            else:
+                self._count_article("crawl", "bad_url")
+            self.logger.warning("skipped %s link %r of %s: %s", kind, href[:200], source.name, exc)
+            return None
+        return url
+
     def _count_listing(self, status: str) -> None:
         LISTINGS.labels(status).inc()
         self.crawler.stats.inc_value(f"listing/{status}")
@@ -188,15 +204,16 @@ class NewsSpider(scrapy.Spider):
             if self._too_old(child.modified_at):
                 self._count_listing("too_old")
                 self.logger.debug("skipped sitemap %s: lastmod before %s", child.url, self.cutoff)
-            elif depth < MAX_SITEMAP_DEPTH:
-                yield from self._listing_request(
-                    urljoin(response.url, child.url), source, depth + 1
-                )
+            elif depth < MAX_SITEMAP_DEPTH and (
+                url := self._link(response.url, child.url, source, "listing")
+            ):
+                yield from self._listing_request(url, source, depth + 1)
         for link in found.links:
             if self._too_old(link.stamp):
                 self._count_article("crawl", "too_old")
                 continue
-            yield from self._article_request(urljoin(response.url, link.url), source, link, listing)
+            if url := self._link(response.url, link.url, source, "article"):
+                yield from self._article_request(url, source, link, listing)
         self.progress.listing_parsed(listing)
 
     def _listing_body(self, response: Response) -> bytes:
