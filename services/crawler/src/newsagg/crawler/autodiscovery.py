@@ -19,7 +19,7 @@ def absolute_http(base_url: str, href: str) -> str | None:
     """`href` made absolute against `base_url` if it is an http(s) address that can be
     requested; None for other schemes and for links urllib cannot parse ("http://[x")."""
     try:
-        url = urldefrag(urljoin(base_url, href.strip()))[0]
+        url = urljoin(base_url, urldefrag(href.strip())[0].strip())
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
