@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install demo test lint format up clean kafka elasticsearch browser reliability reliability-tools
+.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools
 
 install: .venv/.installed
 
@@ -24,7 +24,7 @@ demo: install  ## serve the bundled demo site, crawl it, index it, serve the sea
 up: install  ## crawler + indexer + API on the sources in NEWSAGG_SOURCES (default sources.yaml)
 	.venv/bin/newsagg up
 
-test: install lint browser  ## the whole suite (CI runs this)
+test: install lint browser nginx  ## the whole suite (CI runs this)
 	NEWSAGG_TEST_CHROMIUM=$(CHROMIUM) .venv/bin/pytest
 
 browser:  ## Debian's Chromium for the search page tests (apt-get, as root or with sudo)
@@ -50,6 +50,14 @@ reliability-tools:  ## Debian's wrk (load test) and faketime (clock skew) for `m
 		$$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			wrk faketime >/dev/null; \
+	fi
+
+nginx:  ## Debian's nginx for the test of deploy/nginx/newsagg.conf (apt-get, as root or with sudo)
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+		echo "installing Debian's nginx for the proxy tests"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null; \
 	fi
 
 lint: install

@@ -3,48 +3,19 @@ forwards for it. Run on real uvicorn, where X-Forwarded-For arrives as it would 
 
 from __future__ import annotations
 
-import http.client
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fakes import MemoryStore
 from fastapi.testclient import TestClient
+from live_api import Get, serve
 from newsagg.api.app import create_app
 from newsagg.api.security import hash_key
-from newsagg.api.service import server_config
 from newsagg.core.settings import Settings
 from pydantic import ValidationError
-from servers import free_port, wait_until
 
 PASSED = 404  # /v1/articles/missing: the request got through to the route
 LIMITED = {"api_rate_limit": 0.001, "api_rate_burst": 3}
-
-Get = Callable[..., int]
-
-
-def serve(settings: Settings) -> Iterator[Get]:
-    """The API on uvicorn, as `newsagg api` configures it, on a free loopback port."""
-    settings = settings.model_copy(update={"api_host": "127.0.0.1", "api_port": free_port()})
-    server = uvicorn.Server(server_config(settings, create_app(settings, store=MemoryStore())))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, 20, "uvicorn to start")
-
-    def get(path: str = "/v1/articles/missing", **headers: str) -> int:
-        connection = http.client.HTTPConnection("127.0.0.1", settings.api_port, timeout=10)
-        try:
-            connection.request("GET", path, headers=headers)
-            return connection.getresponse().status
-        finally:
-            connection.close()
-
-    try:
-        yield get
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @pytest.fixture
