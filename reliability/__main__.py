@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 run_row("embedded", fault, settings, args.repeats, args.seed, args.keep_logs)
             )
-            _print(rows[-1:], None)
+            _progress(rows[-1])
     if args.backend in {"kafka-es", "all"}:
         rows.extend(_kafka_es_rows(args, settings))
     load = None if args.no_load_test else load_test(ARTIFACTS / "load")

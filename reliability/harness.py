@@ -172,6 +172,10 @@ def run_row(
             row.skipped = str(exc)
             shutil.rmtree(run_dir, ignore_errors=True)
             return row
+        except RuntimeError as exc:  # the run never got going: red, and the table goes on
+            row.problems.append(f"run {repeat + 1}: {str(exc).splitlines()[0]}")
+            expected = len(settings.stories)
+            run = Run(Count(expected, 0, expected, 0), None)
         row.runs.append(run)
         row.problems.extend(fault.problems)
         fault.problems.clear()
