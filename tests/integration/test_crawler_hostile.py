@@ -36,7 +36,7 @@ def outcome(
 """
     data_dir = tmp_path_factory.mktemp("hostile") / "data"
     run = crawl(data_dir, sources, **FAST_FAILURES)
-    assert run.returncode == 0, run.log
+    assert run.returncode == 1, run.log  # no listing of `closed` could be read
     return run, published(data_dir)
 
 
@@ -78,6 +78,24 @@ def test_a_private_address_is_refused_unless_the_source_allows_it(
     assert "listing fetch failed (private_address)" in run.log
     assert "localhost is a non-public address" in run.log
     assert not site.hits("/closed.xml")
+
+
+def test_a_source_none_of_whose_listings_could_be_read_fails_the_run_by_name(
+    outcome: tuple[CrawlRun, list[Article]], site: CrawlerSite
+):
+    run, _ = outcome
+    port = site.url.rsplit(":", 1)[1]
+    assert "newsagg crawl: no listing of 1 source(s) could be read:" in run.log
+    assert f"closed: http://localhost:{port}/closed.xml (private_address)" in run.log
+    assert "hostile: " not in run.log.split("could be read:")[1]  # one feed was read
+
+
+def test_one_summary_line_per_source(outcome: tuple[CrawlRun, list[Article]]):
+    run, _ = outcome
+    (hostile,) = [line for line in run.log.splitlines() if "pass finished: hostile:" in line]
+    assert " INFO " in hostile
+    assert "9 listed, 1 new, 0 unchanged, 8 failed (" in hostile
+    assert "1 of 2 listings failed" in hostile
 
 
 def test_the_crawl_goes_on(outcome: tuple[CrawlRun, list[Article]], site: CrawlerSite):

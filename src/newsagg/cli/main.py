@@ -133,9 +133,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_extract(args.files, args.url, args.source)
     if args.command == "crawl":
-        from newsagg.crawler.runner import crawl
+        from newsagg.crawler.runner import UnreadableSources, crawl
 
-        crawl(settings, once=args.once, since=args.since)
+        try:
+            crawl(settings, once=args.once, since=args.since)
+        except UnreadableSources as exc:
+            print(f"newsagg crawl: {exc}", file=sys.stderr)
+            return 1
     elif args.command == "index":
         from newsagg.indexer.service import run_indexer
 

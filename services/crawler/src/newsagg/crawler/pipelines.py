@@ -8,7 +8,6 @@ from typing import Any
 
 from newsagg.core.adapters import open_bus
 from newsagg.core.article import Article
-from newsagg.core.metrics import ARTICLES
 from newsagg.core.ports import ARTICLES_TOPIC, Bus
 from newsagg.core.settings import Settings
 from newsagg.crawler.extraction import ExtractionError, extract_article
@@ -21,12 +20,13 @@ from scrapy.utils.defer import maybe_deferred_to_future
 
 
 class QuietLogFormatter(LogFormatter):
-    """A dropped item is an expected outcome (unchanged, no article): one INFO line, no body."""
+    """A dropped item is an expected outcome (unchanged, no article): a DEBUG line, no body;
+    the pass's summary line counts them."""
 
     def dropped(
         self, item: Any, exception: BaseException, response: Any, spider: Any = None
     ) -> Any:
-        return {"level": logging.INFO, "msg": "dropped: %(reason)s", "args": {"reason": exception}}
+        return {"level": logging.DEBUG, "msg": "dropped: %(reason)s", "args": {"reason": exception}}
 
     def scraped(self, item: Any, response: Any, spider: Any = None) -> Any:
         return {"level": logging.DEBUG, "msg": "published %(url)s", "args": {"url": item.url}}
@@ -68,15 +68,13 @@ class ExtractPipeline:
                 )
             )
         except ExtractionError as exc:
-            ARTICLES.labels("extract", "no_article").inc()
-            self.crawler.stats.inc_value("article/no_article")
+            spider.report.article(page.source, "extract", "no_article")
             spider.progress.page_done(page.listed_url)
             raise DropItem(f"{page.url}: {exc}") from exc
         except BrokenProcessPool as exc:  # a worker died (e.g. killed); the pool is renewed
-            ARTICLES.labels("extract", "worker_died").inc()
-            self.crawler.stats.inc_value("article/extract_worker_died")
+            spider.report.article(page.source, "extract", "worker_died", "extract_worker_died")
             raise DropItem(f"{page.url}: extraction worker died: {exc}") from exc
-        ARTICLES.labels("extract", "ok").inc()
+        spider.report.article(page.source, "extract", "ok", "extracted")
         return page, article
 
 
@@ -108,15 +106,14 @@ class PublishPipeline:
         page, article = item
         progress = self._spider.progress
         if progress.state.is_unchanged(page.listed_url, article.content_hash):
-            ARTICLES.labels("publish", "unchanged").inc()
+            self._spider.report.article(page.source, "publish", "unchanged")
             progress.page_done(page.listed_url, article.content_hash, article.id)
             raise DropItem(f"{page.url}: unchanged since the last crawl")
         self.bus.publish(ARTICLES_TOPIC, article.id, article.to_json())
         self._unrecorded.append((page.listed_url, article.content_hash, article.id))
         if len(self._unrecorded) >= self.RECORD_EVERY:
             self._record_sent()
-        ARTICLES.labels("publish", "ok").inc()
-        self.crawler.stats.inc_value("article/published")
+        self._spider.report.article(page.source, "publish", "ok", "published")
         return article
 
     def _record_sent(self) -> None:

@@ -17,6 +17,45 @@ from twisted.python.failure import Failure
 
 log = logging.getLogger("newsagg.crawler")
 
+SCRAPY_CHATTER = (
+    "scrapy.addons",
+    "scrapy.core.engine",
+    "scrapy.crawler",
+    "scrapy.extensions.logstats",
+    "scrapy.extensions.telnet",
+    "scrapy.middleware",
+    "scrapy.statscollectors",
+    "scrapy.utils.log",
+)
+"""Loggers whose INFO lines (settings, middleware lists, stats dumps, "Spider opened")
+are per-pass noise: shown at DEBUG; the spider's summary line is the pass's INFO."""
+
+
+class UnreadableSources(RuntimeError):
+    """`crawl --once`: every listing of these sources failed; the message names them."""
+
+    def __init__(self, unreadable: dict[str, dict[str, str]]) -> None:
+        lines = [
+            f"{name}: " + "; ".join(f"{url} ({why})" for url, why in listings.items())
+            for name, listings in sorted(unreadable.items())
+        ]
+        super().__init__(
+            f"no listing of {len(unreadable)} source(s) could be read:\n  " + "\n  ".join(lines)
+        )
+
+
+def _as_debug(record: logging.LogRecord) -> bool:
+    if record.levelno == logging.INFO:
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return True
+
+
+def quiet_scrapy_chatter() -> None:
+    for name in SCRAPY_CHATTER:
+        logger = logging.getLogger(name)
+        if _as_debug not in logger.filters:
+            logger.addFilter(_as_debug)
+
 
 def scrapy_settings(settings: Settings) -> dict[str, Any]:
     return {
@@ -44,6 +83,8 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "ftp": None, "s3": None},
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # Scrapy 2.13+ serves Python code execution over HTTP (for its MCP server): never
+        "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": settings.log_level,
         "LOG_INSTALL_ROOT_HANDLER": False,
         "LOG_FORMATTER": "newsagg.crawler.pipelines.QuietLogFormatter",
@@ -65,7 +106,8 @@ def crawl(
     """Crawl every source once, or poll each on its own interval until SIGINT/SIGTERM.
 
     `since` is a backfill: one pass that reads every listing in full and fetches
-    the articles listed as of that date or later (it implies `once`).
+    the articles listed as of that date or later (it implies `once`). A one-shot
+    pass raises UnreadableSources when every listing of a source failed.
     """
     sources = sources if sources is not None else load_sources(settings.sources)
     state = CrawlState(settings.crawl_state_path)
@@ -73,16 +115,20 @@ def crawl(
         serve_metrics(settings.crawler_metrics_port)
     process = CrawlerProcess(scrapy_settings(settings))
     configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's own
+    quiet_scrapy_chatter()
     try:
         if once or since is not None:
+            crawler = process.create_crawler(NewsSpider)
             process.crawl(
-                NewsSpider,
+                crawler,
                 sources=sources,
                 state=state,
                 since=since,
                 max_age_days=settings.crawl_max_age_days,
             )
             process.start()
+            if crawler.spider is not None and (unreadable := crawler.spider.report.unreadable()):
+                raise UnreadableSources(unreadable)
         else:
             for source in sources:
                 _poll(process, source, state, settings.crawl_max_age_days)

@@ -17,7 +17,6 @@ from urllib.parse import urljoin
 
 import scrapy
 from newsagg.core.article import canonicalize_url
-from newsagg.core.metrics import ARTICLES, LISTINGS
 from newsagg.core.sources import Source
 from newsagg.crawler.autodiscovery import feed_links, robots_sitemaps
 from newsagg.crawler.crawl_pass import CrawlPass
@@ -25,8 +24,10 @@ from newsagg.crawler.discovery import DiscoveryError, Link, parse_listing
 from newsagg.crawler.failures import classify
 from newsagg.crawler.identity import own_sites
 from newsagg.crawler.middlewares import ALLOW_PRIVATE, origin
+from newsagg.crawler.report import PassReport, SourceTally
 from newsagg.crawler.sections import classify_page, follow_links
 from newsagg.crawler.state import CrawlState
+from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
@@ -95,6 +96,19 @@ class NewsSpider(scrapy.Spider):
         """Listed articles (and child sitemaps) dated before this are not fetched."""
         self.conditional = since is None
         """A backfill (--since) reads every listing in full, not only what changed."""
+        self.report: PassReport
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.report = PassReport(crawler)
+        return spider
+
+    def closed(self, reason: str) -> None:
+        """One line per source: what this pass listed, published, skipped and lost."""
+        for source in self.sources:
+            tally = self.report.sources.get(source.name, SourceTally())
+            self.logger.info("pass %s: %s", reason, tally.summary(source.name))
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.sources:
@@ -165,35 +179,35 @@ class NewsSpider(scrapy.Spider):
             scrapy.Request(url)
         except ValueError as exc:
             if kind == "listing":
-                self._count_listing("bad_url")
+                self.report.listing(source.name, "bad_url", href)
             else:
-                self._count_article("crawl", "bad_url")
+                self.report.article(source.name, "crawl", "bad_url")
             self.logger.warning("skipped %s link %r of %s: %s", kind, href[:200], source.name, exc)
             return None
         return url
-
-    def _count_listing(self, status: str) -> None:
-        LISTINGS.labels(status).inc()
-        self.crawler.stats.inc_value(f"listing/{status}")
-
-    def _count_article(self, stage: str, status: str) -> None:
-        ARTICLES.labels(stage, status).inc()
-        self.crawler.stats.inc_value(f"article/{status}")
 
     def parse_listing(
         self, response: Response, source: Source, depth: int, listing: str
     ) -> Iterator[scrapy.Request]:
         if response.status == 304:
-            self._count_listing("not_modified")
-            self.logger.info("listing %s of %s: not modified (304)", listing, source.name)
+            self.report.listing(source.name, "not_modified")
+            self.logger.debug("listing %s of %s: not modified (304)", listing, source.name)
             return
         try:
             found = parse_listing(self._listing_body(response))
         except DiscoveryError as exc:
-            self._count_listing("malformed")
-            self.logger.error("listing %s of %s unreadable: %s", response.url, source.name, exc)
+            self.report.listing(source.name, "malformed", listing)
+            hint = (
+                "; it is an HTML page, not a feed or sitemap: give the site as `homepage:`"
+                " to read the feeds it announces"
+                if "html" in _content_type(response)
+                else ""
+            )
+            self.logger.error(
+                "listing %s of %s unreadable: %s%s", response.url, source.name, exc, hint
+            )
             return
-        self._count_listing("ok")
+        self.report.listing(source.name, "ok")
         if not found.sitemaps:  # an index is always read: its children may change alone
             self.progress.listing_read(
                 listing,
@@ -202,7 +216,7 @@ class NewsSpider(scrapy.Spider):
             )
         for child in found.sitemaps:
             if self._too_old(child.modified_at):
-                self._count_listing("too_old")
+                self.report.listing(source.name, "too_old")
                 self.logger.debug("skipped sitemap %s: lastmod before %s", child.url, self.cutoff)
             elif depth < MAX_SITEMAP_DEPTH and (
                 url := self._link(response.url, child.url, source, "listing")
@@ -210,8 +224,9 @@ class NewsSpider(scrapy.Spider):
                 yield from self._listing_request(url, source, depth + 1)
         for link in found.links:
             if self._too_old(link.stamp):
-                self._count_article("crawl", "too_old")
+                self.report.article(source.name, "crawl", "too_old")
                 continue
+            self.report.listed(source.name)
             if url := self._link(response.url, link.url, source, "article"):
                 yield from self._article_request(url, source, link, listing)
         self.progress.listing_parsed(listing)
@@ -244,12 +259,12 @@ class NewsSpider(scrapy.Spider):
                 listing=listing,
             )
         elif key not in self.progress.queued:
-            self._count_article("crawl", "unchanged")
+            self.report.article(source.name, "crawl", "unchanged")
 
     def parse_article(
         self, response: Response, source: Source, link: Link, listed_url: str, listing: str | None
     ) -> Iterator[FetchedPage]:
-        if self._html(response):
+        if self._html(response, source):
             yield self._page(response, source, listed_url, link.published_at)
         else:
             self.progress.page_done(listed_url)
@@ -261,10 +276,10 @@ class NewsSpider(scrapy.Spider):
             listed_url, response.url, _text(response), source.name, published_at, own_sites(source)
         )
 
-    def _html(self, response: Response) -> bool:
+    def _html(self, response: Response, source: Source) -> bool:
         content_type = _content_type(response)
         if content_type and "html" not in content_type:
-            self._count_article("crawl", "not_html")
+            self.report.article(source.name, "crawl", "not_html")
             self.logger.warning(
                 "skipped %s: content type %s is not HTML", response.url, content_type
             )
@@ -274,17 +289,17 @@ class NewsSpider(scrapy.Spider):
     # -- homepage and robots.txt autodiscovery ------------------------------------
 
     def parse_homepage(self, response: Response, source: Source) -> Iterator[scrapy.Request]:
-        feeds = feed_links(_text(response), response.url) if self._html(response) else []
+        feeds = feed_links(_text(response), response.url) if self._html(response, source) else []
         if not feeds:
-            self._count_listing("no_feed_announced")
+            self.report.listing(source.name, "no_feed_announced", response.url)
             self.logger.warning("homepage %s of %s announces no feed", response.url, source.name)
         for url in feeds:
-            self.logger.info("homepage of %s announces feed %s", source.name, url)
+            self.logger.debug("homepage of %s announces feed %s", source.name, url)
             yield from self._listing_request(url, source, depth=0)
 
     def parse_robots(self, response: Response, source: Source) -> Iterator[scrapy.Request]:
         for url in robots_sitemaps(_text(response), response.url):
-            self.logger.info("robots.txt of %s names sitemap %s", source.name, url)
+            self.logger.debug("robots.txt of %s names sitemap %s", source.name, url)
             yield from self._listing_request(url, source, depth=0)
 
     def robots_failed(self, failure: Failure) -> None:
@@ -298,8 +313,8 @@ class NewsSpider(scrapy.Spider):
         self, response: Response, source: Source, depth: int
     ) -> Iterator[scrapy.Request]:
         """A start URL: an index page by definition; follow its links."""
-        self._count_listing("ok")
-        if self._html(response):
+        self.report.listing(source.name, "ok")
+        if self._html(response, source):
             yield from self._follow(response, source, depth)
 
     def _follow(self, response: Response, source: Source, depth: int) -> Iterator[scrapy.Request]:
@@ -307,11 +322,12 @@ class NewsSpider(scrapy.Spider):
         if depth >= source.sections.depth:
             return
         for url in follow_links(_text(response), response.url, source.sections):
+            self.report.listed(source.name)
             key = url_key(url)
             if key in self.progress.queued:
                 continue
             if not self.progress.wants(key, None, None):
-                self._count_article("crawl", "unchanged")
+                self.report.article(source.name, "crawl", "unchanged")
                 continue
             yield self._request(
                 url,
@@ -332,22 +348,22 @@ class NewsSpider(scrapy.Spider):
         listing: str | None,
     ) -> Iterator[FetchedPage | scrapy.Request]:
         """An article is published; an index, tag or author page is only followed."""
-        if not self._html(response):
+        if not self._html(response, source):
             return
         kind = classify_page(response.body)
         if kind.is_article:
             yield self._page(response, source, listed_url, None)
             return
-        self._count_article("crawl", "not_article")
-        self.logger.info("not an article, links followed: %s (%s)", response.url, kind.reason)
+        self.report.article(source.name, "crawl", "not_article")
+        self.logger.debug("not an article, links followed: %s (%s)", response.url, kind.reason)
         yield from self._follow(response, source, depth)
 
     # -- failures -------------------------------------------------------------------
 
     def listing_failed(self, failure: Failure) -> None:
         why = classify(failure)
-        self._count_listing(why.reason)
         source: Source = failure.request.cb_kwargs["source"]
+        self.report.listing(source.name, why.reason, failure.request.url)
         level = logging.WARNING if why.reason in POLICY_REASONS else logging.ERROR
         self.logger.log(
             level,
@@ -363,8 +379,8 @@ class NewsSpider(scrapy.Spider):
         again until its listing date changes, a transient one is not done, so its
         listing keeps no validators and the next pass tries it again."""
         why = classify(failure)
-        self._count_article("crawl", why.reason)
         request = failure.request
+        self.report.article(request.cb_kwargs["source"].name, "crawl", why.reason)
         if not why.transient:
             self.progress.page_done(request.cb_kwargs["listed_url"])
         level = logging.WARNING if why.reason in POLICY_REASONS else logging.ERROR

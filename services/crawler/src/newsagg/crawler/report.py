@@ -1,0 +1,93 @@
+"""What a pass did, counted once per outcome: Prometheus, Scrapy's stats and a summary.
+
+Every outcome of a listing or an article goes through PassReport, so the three views
+agree: the Prometheus counters operators graph, the Scrapy stats a pass dumps (DEBUG),
+and the one INFO line per source per pass that a person reads ("marquee-daily: 36
+listed, 2 new, 34 unchanged, 0 failed"). It also knows which sources could not be
+read at all, so `crawl --once` can fail loudly for them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from newsagg.core.metrics import ARTICLES, LISTINGS
+from scrapy.crawler import Crawler
+
+LISTING_ANSWERED = frozenset({"ok", "not_modified"})
+"""Listing outcomes that mean the source answered; any other is a failed listing."""
+LISTING_SKIPPED = frozenset({"too_old"})
+"""Not read on purpose (a sitemap-index child before the age window): neither."""
+ARTICLE_UNCHANGED = frozenset({"unchanged"})
+ARTICLE_NOT_FAILED = frozenset({"ok", "too_old", "not_article", "published"})
+
+
+@dataclass
+class SourceTally:
+    listed: int = 0
+    new: int = 0
+    unchanged: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    listings_answered: int = 0
+    listings_failed: dict[str, str] = field(default_factory=dict)
+    """Listing URL -> why it failed (the last reason)."""
+
+    def summary(self, source: str) -> str:
+        reasons = ", ".join(f"{why} {n}" for why, n in self.failed.most_common())
+        listings = (
+            f"; {len(self.listings_failed)} of "
+            f"{len(self.listings_failed) + self.listings_answered} listings failed"
+            if self.listings_failed
+            else ""
+        )
+        return (
+            f"{source}: {self.listed} listed, {self.new} new, {self.unchanged} unchanged, "
+            f"{self.failed.total()} failed" + (f" ({reasons})" if reasons else "") + listings
+        )
+
+    @property
+    def unreadable(self) -> bool:
+        """Every listing it tried failed: nothing from this source could be read."""
+        return bool(self.listings_failed) and not self.listings_answered
+
+
+class PassReport:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        """Its stats exist only once the crawl starts, after the spider is made."""
+        self.sources: dict[str, SourceTally] = {}
+
+    def _tally(self, source: str) -> SourceTally:
+        return self.sources.setdefault(source, SourceTally())
+
+    def listing(self, source: str, status: str, url: str | None = None) -> None:
+        LISTINGS.labels(status).inc()
+        self.crawler.stats.inc_value(f"listing/{status}")
+        tally = self._tally(source)
+        if status in LISTING_ANSWERED:
+            tally.listings_answered += 1
+        elif status not in LISTING_SKIPPED and url is not None:
+            tally.listings_failed[url] = status
+
+    def listed(self, source: str) -> None:
+        """A link to an article, found in a listing or a section page."""
+        self._tally(source).listed += 1
+
+    def article(self, source: str, stage: str, status: str, stat: str | None = None) -> None:
+        """One outcome of one article at one stage (crawl, extract, publish)."""
+        ARTICLES.labels(stage, status).inc()
+        self.crawler.stats.inc_value(f"article/{stat or status}")
+        tally = self._tally(source)
+        if stage == "publish" and status == "ok":
+            tally.new += 1
+        elif status in ARTICLE_UNCHANGED:
+            tally.unchanged += 1
+        elif status not in ARTICLE_NOT_FAILED:
+            tally.failed[status] += 1
+
+    def unreadable(self) -> dict[str, dict[str, str]]:
+        """Sources none of whose listings could be read, with each listing's reason."""
+        return {
+            name: tally.listings_failed for name, tally in self.sources.items() if tally.unreadable
+        }
