@@ -87,11 +87,21 @@ class CrawlPass:
         self._wait(listing, key)
         return True
 
-    def page_done(self, key: str, content_hash: str = "", article_id: str = "") -> None:
-        """Recorded for good: published (and durably on the bus), unchanged, or a page
-        that holds no article or failed permanently (empty hash: not fetched again
-        until a listing gives it a newer date)."""
+    def is_unchanged(self, key: str, content_hash: str) -> bool:
+        return self.state.is_unchanged(key, content_hash)
+
+    def page_published(self, key: str, content_hash: str, article_id: str) -> None:
+        """Sent and durably on the bus, or found unchanged since the last crawl."""
         self.state.record(key, self.queued.get(key), content_hash, article_id)
+        self._done_with(key)
+
+    def page_failed(self, key: str) -> None:
+        """Failed for good (4xx, not HTML, no article): not fetched again until a listing
+        gives it a newer date."""
+        self.state.record_dead_end(key, self.queued.get(key))
+        self._done_with(key)
+
+    def _done_with(self, key: str) -> None:
         self._done.add(key)
         for listing in self._waiting.pop(key, ()):
             self._listings[listing].waiting_for.discard(key)

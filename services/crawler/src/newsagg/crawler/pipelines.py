@@ -10,9 +10,12 @@ from newsagg.core.adapters import open_bus
 from newsagg.core.article import Article
 from newsagg.core.ports import ARTICLES_TOPIC, Bus
 from newsagg.core.settings import Settings
+from newsagg.crawler.crawl_pass import CrawlPass
 from newsagg.crawler.extraction import ExtractionError, extract_article
 from newsagg.crawler.extraction_pool import SHARED_POOL, ExtractionPool
-from newsagg.crawler.spider import FetchedPage, NewsSpider
+from newsagg.crawler.items import ExtractedPage, FetchedPage
+from newsagg.crawler.report import PassReport
+from newsagg.crawler.spider import NewsSpider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.logformatter import LogFormatter
@@ -32,20 +35,32 @@ class QuietLogFormatter(LogFormatter):
         return {"level": logging.DEBUG, "msg": "published %(url)s", "args": {"url": item.url}}
 
 
+def _pass_of(crawler: Crawler) -> tuple[CrawlPass, PassReport]:
+    """The pass's ledger and report: made with the spider, which Scrapy creates before
+    the pipelines, and handed to them here, once."""
+    spider = crawler.spider
+    if not isinstance(spider, NewsSpider):
+        raise TypeError(f"newsagg's pipelines run under NewsSpider, not {type(spider)}")
+    return spider.progress, spider.report
+
+
 class ExtractPipeline:
-    """FetchedPage -> (page, Article); a page without an article is dropped and remembered.
+    """FetchedPage -> ExtractedPage; a page without an article is dropped and remembered.
 
     Parsing is CPU-bound, so it runs in worker processes (see extraction_pool) and the
     reactor keeps fetching meanwhile; the pipeline awaits the result as a Deferred.
     """
 
-    def __init__(self, crawler: Crawler, pool: ExtractionPool = SHARED_POOL) -> None:
-        self.crawler = crawler
+    def __init__(
+        self, progress: CrawlPass, report: PassReport, pool: ExtractionPool = SHARED_POOL
+    ) -> None:
+        self.progress = progress
+        self.report = report
         self.pool = pool
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
-        return cls(crawler)
+        return cls(*_pass_of(crawler))
 
     def open_spider(self) -> None:
         self.pool.acquire()
@@ -53,9 +68,8 @@ class ExtractPipeline:
     def close_spider(self) -> None:
         self.pool.release()
 
-    async def process_item(self, item: Any) -> tuple[FetchedPage, Article]:
+    async def process_item(self, item: Any) -> ExtractedPage:
         page: FetchedPage = item
-        spider: NewsSpider = self.crawler.spider  # type: ignore[assignment]
         try:
             article = await maybe_deferred_to_future(
                 self.pool.submit(
@@ -68,14 +82,14 @@ class ExtractPipeline:
                 )
             )
         except ExtractionError as exc:
-            spider.report.article(page.source, "extract", "no_article")
-            spider.progress.page_done(page.listed_url)
+            self.report.article(page.source, "extract", "no_article")
+            self.progress.page_failed(page.listed_url)
             raise DropItem(f"{page.url}: {exc}") from exc
         except BrokenProcessPool as exc:  # a worker died (e.g. killed); the pool is renewed
-            spider.report.article(page.source, "extract", "worker_died", "extract_worker_died")
+            self.report.article(page.source, "extract", "worker_died", "extract_worker_died")
             raise DropItem(f"{page.url}: extraction worker died: {exc}") from exc
-        spider.report.article(page.source, "extract", "ok", "extracted")
-        return page, article
+        self.report.article(page.source, "extract", "ok", "extracted")
+        return ExtractedPage(page, article)
 
 
 class PublishPipeline:
@@ -88,38 +102,35 @@ class PublishPipeline:
 
     RECORD_EVERY = 50
 
-    def __init__(self, crawler: Crawler, bus: Bus) -> None:
-        self.crawler = crawler
+    def __init__(self, progress: CrawlPass, report: PassReport, bus: Bus) -> None:
+        self.progress = progress
+        self.report = report
         self.bus = bus
         self._unrecorded: list[tuple[str, str, str]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PublishPipeline:
         settings: Settings = crawler.settings["NEWSAGG_SETTINGS"]
-        return cls(crawler, open_bus(settings.resolved_bus_url, settings))
-
-    @property
-    def _spider(self) -> NewsSpider:
-        return self.crawler.spider  # type: ignore[return-value]
+        return cls(*_pass_of(crawler), open_bus(settings.resolved_bus_url, settings))
 
     def process_item(self, item: Any) -> Article:
-        page, article = item
-        progress = self._spider.progress
-        if progress.state.is_unchanged(page.listed_url, article.content_hash):
-            self._spider.report.article(page.source, "publish", "unchanged")
-            progress.page_done(page.listed_url, article.content_hash, article.id)
+        extracted: ExtractedPage = item
+        page, article = extracted.page, extracted.article
+        if self.progress.is_unchanged(page.listed_url, article.content_hash):
+            self.report.article(page.source, "publish", "unchanged")
+            self.progress.page_published(page.listed_url, article.content_hash, article.id)
             raise DropItem(f"{page.url}: unchanged since the last crawl")
         self.bus.publish(ARTICLES_TOPIC, article.id, article.to_json())
         self._unrecorded.append((page.listed_url, article.content_hash, article.id))
         if len(self._unrecorded) >= self.RECORD_EVERY:
             self._record_sent()
-        self._spider.report.article(page.source, "publish", "ok", "published")
+        self.report.article(page.source, "publish", "ok", "published")
         return article
 
     def _record_sent(self) -> None:
         self.bus.flush()
         for record in self._unrecorded:
-            self._spider.progress.page_done(*record)
+            self.progress.page_published(*record)
         self._unrecorded.clear()
 
     def close_spider(self) -> None:

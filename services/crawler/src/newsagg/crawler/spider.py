@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -23,6 +22,7 @@ from newsagg.crawler.crawl_pass import CrawlPass
 from newsagg.crawler.discovery import DiscoveryError, Link, parse_listing
 from newsagg.crawler.failures import classify
 from newsagg.crawler.identity import own_sites
+from newsagg.crawler.items import FetchedPage
 from newsagg.crawler.middlewares import ALLOW_PRIVATE, origin
 from newsagg.crawler.report import PassReport, SourceTally
 from newsagg.crawler.sections import classify_page, follow_links
@@ -35,20 +35,6 @@ from twisted.python.failure import Failure
 MAX_SITEMAP_DEPTH = 3
 POLICY_REASONS = frozenset({"robots_disallowed", "private_address", "not_http"})
 """Refusals by our own rules: a warning, not an error."""
-
-
-@dataclass
-class FetchedPage:
-    """An article page as downloaded, on its way to extraction and the bus."""
-
-    listed_url: str
-    """The crawl state's key for the page: the canonical form of the URL it was listed as."""
-    url: str
-    body: str
-    source: str
-    feed_published_at: datetime | None
-    own_sites: frozenset[str] = frozenset()
-    """Sites whose addresses the page may claim as its canonical (see identity.py)."""
 
 
 def url_key(url: str) -> str:
@@ -267,7 +253,7 @@ class NewsSpider(scrapy.Spider):
         if self._html(response, source):
             yield self._page(response, source, listed_url, link.published_at)
         else:
-            self.progress.page_done(listed_url)
+            self.progress.page_failed(listed_url)
 
     def _page(
         self, response: Response, source: Source, listed_url: str, published_at: datetime | None
@@ -382,7 +368,7 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         self.report.article(request.cb_kwargs["source"].name, "crawl", why.reason)
         if not why.transient:
-            self.progress.page_done(request.cb_kwargs["listed_url"])
+            self.progress.page_failed(request.cb_kwargs["listed_url"])
         level = logging.WARNING if why.reason in POLICY_REASONS else logging.ERROR
         self.logger.log(
             level,

@@ -43,6 +43,10 @@ CORRUPTED_REMEDY = (
 )
 
 
+NO_CONTENT = ""
+"""content_hash and article_id of a dead end (the columns are NOT NULL since the start)."""
+
+
 class CrawlState:
     def __init__(self, path: Path) -> None:
         """Opens (or creates) the state; a damaged file raises DataCorrupted, never a
@@ -89,6 +93,10 @@ class CrawlState:
                 " fetched_at = excluded.fetched_at",
                 (url, stamp.timestamp() if stamp else None, content_hash, article_id, time.time()),
             )
+
+    def record_dead_end(self, url: str, stamp: datetime | None) -> None:
+        """A page that holds no article or failed for good: no hash, no id."""
+        self.record(url, stamp, NO_CONTENT, NO_CONTENT)
 
     def validators(self, listing_url: str) -> tuple[str | None, str | None]:
         """(ETag, Last-Modified) the listing sent when it was last read in full."""

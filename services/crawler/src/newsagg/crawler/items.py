@@ -1,0 +1,31 @@
+"""What passes between the spider and the item pipelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from newsagg.core.article import Article
+
+
+@dataclass
+class FetchedPage:
+    """An article page as downloaded, on its way to extraction and the bus."""
+
+    listed_url: str
+    """The crawl state's key for the page: the canonical form of the URL it was listed as
+    (known before the fetch; the article id comes from the page's canonical, after it)."""
+    url: str
+    body: str
+    source: str
+    feed_published_at: datetime | None
+    own_sites: frozenset[str] = frozenset()
+    """Sites whose addresses the page may claim as its canonical (see identity.py)."""
+
+
+@dataclass
+class ExtractedPage:
+    """A fetched page and the article extracted from it, on its way to the bus."""
+
+    page: FetchedPage
+    article: Article
