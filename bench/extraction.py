@@ -1,6 +1,6 @@
 """Article extraction: body F1 on the article-extraction-benchmark, speed and metadata coverage.
 
-.venv/bin/python bench/extraction.py [--data DIR] [--limit N]
+.venv/bin/python bench/extraction.py --data DIR [--limit N]
 
 Compares the project's extractor (`extract_article`, what the crawler runs) with
 plain `trafilatura.extract` defaults, in one process on one core, scored as the
@@ -27,9 +27,6 @@ from _report import report
 from extraction_score import score
 from newsagg.crawler.extraction import ExtractionError, extract_article
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[1].parent / "shared/data/article-extraction-benchmark"
-)
 META = ("title", "date", "authors", "language")
 
 
@@ -106,7 +103,13 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="benchmark directory")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="a copy of github.com/scrapinghub/article-extraction-benchmark"
+        " (its ground-truth.json and html/)",
+    )
     parser.add_argument("--limit", type=int, help="only the first N pages")
     args = parser.parse_args()
     pages = load_pages(args.data, args.limit)
