@@ -64,7 +64,7 @@ def _selected(faults: list[Fault], only: list[str]) -> list[Fault]:
 def _kafka_es_rows(args: argparse.Namespace, settings: Settings) -> list[Row]:
     """Real Kafka and Elasticsearch from deploy/local/launch.py, as the test suite starts them."""
     sys.path.insert(0, str(TESTS))
-    from kafka_fixtures import local_servers  # the suite's loader of deploy/local/launch.py
+    from support.launcher import local_servers  # the suite's loader of deploy/local/launch.py
 
     servers = local_servers()
     kafka = servers.LocalKafka(startup_timeout=180).start()

@@ -2,21 +2,55 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# tests/ holds shared helpers (fakes, servers) importable by every suite.
-sys.path.insert(0, str(Path(__file__).parent))
-
-
 from newsagg.cli.demo_site import MANIFEST_PATH, SITE_DIR, DemoSite, DemoSites
 
-pytest_plugins = ["kafka_fixtures", "elasticsearch_fixtures"]  # real servers, on first use
+# real Kafka and Elasticsearch, started on first use by the tests that ask for them
+pytest_plugins = ["support.kafka_broker", "support.elasticsearch_node"]
 
 MANIFEST = json.loads(MANIFEST_PATH.read_text())
+JVM_FIXTURES = frozenset({"kafka_url", "private_kafka", "elasticsearch_node", "elasticsearch_url"})
+"""Fixtures that start a JVM (Kafka or Elasticsearch from deploy/local): their tests are `jvm`."""
+BROWSER_DIR = Path(__file__).parent / "browser"
+_running: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by what a test uses, so a new Kafka or browser test cannot forget its marker.
+
+    Fixtures fetched at run time (`request.getfixturevalue`) are not in the closure: their
+    parameters carry the mark instead, and `pytest_fixture_setup` below refuses to start a
+    JVM for an unmarked test."""
+    for item in items:
+        if JVM_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.jvm)
+        if item.path.is_relative_to(BROWSER_DIR):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> None:
+    """`-m "not jvm"` must never start a JVM: a test that reaches one unmarked fails here."""
+    if fixturedef.argname in JVM_FIXTURES and _running:
+        item = _running[-1]
+        if item.get_closest_marker("jvm") is None:
+            pytest.fail(
+                f"{item.nodeid} starts {fixturedef.argname} but is not marked jvm: give the "
+                "parameter that fetches it pytest.param(..., marks=pytest.mark.jvm)",
+                pytrace=False,
+            )
 
 
 @pytest.fixture(scope="session")

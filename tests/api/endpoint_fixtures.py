@@ -7,23 +7,18 @@ Each store gets one app per test module (indexing is the slow part); the tests o
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from contract.test_relevance_parity import demo_corpus
 from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
-from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
-from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article
-from newsagg.core.ports import SearchStore
 from newsagg.core.settings import Settings
+from support.demo_corpus import demo_corpus
+from support.stores import STORE_ADAPTERS, store_pair
 
-STORE_ADAPTERS = ["tantivy", "elasticsearch"]
 SHARED_SECOND = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
 CONFIGURED = ("marquee-daily", "quiet-times")
 SOURCES_YAML = """\
@@ -56,21 +51,6 @@ class Api:
     store: str
 
 
-def _stores(
-    kind: str, root: Path, request: pytest.FixtureRequest
-) -> tuple[SearchStore, SearchStore]:
-    """(writer, reader) of a fresh, empty store."""
-    if kind == "tantivy":
-        writer = TantivyStore(root / "index", writable=True)
-        writer.ensure_schema()
-        return writer, TantivyStore(root / "index", writable=False)
-    url = request.getfixturevalue("elasticsearch_url")
-    settings = Settings(store_index=f"test-api-{uuid.uuid4().hex[:12]}")
-    writer = ElasticsearchStore.from_url(url, settings)
-    writer.ensure_schema()
-    return writer, ElasticsearchStore.from_url(url, settings)
-
-
 @pytest.fixture(name="api", scope="module", params=STORE_ADAPTERS)
 def api_fixture(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -78,13 +58,11 @@ def api_fixture(
     root = tmp_path_factory.mktemp(f"api-{request.param}")
     (root / "sources.yaml").write_text(SOURCES_YAML)
     corpus = endpoint_corpus()
-    writer, reader = _stores(request.param, root, request)
-    assert writer.upsert(corpus).written == len(corpus) == 36
-    settings = Settings(data_dir=root, sources=root / "sources.yaml")
+    stores = store_pair(request.param, root, request, "test-api")
     try:
-        with TestClient(create_app(settings, store=reader)) as client:
+        assert stores.writer.upsert(corpus).written == len(corpus) == 36
+        settings = Settings(data_dir=root, sources=root / "sources.yaml")
+        with TestClient(create_app(settings, store=stores.open_reader())) as client:
             yield Api(client, corpus, request.param)
     finally:
-        if isinstance(writer, ElasticsearchStore):
-            writer.drop()
-        writer.close()
+        stores.close()

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fakes import MemoryStore
 from fastapi.testclient import TestClient
-from live_api import Get, serve
 from newsagg.api.app import create_app
 from newsagg.api.security import hash_key
 from newsagg.core.settings import Settings
 from pydantic import ValidationError
+from support.fakes import MemoryStore
+from support.live_api import Get, serve
 
 PASSED = 404  # /v1/articles/missing: the request got through to the route
 LIMITED = {"api_rate_limit": 0.001, "api_rate_burst": 3}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from demo_corpus import demo_articles, demo_store
 from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
 from newsagg.core.settings import Settings
+from support.demo_corpus import demo_articles, demo_store
 
 # Each Reel News story and the Marquee Daily story about the same event.
 SAME_EVENT = {

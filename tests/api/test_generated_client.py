@@ -16,11 +16,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from demo_corpus import demo_store
 from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
 from newsagg.api.security import hash_key
 from newsagg.core.settings import Settings
+from support.demo_corpus import demo_store
 
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 PACKAGE = "newsagg_generated_client"

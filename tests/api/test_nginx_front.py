@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from live_api import LiveApi, serve
 from newsagg.core.settings import Settings
-from servers import free_port, wait_until
+from support.live_api import LiveApi, serve
+from support.servers import free_port, wait_until
 
 CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "newsagg.conf"
 SLOW_CLIENTS = CONF.parent / "slow_clients.py"

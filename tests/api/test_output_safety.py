@@ -9,13 +9,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
-from demo_corpus import demo_articles
 from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
 from newsagg.api.routes.export import CSV_COLUMNS, csv_lines
 from newsagg.core.search import SearchPage, SearchQuery
 from newsagg.core.settings import Settings
 from pydantic import ValidationError
+from support.demo_corpus import demo_articles
 
 HOSTILE_HOST = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
 

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from demo_corpus import demo_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from newsagg.api.app import create_app
@@ -24,6 +23,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from support.demo_corpus import demo_store
 
 MAX_EXAMPLES = 30
 CHECKS = [

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes import MemoryStore
 from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
 from newsagg.api.security import ApiKeys, hash_key, load_key_hashes
 from newsagg.core.settings import Settings
 from pydantic import ValidationError
+from support.fakes import MemoryStore
 
 from newsagg.cli.main import main
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fakes import MemoryStore
 from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
 from newsagg.api.limits import MAX_PARAMETERS, MAX_QUERY_STRING_BYTES, MAX_REPEATS
@@ -13,6 +12,7 @@ from newsagg.api.ratelimit import TokenBuckets
 from newsagg.api.security import hash_key
 from newsagg.core.settings import Settings
 from pydantic import ValidationError
+from support.fakes import MemoryStore
 
 PASSED = 404  # /v1/articles/missing: the request got through to the route
 

@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fakes import MemoryStore
 from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
 from newsagg.api.security import hash_key
 from newsagg.core.settings import Settings
+from support.fakes import MemoryStore
 
 
 @pytest.fixture

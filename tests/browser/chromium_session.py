@@ -7,7 +7,7 @@ import urllib.parse
 from pathlib import Path
 
 from playwright.sync_api import Page
-from servers import Service, free_port, get_json
+from support.servers import Service, free_port, get_json
 
 CHROMIUM = Path(os.environ.get("NEWSAGG_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from chromium_session import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Demo
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from servers import wait_until
+from support.servers import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from chromium_session import Demo, screenshot
 from newsagg.api.security import new_key
 from playwright.sync_api import Page, expect
-from servers import Service, free_port, get_json, wait_until
+from support.servers import Service, free_port, get_json, wait_until
 
 pytestmark = pytest.mark.e2e
 SEED_SENTENCE = 'She wrote, "Roadside romance while he\'s at his 150th km for the day."'

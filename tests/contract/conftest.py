@@ -1,4 +1,4 @@
-"""Adapters under contract. Each port's suite runs on every adapter listed here."""
+"""Adapters under contract. Each port's suite runs on every adapter in support.stores."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from newsagg.core.adapters.tantivy_store import TantivyStore
-from newsagg.core.ports import Bus, SearchStore
-
-BUS_ADAPTERS = ["sqlite", "kafka"]
-STORE_ADAPTERS = ["tantivy", "elasticsearch"]
+from newsagg.core.ports import Bus
+from support.stores import BUS_ADAPTERS, STORE_ADAPTERS, StorePair, bus_url_for, store_pair
 
 
 @pytest.fixture
@@ -22,11 +19,7 @@ def topic() -> str:
 
 @pytest.fixture(params=BUS_ADAPTERS)
 def bus_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'bus.sqlite'}"
-    if request.param == "kafka":
-        return request.getfixturevalue("kafka_url")
-    raise AssertionError(request.param)
+    return bus_url_for(request.param, tmp_path, request)
 
 
 @pytest.fixture
@@ -43,32 +36,8 @@ def bus(open_bus_fn: Callable[[], Bus]) -> Iterator[Bus]:
     bus.close()
 
 
-class StorePair:
-    """The writer (indexer) and a separate reader (API) over the same index."""
-
-    def __init__(self, writer: SearchStore, open_reader: Callable[[], SearchStore]) -> None:
-        self.writer = writer
-        self.open_reader = open_reader
-
-
 @pytest.fixture(params=STORE_ADAPTERS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorePair]:
-    if request.param == "tantivy":
-        writer = TantivyStore(tmp_path / "index", writable=True)
-        writer.ensure_schema()
-        yield StorePair(writer, lambda: TantivyStore(tmp_path / "index", writable=False))
-        writer.close()
-        return
-    if request.param == "elasticsearch":
-        from newsagg.core.adapters import open_store
-        from newsagg.core.settings import Settings
-
-        url = request.getfixturevalue("elasticsearch_url")
-        settings = Settings(store_index=request.getfixturevalue("es_prefix"))
-        writer = open_store(url, writable=True, settings=settings)
-        writer.ensure_schema()
-        yield StorePair(writer, lambda: open_store(url, writable=False, settings=settings))
-        writer.drop()  # type: ignore[attr-defined]
-        writer.close()
-        return
-    raise AssertionError(request.param)
+    pair = store_pair(request.param, tmp_path, request, "test-contract")
+    yield pair
+    pair.close()

@@ -5,19 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from newsagg.core.ports import Bus, dead_letter_topic, publish_dead_letter
-
-
-def drain(consumer, expected: int, timeout: float = 20.0):
-    """Poll until `expected` messages arrived (or the timeout passed)."""
-    got = []
-    deadline = time.monotonic() + timeout
-    while len(got) < expected and time.monotonic() < deadline:
-        got.extend(consumer.poll(100, timeout=0.5))
-    return got
+from support.bus import drain
 
 
 def test_messages_arrive_in_order_with_key_value_and_headers(bus: Bus, topic: str):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from newsagg.core.ports import Bus, GroupActive
-from test_bus_contract import drain
+from support.bus import drain
 
 
 def publish_and_consume(bus: Bus, topic: str, values: list[bytes]) -> None:

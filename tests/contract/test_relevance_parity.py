@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from demo_corpus import demo_articles
 from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
 from newsagg.core.adapters.tantivy_store import TantivyStore
-from newsagg.core.article import Article
 from newsagg.core.ports import SearchStore
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
+from support.demo_corpus import demo_corpus
 
 EDITOR_QUERIES = {
     "Milind Soman cycling": "milind-soman-ankita-konwar-roadside-romance-cycling",
@@ -34,11 +33,6 @@ EDITOR_QUERIES = {
     "title:Dhuaan review": "dhuaan-crime-series-review",
     "Marathi film festival": "mumbai-autumn-film-festival-lineup",
 }
-
-
-def demo_corpus() -> list[Article]:
-    """Marquee Daily's 36 stories: the corpus these editor queries were written for."""
-    return [article for article in demo_articles() if article.source == "marquee-daily"]
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import StorePair
 from newsagg.core.article import Article
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery, Sort
+from support.stores import StorePair
 
 
 def doc(slug: str, title: str, text: str, day: int, source: str = "marquee", **extra) -> Article:

@@ -7,7 +7,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from servers import Service, free_port, get_json, wait_until
+from support.servers import Service, free_port, get_json, wait_until
 
 from newsagg.cli.demo_site import PORTS_FILE
 

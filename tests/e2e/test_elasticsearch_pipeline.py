@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from elasticsearch_fixtures import load_launcher
-from servers import Service, free_port, get_json, wait_until
+from support.launcher import start_elasticsearch
+from support.servers import Service, free_port, get_json, wait_until
 
 from newsagg.cli.demo_site import DemoSites
 
@@ -27,7 +27,7 @@ def node(elasticsearch_node: Any | None) -> Iterator[Any]:
         if not elasticsearch_node.is_running():
             elasticsearch_node.start()
         return
-    private = load_launcher().LocalElasticsearch().start()
+    private = start_elasticsearch()
     yield private
     private.close()
 

@@ -10,7 +10,7 @@ import pytest
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.ports import ARTICLES_TOPIC, dead_letter_topic
-from servers import Service, free_port, get_json, wait_until
+from support.servers import Service, free_port, get_json, wait_until
 
 from newsagg.cli.demo_site import DemoSite, DemoSites
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.ports import ARTICLES_TOPIC
-from servers import Service
+from support.servers import Service
 
 from newsagg.cli.demo_site import SITE_DIR, DemoSite, DemoSites
 

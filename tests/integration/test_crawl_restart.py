@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from crawler_site import CrawlerSite
-from crawler_site.crawl import crawl, published
-from crawler_site.pages import SLOW_PATHS
-from servers import wait_until
+from support.crawler_site import CrawlerSite
+from support.crawler_site.crawl import crawl, published
+from support.crawler_site.pages import SLOW_PATHS
+from support.servers import wait_until
 
 
 @pytest.fixture(scope="module")

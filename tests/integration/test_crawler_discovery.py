@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from crawler_site import CrawlerSite
-from crawler_site.crawl import CrawlRun, crawl, published
 from newsagg.core.article import Article, article_id
+from support.crawler_site import CrawlerSite
+from support.crawler_site.crawl import CrawlRun, crawl, published
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from crawler_site import CrawlerSite
-from crawler_site.crawl import FAST_FAILURES, CrawlRun, crawl, published
 from newsagg.core.article import Article
+from support.crawler_site import CrawlerSite
+from support.crawler_site.crawl import FAST_FAILURES, CrawlRun, crawl, published
 
 
 @pytest.fixture(scope="module")

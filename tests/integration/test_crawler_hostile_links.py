@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crawler_site.crawl import crawl, published
 from newsagg.core.article import Article, article_id
+from support.crawler_site.crawl import crawl, published
 
 from newsagg.cli.demo_site import PLACEHOLDER, SITE_DIR, DemoSite, DemoSites
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crawler_site import CrawlerSite
-from crawler_site.crawl import crawl
+from support.crawler_site import CrawlerSite
+from support.crawler_site.crawl import crawl
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
+from newsagg.core.adapters.es_admin import ElasticsearchAdmin
 from newsagg.core.article import Article
 from newsagg.core.ports import StoreRejected, StoreUnavailable
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery, Sort
 from newsagg.core.settings import Settings
-from servers import free_port
+from support.servers import free_port
 
 from newsagg.cli.main import main
 
@@ -45,7 +46,9 @@ def store(elasticsearch_url: str, es_prefix: str) -> Iterator[ElasticsearchStore
 
 def test_schema_is_a_versioned_index_behind_a_read_and_a_write_alias(store: ElasticsearchStore):
     store.ensure_schema()  # idempotent
-    assert store.indices() == {f"{store.prefix}-v1": [store.prefix, f"{store.prefix}-write"]}
+    assert ElasticsearchAdmin(store).indices() == {
+        f"{store.prefix}-v1": [store.prefix, f"{store.prefix}-write"]
+    }
     mapping = store.client.indices.get_mapping(index=store.prefix)
     properties = next(iter(mapping.values()))["mappings"]["properties"]
     assert properties["title_terms"]["analyzer"] == "whitespace"
@@ -104,7 +107,7 @@ def test_reindex_swaps_aliases_while_searches_keep_answering(
     assert failures == []
     assert len(results) >= 10, "the reindex finished before the queries could overlap it"
     assert set(results) == {1500}
-    assert store.indices() == {
+    assert ElasticsearchAdmin(store).indices() == {
         f"{store.prefix}-v1": [],
         f"{store.prefix}-v2": [store.prefix, f"{store.prefix}-write"],
     }

@@ -10,7 +10,7 @@ from newsagg.core.adapters import open_bus
 from newsagg.core.adapters.kafka_bus import KafkaBus
 from newsagg.core.ports import BusUnavailable, Consumer, Message, dead_letter_topic
 from newsagg.core.settings import Settings
-from servers import free_port
+from support.servers import free_port
 
 
 def drain(consumer: Consumer, expected: int, timeout: float = 20.0) -> list[Message]:

@@ -15,7 +15,7 @@ from newsagg.core.adapters import open_bus
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article
 from newsagg.core.ports import ARTICLES_TOPIC, Bus
-from servers import Service, wait_until
+from support.servers import Service, wait_until
 
 pytestmark = pytest.mark.e2e
 BATCH = 5

@@ -15,7 +15,7 @@ import pytest
 from newsagg.core.adapters import open_bus
 from newsagg.core.article import Article
 from newsagg.core.ports import ARTICLES_TOPIC, Bus, dead_letter_topic
-from servers import Service, free_port, get_json, wait_until
+from support.servers import Service, free_port, get_json, wait_until
 
 from newsagg.cli.demo_site import DemoSites
 

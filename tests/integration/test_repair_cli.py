@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from damage import PAGE, article, full_bus, garbage, middle_page, segment_file
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.ports import ARTICLES_TOPIC
@@ -16,6 +15,7 @@ from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery
 from newsagg.crawler.spider import url_key
 from newsagg.crawler.state import CrawlState
+from support.damage import PAGE, article, full_bus, garbage, middle_page, segment_file
 
 from newsagg.cli.main import main
 from newsagg.cli.supervisor import DATA_CORRUPTED, Supervisor

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import wait_until
+from support.servers import wait_until
 
 from reliability.processes import alive, command_line, descendants
 from reliability.site import MissingBenchmark, NewsSite, load_stories

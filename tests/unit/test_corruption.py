@@ -15,13 +15,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from damage import PAGE, article, drain, filled_index, full_bus, garbage, middle_page, segment_file
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.ports import ARTICLES_TOPIC, DataCorrupted
 from newsagg.core.search import SearchQuery
 from newsagg.core.sqlite_check import check_sqlite_file
 from newsagg.indexer.worker import Indexer
+from support.damage import (
+    PAGE,
+    article,
+    drain,
+    filled_index,
+    full_bus,
+    garbage,
+    middle_page,
+    segment_file,
+)
 
 # -- the bus ------------------------------------------------------------------
 

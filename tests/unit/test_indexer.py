@@ -1,10 +1,10 @@
 import threading
 from datetime import UTC, datetime, timedelta
 
-from fakes import MemoryBus, MemoryStore
 from newsagg.core.article import Article
 from newsagg.core.ports import ARTICLES_TOPIC, StoreRejected
 from newsagg.indexer.worker import Indexer
+from support.fakes import MemoryBus, MemoryStore
 
 
 def article(n: int, crawled_at: datetime | None = None) -> Article:

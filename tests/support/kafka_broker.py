@@ -2,38 +2,18 @@
 
 The broker is started once per session, on first use, and only by tests that ask
 for it; the Maven fetch is cached under .cache/local, so only a fresh clone downloads.
+Tests that use these fixtures are marked `jvm` by tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import pytest
 
-LAUNCHER = Path(__file__).resolve().parents[1] / "deploy" / "local" / "launch.py"
-
-
-def local_servers() -> ModuleType:
-    """deploy/local/launch.py is stdlib-only and not a package: load it by path."""
-    name = "newsagg_local"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, LAUNCHER)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def start_kafka() -> object:
-    """A private single-node broker (tests that restart it must not share it)."""
-    return local_servers().LocalKafka(startup_timeout=180).start()
+from support.launcher import start_kafka
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +31,7 @@ def kafka_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def private_kafka() -> Iterator[object]:
+def private_kafka() -> Iterator[Any]:
     """A broker of the test's own, for tests that restart it or need an empty `articles`."""
     broker = start_kafka()
     try:

@@ -34,6 +34,12 @@ def demo_articles() -> list[Article]:
     return articles
 
 
+def demo_corpus() -> list[Article]:
+    """Marquee Daily's 36 stories: the corpus the editor queries of the parity test and the
+    endpoint tests were written for."""
+    return [article for article in demo_articles() if article.source == "marquee-daily"]
+
+
 def demo_store(directory: Path) -> TantivyStore:
     """A writable store holding the demo stories; the caller closes it."""
     store = TantivyStore(directory, writable=True)

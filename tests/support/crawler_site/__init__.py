@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from crawler_site.pages import PAGES, Page
+from support.crawler_site.pages import PAGES, Page
 
 LAST_MODIFIED = "Sat, 12 Sep 2026 08:00:00 GMT"
 STALL_SECONDS = 30.0

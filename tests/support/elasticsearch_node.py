@@ -2,36 +2,20 @@
 
 `NEWSAGG_TEST_ES_URL=http://host:9200` uses a running node; otherwise the node is
 fetched from Maven Central (cached under .cache/) and started by deploy/local/launch.py.
-Tests share the node and isolate themselves by index prefix (`es_prefix`).
+Tests share the node and isolate themselves by index prefix (`es_prefix`). Tests that
+use these fixtures are marked `jvm` by tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-LAUNCH = Path(__file__).resolve().parents[1] / "deploy" / "local" / "launch.py"
-
-
-def load_launcher() -> ModuleType:
-    """deploy/local/launch.py is a stdlib script, not a package: load it by path."""
-    if "newsagg_local" in sys.modules:
-        return sys.modules["newsagg_local"]
-    spec = importlib.util.spec_from_file_location("newsagg_local", LAUNCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from support.launcher import start_elasticsearch
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +24,7 @@ def elasticsearch_node() -> Iterator[Any | None]:
     if os.environ.get("NEWSAGG_TEST_ES_URL"):
         yield None
         return
-    node = load_launcher().LocalElasticsearch().start()
+    node = start_elasticsearch()
     yield node
     node.close()
 

@@ -7,11 +7,12 @@ import threading
 from collections.abc import Iterator
 
 import uvicorn
-from fakes import MemoryStore
 from newsagg.api.app import create_app
 from newsagg.api.service import server_config
 from newsagg.core.settings import Settings
-from servers import free_port, wait_until
+
+from support.fakes import MemoryStore
+from support.servers import free_port, wait_until
 
 
 class LiveApi:
