@@ -74,8 +74,20 @@ class SourcesResponse(BaseModel):
     sources: list[SourceInfo]
 
 
+class BusHealth(BaseModel):
+    """The bus behind the index, reported for operators: searches do not need it."""
+
+    ok: bool = Field(description="The bus the indexer reads answers.")
+    error: str | None = Field(None, description="Why not, when it does not.")
+    corrupted: bool = Field(
+        False, description="The bus is damaged: `error` names the file and the repair command."
+    )
+
+
 class Health(BaseModel):
     status: str
     store: bool | None = Field(None, description="The search store answers.")
-    bus: bool | None = Field(None, description="The bus the indexer reads answers.")
+    bus: BusHealth | None = Field(
+        None, description="The bus, reported alone: its outage does not fail readiness."
+    )
     articles: int | None = Field(None, description="Articles in the store.")

@@ -1,4 +1,9 @@
-"""Errors as RFC 7807 problem+json: a client always learns what was wrong, never a bare 500."""
+"""Errors as RFC 7807 problem+json: a client always learns what was wrong, never a bare 500.
+
+Routes raise; the handlers here are the one place an exception becomes an answer. Only
+the middlewares (keys, rate limit, request limits) answer with `problem` themselves, since
+they run outside the routes and their handlers.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,23 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from newsagg.api.models import Health
 from newsagg.core.ports import DataCorrupted, StoreUnavailable
 from newsagg.core.query import QuerySyntaxError
+from newsagg.core.search import InvalidCursor
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger("newsagg.api")
 PROBLEM_JSON = "application/problem+json"
+
+
+class NotReady(Exception):
+    """/readyz's 503: the store cannot answer searches, because it is down or `damage`d."""
+
+    def __init__(self, health: Health, damage: DataCorrupted | None = None) -> None:
+        super().__init__(str(damage) if damage else "the search store does not answer")
+        self.health = health
+        self.damage = damage
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -40,6 +56,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def invalid_query(_: Request, exc: QuerySyntaxError) -> JSONResponse:
         return problem(400, "Invalid query", str(exc), position=exc.position, reason=exc.reason)
 
+    @app.exception_handler(InvalidCursor)
+    async def invalid_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
+        return problem(400, "Invalid cursor", str(exc), parameter="cursor")
+
     @app.exception_handler(RequestValidationError)
     async def invalid_parameters(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
@@ -63,6 +83,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def data_corrupted(_: Request, exc: DataCorrupted) -> JSONResponse:
         log.error("data corrupted: %s", exc)
         return corrupted_problem(exc)
+
+    @app.exception_handler(NotReady)
+    async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
+        """Damage is a problem+json naming the repair (no Retry-After: waiting cannot mend
+        it); an outage is the health body itself, as probes read it."""
+        bus = exc.health.bus.model_dump() if exc.health.bus else None
+        if exc.damage is not None:
+            return corrupted_problem(exc.damage, corrupted="store", store=False, bus=bus)
+        return JSONResponse(exc.health.model_dump(), status_code=503)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from newsagg.api.deps import StoreDep, get_bus
-from newsagg.api.models import Health
-from newsagg.api.problems import corrupted_problem
+from newsagg.api.models import BusHealth, Health
+from newsagg.api.problems import NotReady
 from newsagg.core.ports import BusUnavailable, DataCorrupted
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -24,43 +21,39 @@ async def get_health() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    summary="The store and the bus answer",
+    summary="The store answers searches; the bus is reported alone",
     responses={
         503: {
             "model": Health,
-            "description": "Something is down, or damaged: then a problem+json naming the"
+            "description": "The store is down, or damaged: then a problem+json naming the"
             " damaged file and the repair command",
         }
     },
 )
-async def get_readiness(request: Request, store: StoreDep) -> Health | JSONResponse:
-    store_ok = await run_in_threadpool(_checked, store.health)
-    bus_ok = await run_in_threadpool(_checked, lambda: _bus_ready(request))
-    for component, damage in (("store", store_ok), ("bus", bus_ok)):
-        if isinstance(damage, DataCorrupted):
-            return corrupted_problem(
-                damage, corrupted=component, store=store_ok is True, bus=bus_ok is True
-            )
-    if not (store_ok and bus_ok):
-        down = Health(status="unavailable", store=store_ok is True, bus=bus_ok is True)
-        return JSONResponse(down.model_dump(), status_code=503)
-    count = await run_in_threadpool(store.count)
-    return Health(status="ok", store=True, bus=True, articles=count)
-
-
-def _checked(health: Callable[[], bool]) -> bool | DataCorrupted:
-    """The health answer, or the damage found while asking."""
+async def get_readiness(request: Request, store: StoreDep) -> Health:
+    """Ready means searches can be answered, which takes the store alone. The bus feeds the
+    index, so an operator wants its state here too, but a bus that is down or damaged leaves
+    every search answerable: it is reported in `bus` and does not fail readiness."""
+    bus = await run_in_threadpool(_bus_health, request)
     try:
-        return health()
+        store_ok = await run_in_threadpool(store.health)
     except DataCorrupted as exc:
-        return exc
+        raise NotReady(Health(status="unavailable", store=False, bus=bus), damage=exc) from exc
+    if not store_ok:
+        raise NotReady(Health(status="unavailable", store=False, bus=bus))
+    count = await run_in_threadpool(store.count)
+    return Health(status="ok", store=True, bus=bus, articles=count)
 
 
-def _bus_ready(request: Request) -> bool:
+def _bus_health(request: Request) -> BusHealth:
     try:
-        return get_bus(request).health()
-    except (BusUnavailable, OSError, ValueError):
-        return False
+        if get_bus(request).health():
+            return BusHealth(ok=True)
+        return BusHealth(ok=False, error="the bus does not answer")
+    except DataCorrupted as exc:
+        return BusHealth(ok=False, error=str(exc), corrupted=True)
+    except (BusUnavailable, OSError, ValueError) as exc:
+        return BusHealth(ok=False, error=str(exc) or type(exc).__name__)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

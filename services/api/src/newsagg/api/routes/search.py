@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 from newsagg.api.deps import StoreDep
 from newsagg.api.models import SearchResponse
-from newsagg.api.problems import problem
 from newsagg.api.routes.filters import FiltersDep, invalid
 from newsagg.core.search import (
     MAX_PAGE_SIZE,
-    InvalidCursor,
     Sort,
     apply_cursor,
     encode_cursor,
@@ -75,7 +72,7 @@ async def search_articles(
             examples=["source,author,day"],
         ),
     ] = "source",
-) -> SearchResponse | JSONResponse:
+) -> SearchResponse:
     wanted = facet_names(facets)
     request = filters.query.model_copy(
         update={
@@ -86,10 +83,7 @@ async def search_articles(
         }
     )
     if cursor:
-        try:
-            request = apply_cursor(request, cursor)
-        except InvalidCursor as exc:
-            return problem(400, "Invalid cursor", str(exc), parameter="cursor")
+        request = apply_cursor(request, cursor)  # InvalidCursor: a 400 (problems.py)
     page = await run_in_threadpool(store.search, request)
     return SearchResponse(
         query=filters.text,
