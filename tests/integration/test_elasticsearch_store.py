@@ -46,7 +46,9 @@ def store(elasticsearch_url: str, es_prefix: str) -> Iterator[ElasticsearchStore
 
 def test_schema_is_a_versioned_index_behind_a_read_and_a_write_alias(store: ElasticsearchStore):
     store.ensure_schema()  # idempotent
-    assert ElasticsearchAdmin(store).indices() == {f"{store.prefix}-v1": [store.prefix, f"{store.prefix}-write"]}
+    assert ElasticsearchAdmin(store).indices() == {
+        f"{store.prefix}-v1": [store.prefix, f"{store.prefix}-write"]
+    }
     mapping = store.client.indices.get_mapping(index=store.prefix)
     properties = next(iter(mapping.values()))["mappings"]["properties"]
     assert properties["title_terms"]["analyzer"] == "whitespace"

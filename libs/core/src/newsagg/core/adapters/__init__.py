@@ -1,12 +1,49 @@
-"""Adapters are chosen by URL, so a deployment switches transport or store by config."""
+"""Adapters are chosen by URL, so a deployment switches transport or store by config.
+
+Each engine is an optional extra of newsagg-core (`tantivy`, `kafka`, `elasticsearch`):
+an adapter's module, and so its engine's client library, is imported only when a URL
+asks for it, and a missing extra is an EngineNotInstalled naming the one to install.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from newsagg.core.ports import Bus, SearchStore
 from newsagg.core.settings import Settings
+
+ENGINE_PACKAGES = {
+    "tantivy": ("tantivy",),
+    "kafka": ("kafka",),
+    "elasticsearch": ("elasticsearch", "elastic_transport"),
+}
+"""Extra of newsagg-core -> the top-level modules it installs."""
+
+
+class EngineNotInstalled(ImportError, ValueError):
+    """A URL names an engine whose extra is not installed: a configuration error."""
+
+    def __init__(self, url: str, extra: str, missing: str | None) -> None:
+        super().__init__(
+            f"{url!r} needs the {extra} engine, whose Python package ({missing}) is not "
+            f"installed: install newsagg-core[{extra}] (e.g. pip install 'newsagg-core[{extra}]')",
+            name=missing,
+        )
+        self.extra = extra
+
+
+def _adapter(module: str, name: str, url: str, extra: str) -> Any:
+    """`module.name`, importing the adapter only now; its engine missing is EngineNotInstalled."""
+    try:
+        return getattr(importlib.import_module(f"newsagg.core.adapters.{module}"), name)
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").partition(".")[0]
+        if top in ENGINE_PACKAGES[extra]:
+            raise EngineNotInstalled(url, extra, top) from exc
+        raise
 
 
 def _path_of(url: str) -> Path:
@@ -24,20 +61,17 @@ def open_bus(url: str, settings: Settings | None = None) -> Bus:
 
         return SqliteLogBus(_path_of(url))
     if scheme == "kafka":
-        from newsagg.core.adapters.kafka_bus import KafkaBus
-
-        return KafkaBus.from_url(url, settings or Settings())
+        bus_class = _adapter("kafka_bus", "KafkaBus", url, "kafka")
+        return bus_class.from_url(url, settings or Settings())
     raise ValueError(f"unsupported bus URL {url!r}: use sqlite:///path or kafka://host:port")
 
 
 def open_store(url: str, *, writable: bool, settings: Settings | None = None) -> SearchStore:
     scheme = urlsplit(url).scheme
     if scheme == "tantivy":
-        from newsagg.core.adapters.tantivy_store import TantivyStore
-
-        return TantivyStore(_path_of(url), writable=writable)
+        store_class = _adapter("tantivy_store", "TantivyStore", url, "tantivy")
+        return store_class(_path_of(url), writable=writable)
     if scheme in ("http", "https"):
-        from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
-
-        return ElasticsearchStore.from_url(url, settings or Settings())
+        store_class = _adapter("elasticsearch_store", "ElasticsearchStore", url, "elasticsearch")
+        return store_class.from_url(url, settings or Settings())
     raise ValueError(f"unsupported store URL {url!r}: use tantivy:///path or http(s)://host:9200")

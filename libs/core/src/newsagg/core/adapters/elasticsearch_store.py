@@ -1,17 +1,17 @@
 """ElasticsearchStore: the production SearchStore, on the official `elasticsearch` client.
 
-Layout and analysis are in es_schema, the query translation in es_query. What this
-module adds: every call maps an unreachable or overloaded cluster to StoreUnavailable
-(the API answers 503, the indexer backs off), upserts are bulk writes with external
-versioning (version = crawled_at in ms, `external_gte`), so an older crawl gets a 409
-and is counted stale, never written; and `refresh=wait_for`, so an upsert returns
-once the batch is durable (translog fsynced per request) and searchable.
+Layout and analysis are in es_schema, the query translation in es_query, reindexing
+and alias swaps in es_admin. What this module adds: every call maps an unreachable or
+overloaded cluster to StoreUnavailable (the API answers 503, the indexer backs off),
+upserts are bulk writes with external versioning (version = crawled_at in ms,
+`external_gte`), so an older crawl gets a 409 and is counted stale, never written; and
+`refresh=wait_for`, so an upsert returns once the batch is durable (translog fsynced
+per request) and searchable.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,14 +20,14 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 from newsagg.core.adapters import es_schema as schema
 from newsagg.core.adapters.es_query import MATCH_ALL, QueryTranslator, filters
-from newsagg.core.adapters.ranking import (
+from newsagg.core.adapters.shared_search import (
     FACET_FIELDS,
     MAX_FACET_VALUES,
     SNIPPET_CHARS,
-    news_analyzer,
     read_source_stats,
     source_stats_aggregation,
 )
+from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import StoreRejected, StoreUnavailable, UpsertResult
 from newsagg.core.search import (
@@ -57,14 +57,14 @@ def _millis(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
 
 
-def _reason(error: Any) -> str:
+def bulk_error_reason(error: Any) -> str:
     if isinstance(error, dict):
         return f"{error.get('type', 'error')}: {error.get('reason', '')}"
     return str(error)
 
 
 @contextmanager
-def _unavailable_on_outage(what: str) -> Iterator[None]:
+def unavailable_on_outage(what: str) -> Iterator[None]:
     """Connection errors, timeouts, 429 and 5xx mean "later"; a missing index means "not yet"."""
     try:
         yield
@@ -88,7 +88,7 @@ class ElasticsearchStore:
         self.prefix = prefix
         self.read_alias = schema.read_alias(prefix)
         self.write_alias = schema.write_alias(prefix)
-        self._analyzer = news_analyzer()
+        self._analyzer = TextAnalyzer()
         self._queries = QueryTranslator(self._analyzer)
 
     @classmethod
@@ -120,7 +120,7 @@ class ElasticsearchStore:
 
     def ensure_schema(self) -> None:
         """Put the templates; create `<prefix>-v1` with both aliases if there is no index."""
-        with _unavailable_on_outage("create the schema"):
+        with unavailable_on_outage("create the schema"):
             for name, component in schema.COMPONENTS.items():
                 self.client.cluster.put_component_template(
                     name=f"{self.prefix}-{name}", template=component()
@@ -151,7 +151,7 @@ class ElasticsearchStore:
 
     def drop(self) -> None:
         """Delete every index, alias and template of this prefix (tests, teardown)."""
-        with _unavailable_on_outage("drop the indices"):
+        with unavailable_on_outage("drop the indices"):
             self.client.indices.delete(
                 index=f"{self.prefix}-v*", ignore_unavailable=True, allow_no_indices=True
             )
@@ -179,7 +179,7 @@ class ElasticsearchStore:
         written = stale = 0
         rejected: dict[str, str] = {}
         unavailable: list[str] = []
-        with _unavailable_on_outage("write the batch"):
+        with unavailable_on_outage("write the batch"):
             for ok, item in helpers.streaming_bulk(
                 self.client,
                 actions,
@@ -200,9 +200,9 @@ class ElasticsearchStore:
                 elif status == 409:
                     stale += 1
                 elif status in PERMANENT_STATUSES:
-                    rejected[result["_id"]] = _reason(result.get("error"))
+                    rejected[result["_id"]] = bulk_error_reason(result.get("error"))
                 else:  # 429/5xx after retries, a missing alias, a write block: later
-                    unavailable.append(_reason(result.get("error")))
+                    unavailable.append(bulk_error_reason(result.get("error")))
         if unavailable:
             raise StoreUnavailable(f"{len(unavailable)} document(s) not written: {unavailable[0]}")
         if rejected:
@@ -210,10 +210,34 @@ class ElasticsearchStore:
             raise StoreRejected(rejected)
         return UpsertResult(written=written, stale=stale + len(articles) - len(newest))
 
+    def delete_source(self, source: str) -> list[str]:
+        """Delete every article of `source` (bulk deletes by id through the write alias,
+        visible on return); the ids it deleted."""
+        ids = [article.id for article in self.scan(SearchQuery(sources=(source,)))]
+        failed: list[str] = []
+        with unavailable_on_outage("delete a source"):
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                ({"_op_type": "delete", "_id": article_id} for article_id in ids),
+                index=self.write_alias,
+                require_alias=True,
+                refresh="wait_for",
+                raise_on_error=False,
+                raise_on_exception=False,
+                max_retries=BULK_RETRIES,
+                retry_on_status=RETRY_STATUSES,
+            ):
+                result = next(iter(item.values()))
+                if not ok and result.get("status") != 404:
+                    failed.append(bulk_error_reason(result.get("error")))
+        if failed:
+            raise StoreUnavailable(f"{len(failed)} article(s) not deleted: {failed[0]}")
+        return ids
+
     # -- reads ---------------------------------------------------------------
 
     def get(self, article_id: str) -> Article | None:
-        with _unavailable_on_outage("get an article"):
+        with unavailable_on_outage("get an article"):
             try:
                 found = self.client.get(
                     index=self.read_alias, id=article_id, source_excludes=list(schema.TERMS_FIELDS)
@@ -225,7 +249,7 @@ class ElasticsearchStore:
         return schema.from_source(found["_source"])
 
     def count(self) -> int:
-        with _unavailable_on_outage("count articles"):
+        with unavailable_on_outage("count articles"):
             return int(self.client.count(index=self.read_alias)["count"])
 
     def search(self, query: SearchQuery) -> SearchPage:
@@ -237,7 +261,7 @@ class ElasticsearchStore:
         paging: dict[str, Any] = (
             {"search_after": list(query.after)} if query.after else {"from_": query.offset}
         )
-        with _unavailable_on_outage("search"):
+        with unavailable_on_outage("search"):
             response = self.client.search(
                 index=self.read_alias,
                 **self._body(query, text_query),
@@ -264,7 +288,7 @@ class ElasticsearchStore:
         body.pop("highlight")
         body["source_excludes"] = list(schema.TERMS_FIELDS)
         del body["source_includes"]
-        for raw in self._walk(self.read_alias, body, page_size):
+        for raw in self.walk(self.read_alias, body, page_size):
             yield schema.from_source(raw["_source"])
 
     def timeline(self, query: SearchQuery, interval: Interval) -> list[TimeBucket]:
@@ -272,7 +296,7 @@ class ElasticsearchStore:
         text_query = self._queries.build(query.query) if query.query is not None else None
         if query.query is not None and text_query is None:
             return []
-        with _unavailable_on_outage("count over time"):
+        with unavailable_on_outage("count over time"):
             response = self.client.search(
                 index=self.read_alias,
                 query=self._body(query, text_query)["query"],
@@ -294,24 +318,24 @@ class ElasticsearchStore:
 
     def source_stats(self) -> list[SourceStats]:
         """Articles, newest publication and newest crawl per source in the index."""
-        with _unavailable_on_outage("count articles per source"):
+        with unavailable_on_outage("count articles per source"):
             response = self.client.search(
                 index=self.read_alias, size=0, aggs=source_stats_aggregation()
             )
         return read_source_stats(response["aggregations"], _millis)
 
-    def _walk(self, index: str, body: dict[str, Any], page_size: int) -> Iterator[dict[str, Any]]:
+    def walk(self, index: str, body: dict[str, Any], page_size: int) -> Iterator[dict[str, Any]]:
         """Raw hits of a search over a point in time, page by page with `search_after`.
 
         The sort must end on a unique field (the id, or `_shard_doc`), so ties never skip
         or repeat; writes that happen meanwhile do not shift the pages.
         """
-        with _unavailable_on_outage("open a point in time"):
+        with unavailable_on_outage("open a point in time"):
             pit_id = self.client.open_point_in_time(index=index, keep_alive=SCAN_KEEP_ALIVE)["id"]
         after: list[Any] | None = None
         try:
             while True:
-                with _unavailable_on_outage("scan"):
+                with unavailable_on_outage("scan"):
                     response = self.client.search(
                         **body,
                         pit={"id": pit_id, "keep_alive": SCAN_KEEP_ALIVE},
@@ -332,7 +356,7 @@ class ElasticsearchStore:
                 log.info("could not close point in time (it expires by itself): %s", exc)
 
     def similar(self, article_id: str, size: int = 10) -> list[Hit]:
-        with _unavailable_on_outage("find similar articles"):
+        with unavailable_on_outage("find similar articles"):
             if not self.client.exists(index=self.read_alias, id=article_id):
                 return []
             response = self.client.search(
@@ -429,114 +453,3 @@ class ElasticsearchStore:
             snippet=fragments[0] if fragments else "",
             score=float(raw.get("_score") or 0.0) if sort == Sort.RELEVANCE else 0.0,
         )
-
-    # -- operations ----------------------------------------------------------
-
-    def reindex(
-        self, batch_size: int = 500, max_docs_per_second: float | None = None
-    ) -> tuple[str, str, int]:
-        """Copy the live index into a new `<prefix>-vN+1` made from the current template,
-        then swap the read alias atomically; returns (old, new, documents in new).
-
-        Writes move to the new index first, so none lands in the old one after the copy
-        starts. The copy walks a point in time of the old index and bulk-writes each
-        document with its version (`version_type=external`): a newer write that arrived
-        meanwhile wins (409, skipped); a second pass copies what reached the old index
-        after the swap (by sequence number). Search reads the old index until the swap. The old
-        index is kept for rollback. An interrupted reindex (aliases on two indices) is
-        resumed, not restarted. Client-side because the `_reindex` API is a module the
-        integ-test-zip lacks (docs/elasticsearch.md).
-        """
-        with _unavailable_on_outage("reindex"):
-            old, new = self._aliased_index(self.read_alias), self._aliased_index(self.write_alias)
-            if old == new:
-                new = schema.index_name(self.prefix, schema.index_version(self.prefix, old) + 1)
-                self.client.indices.create(index=new)
-                self.client.indices.update_aliases(
-                    actions=[
-                        {"remove": {"index": old, "alias": self.write_alias}},
-                        {"add": {"index": new, "alias": self.write_alias, "is_write_index": True}},
-                    ]
-                )
-            else:
-                log.warning("resuming an interrupted reindex %s -> %s", old, new)
-            # A write routed to the old index just before the swap may not be searchable yet:
-            # refresh so the copy sees it, then copy again whatever still landed after that.
-            self.client.indices.refresh(index=old)
-            checkpoint = self._max_seq_no(old)
-            self._copy(old, new, MATCH_ALL, batch_size, max_docs_per_second)
-            self.client.indices.refresh(index=old)
-            late = {"range": {"_seq_no": {"gt": checkpoint}}}
-            self._copy(old, new, late, batch_size, max_docs_per_second)
-            self.client.indices.refresh(index=new)
-            held = int(self.client.count(index=new)["count"])
-            self.client.indices.update_aliases(
-                actions=[
-                    {"remove": {"index": old, "alias": self.read_alias}},
-                    {"add": {"index": new, "alias": self.read_alias}},
-                ]
-            )
-        log.info("reindexed %s -> %s: it holds %d documents", old, new, held)
-        return old, new, held
-
-    def _max_seq_no(self, index: str) -> int:
-        """The lowest of the primaries' highest sequence numbers: later writes are above it."""
-        shards = self.client.indices.stats(index=index, level="shards")["indices"][index]["shards"]
-        return min(
-            copy["seq_no"]["max_seq_no"]
-            for copies in shards.values()
-            for copy in copies
-            if copy["routing"]["primary"]
-        )
-
-    def _copy(
-        self, old: str, new: str, query: dict[str, Any], batch_size: int, per_second: float | None
-    ) -> int:
-        body = {"query": query, "sort": ["_shard_doc"], "version": True}
-        started, copied = time.monotonic(), 0
-        actions = (
-            {
-                "_op_type": "index",
-                "_index": new,
-                "_id": raw["_id"],
-                "version": raw["_version"],
-                "version_type": "external",
-                "_source": raw["_source"],
-            }
-            for raw in self._walk(old, body, batch_size)
-        )
-        failures: list[str] = []
-        for ok, item in helpers.streaming_bulk(
-            self.client,
-            actions,
-            chunk_size=batch_size,
-            raise_on_error=False,
-            max_retries=BULK_RETRIES,
-            initial_backoff=0.5,
-            retry_on_status=RETRY_STATUSES,
-        ):
-            result = next(iter(item.values()))
-            if ok or result.get("status") == 409:
-                copied += 1
-            else:
-                failures.append(_reason(result.get("error")))
-            if per_second and copied % batch_size == 0:
-                time.sleep(max(0.0, copied / per_second - (time.monotonic() - started)))
-        if failures:
-            raise StoreUnavailable(f"reindex {old} -> {new}: {len(failures)} failed: {failures[0]}")
-        return copied
-
-    def _aliased_index(self, alias: str) -> str:
-        """The one index behind an alias (for the write alias: its write index)."""
-        for index, entry in self.client.indices.get_alias(name=alias).items():
-            if entry["aliases"][alias].get("is_write_index", True):
-                return str(index)
-        raise StoreUnavailable(f"no index behind {alias}")
-
-    def indices(self) -> dict[str, list[str]]:
-        """Each index of this prefix with its aliases: what `newsagg reindex` reports."""
-        with _unavailable_on_outage("list indices"):
-            found = self.client.indices.get_alias(
-                index=f"{self.prefix}-v*", ignore_unavailable=True, allow_no_indices=True
-            )
-        return {str(k): sorted(v["aliases"]) for k, v in sorted(found.items())}

@@ -1,8 +1,8 @@
 """Our query AST as Elasticsearch query DSL: the same ranking as the embedded store.
 
-Words are analysed in Python by the index's own analyser and matched with `term` and
-`match_phrase` on the `*_terms` fields; no user string ever reaches `query_string`.
-Like TantivyStore: every word must match, title matches weigh TITLE_BOOST, and a
+Words are analysed in Python by the index's own analyser (text_analyzer) and matched
+with `term` and `match_phrase` on the `*_terms` fields; no user string ever reaches
+`query_string`. Like TantivyStore: every word must match, title matches weigh TITLE_BOOST, and a
 query of plain words gets a sloppy-phrase should-clause. On top, a quoted phrase gets a
 bonus where it stands verbatim (unstemmed `title`/`text`), so exact names rank first.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import tantivy
-from newsagg.core.adapters.ranking import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
+from newsagg.core.adapters.shared_search import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
+from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.query import And, Node, Not, Or, Phrase, Term, positive_terms
 from newsagg.core.search import SearchQuery
 
@@ -35,7 +35,7 @@ def _should(*clauses: Clause) -> Clause:
 class QueryTranslator:
     """Translates our AST into a bool query; None when nothing in it is searchable."""
 
-    def __init__(self, analyzer: tantivy.TextAnalyzer) -> None:
+    def __init__(self, analyzer: TextAnalyzer) -> None:
         self.analyzer = analyzer
 
     def tokens(self, text: str) -> list[str]:

@@ -4,7 +4,7 @@
     <prefix>                        read alias: what searches, gets and counts use
     <prefix>-write                  write alias: where upserts go (require_alias on every bulk)
 
-Text is analysed in Python with the embedded store's analyser (`news_analyzer`: simple
+Text is analysed in Python with the embedded store's analysis (text_analyzer: simple
 tokenizer, lowercase, ASCII folding, English stemmer) and indexed as space-joined terms
 in `*_terms` fields with the built-in `whitespace` analyzer, because the Elasticsearch
 build we can fetch (the integ-test-zip) has no `english` analyzer, stemmer or
@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-import tantivy
+from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Article
 from newsagg.core.search import MAX_PAGE_SIZE
 
@@ -120,12 +120,12 @@ def index_template(prefix: str) -> dict[str, Any]:
     }
 
 
-def terms(analyzer: tantivy.TextAnalyzer, text: str) -> str:
+def terms(analyzer: TextAnalyzer, text: str) -> str:
     """Text as the space-joined terms the index and the queries both use."""
     return " ".join(analyzer.analyze(text))
 
 
-def to_document(article: Article, analyzer: tantivy.TextAnalyzer) -> dict[str, Any]:
+def to_document(article: Article, analyzer: TextAnalyzer) -> dict[str, Any]:
     doc = article.model_dump(mode="json")
     doc["sort_date"] = doc["published_at"] or doc["crawled_at"]
     doc["title_terms"] = terms(analyzer, article.title)

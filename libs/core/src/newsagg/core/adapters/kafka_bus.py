@@ -10,6 +10,7 @@ BusUnavailable, which the services retry; nothing else here leaks kafka types.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -21,6 +22,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka import errors as kafka_errors
 from kafka.admin import OffsetSpec
 from kafka.structs import OffsetAndMetadata
+from newsagg.core.adapters.kafka_common import KafkaClientConfig, log, parse_bootstrap
 from newsagg.core.adapters.kafka_consumer import KafkaBusConsumer
 from newsagg.core.ports import (
     BusUnavailable,
@@ -30,8 +32,6 @@ from newsagg.core.ports import (
     publish_dead_letter,
 )
 from newsagg.core.settings import Settings
-
-log = logging.getLogger("newsagg.bus.kafka")
 
 DLQ_SIZE_FACTOR = 8
 """A dead-letter topic accepts messages this many times the normal limit, so an
@@ -44,15 +44,6 @@ _CODECS = {
     "zstd": codec.has_zstd,
 }
 _TOO_LARGE = (kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordListTooLargeError)
-
-
-def parse_bootstrap(url: str) -> list[str]:
-    """`kafka://h1:9092,h2:9092` -> ["h1:9092", "h2:9092"]."""
-    rest = url.split("://", 1)[1].strip("/")
-    servers = [s.strip() for s in rest.split(",") if s.strip()]
-    if not servers or any(":" not in s for s in servers):
-        raise ValueError(f"{url!r}: expected kafka://host:port[,host:port]")
-    return servers
 
 
 def _is_dead_letter(topic: str) -> bool:
@@ -84,6 +75,9 @@ class KafkaBus:
         self.dead_letter_max_bytes = settings.kafka_max_message_bytes * DLQ_SIZE_FACTOR
         self._delivery_ms = int(settings.kafka_delivery_timeout * 1000)
         self._request_ms = max(1000, min(30_000, self._delivery_ms - settings.kafka_linger_ms))
+        self._clients = KafkaClientConfig(
+            bootstrap_servers, settings.kafka_client_id, self._request_ms
+        )
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = None
         self._admin: KafkaAdminClient | None = None
@@ -98,13 +92,7 @@ class KafkaBus:
 
     def client_config(self) -> dict[str, object]:
         """What every kafka-python client of this bus is built with."""
-        return {
-            "bootstrap_servers": self.bootstrap_servers,
-            "client_id": self.settings.kafka_client_id,
-            "request_timeout_ms": self._request_ms,
-            "reconnect_backoff_max_ms": 2000,
-            "bootstrap_timeout_ms": self._request_ms,
-        }
+        return self._clients.kwargs()
 
     def admin(self) -> KafkaAdminClient:
         with self._lock:
@@ -293,7 +281,13 @@ class KafkaBus:
 
     def consumer(self, topic: str, group: str) -> KafkaBusConsumer:
         self.ensure_topic(topic)
-        return KafkaBusConsumer(self, topic, group)
+        return KafkaBusConsumer(
+            self._clients,
+            topic,
+            group,
+            session_timeout=self.settings.kafka_session_timeout,
+            lag=functools.partial(self.group_lag, topic, group),
+        )
 
     def _partitions(self, topic: str) -> list[TopicPartition]:
         """The topic's partitions; none for a topic nobody has published to or consumed yet."""

@@ -7,22 +7,16 @@ but not committed is delivered again there: at least once.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka import errors as kafka_errors
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
+from newsagg.core.adapters.kafka_common import KafkaClientConfig, log
 from newsagg.core.ports import BusUnavailable, Message
-
-if TYPE_CHECKING:
-    from newsagg.core.adapters.kafka_bus import KafkaBus
-
-log = logging.getLogger("newsagg.bus.kafka")
 
 _REASSIGNED = (
     kafka_errors.CommitFailedError,
@@ -48,16 +42,24 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 class KafkaBusConsumer:
     """One member of a consumer group on one topic; offsets move only on commit()."""
 
-    def __init__(self, bus: KafkaBus, topic: str, group: str) -> None:
-        self.bus = bus
+    def __init__(
+        self,
+        clients: KafkaClientConfig,
+        topic: str,
+        group: str,
+        *,
+        session_timeout: float,
+        lag: Callable[[], dict[int, int]],
+    ) -> None:
         self.topic = topic
         self.group = group
-        session_ms = int(bus.settings.kafka_session_timeout * 1000)
+        self._group_lag = lag
+        session_ms = int(session_timeout * 1000)
         self._committed: dict[TopicPartition, int] = {}  # what this member committed
         self._pending: dict[TopicPartition, int] = {}  # done, but the commit did not get through
         try:
             self._kafka = KafkaConsumer(
-                **bus.client_config(),
+                **clients.kwargs(),
                 group_id=group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -119,7 +121,7 @@ class KafkaBusConsumer:
 
     def lag(self) -> dict[int, int]:
         """The group's lag on every partition of the topic, not just this member's."""
-        return self.bus.group_lag(self.topic, self.group)
+        return self._group_lag()
 
     def close(self) -> None:
         """Leave the group without committing, so another member takes over at once."""

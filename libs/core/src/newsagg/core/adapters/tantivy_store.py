@@ -3,7 +3,7 @@
 One process writes (the indexer; tantivy's lock file enforces it); any number
 of processes read and pick up the writer's commits by reloading at most every
 `reload_interval` seconds. Queries are built from our AST with tantivy's Query
-objects, terms analysed by the same analyser as the index, so no user string
+objects (tantivy_query) over the layout in tantivy_schema, so no user string
 ever reaches tantivy's query parser.
 
 Damage is checked before tantivy sees the directory (see tantivy_check): at open,
@@ -14,30 +14,35 @@ DataCorrupted instead of becoming a new empty index or failing mid-query.
 from __future__ import annotations
 
 import html
-import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tantivy
-from newsagg.core.adapters.ranking import (
+from newsagg.core.adapters.shared_search import (
     FACET_FIELDS,
     MAX_FACET_VALUES,
-    PHRASE_BOOST,
-    PROXIMITY_SLOP,
     SNIPPET_CHARS,
-    TITLE_BOOST,
-    news_analyzer,
     read_source_stats,
     source_stats_aggregation,
 )
 from newsagg.core.adapters.tantivy_check import REMEDY, IndexCheck
+from newsagg.core.adapters.tantivy_query import QueryBuilder, filters
+from newsagg.core.adapters.tantivy_schema import (
+    ANALYZER,
+    from_document,
+    from_nanos,
+    naive_utc,
+    nanos_value,
+    news_analyzer,
+    schema,
+    to_document,
+)
 from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import DataCorrupted, StoreUnavailable, UpsertResult
-from newsagg.core.query import And, Node, Not, Or, Phrase, Term
 from newsagg.core.search import (
     FacetCount,
     Hit,
@@ -50,164 +55,11 @@ from newsagg.core.search import (
 )
 from tantivy import Occur, Order, Query
 
-ANALYZER = "news"
-EPOCH = datetime(1970, 1, 1)
 INTERVALS: dict[Interval, dict[str, str]] = {
     Interval.HOUR: {"fixed_interval": "1h"},
     Interval.DAY: {"fixed_interval": "1d"},
     Interval.WEEK: {"fixed_interval": "7d", "offset": "4d"},  # the epoch was a Thursday
 }
-
-
-def _schema() -> tantivy.Schema:
-    builder = tantivy.SchemaBuilder()
-    builder.add_text_field("id", stored=True, tokenizer_name="raw", fast=True)
-    builder.add_text_field("title", tokenizer_name=ANALYZER)
-    builder.add_text_field("text", stored=True, tokenizer_name=ANALYZER)
-    builder.add_text_field("author_text", tokenizer_name=ANALYZER)
-    builder.add_text_field("source", tokenizer_name="raw", fast=True)
-    builder.add_text_field("authors", tokenizer_name="raw", fast=True)
-    builder.add_text_field("language", tokenizer_name="raw", fast=True)
-    builder.add_date_field("published_at", indexed=True, fast=True)
-    builder.add_date_field("sort_date", fast=True)
-    builder.add_date_field("crawled_at", stored=True, fast=True)
-    builder.add_text_field("doc", stored=True, tokenizer_name="raw", index_option="basic")
-    return builder.build()
-
-
-def _naive_utc(value: datetime) -> datetime:
-    """tantivy stores naive datetimes; ours are UTC."""
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _from_nanos(nanos: int) -> datetime:
-    """tantivy's sort keys for dates are nanoseconds since the epoch (naive UTC)."""
-    return EPOCH + timedelta(microseconds=nanos // 1000)
-
-
-def _nanos_value(value: float | None) -> datetime | None:
-    """A max over a date field: float nanoseconds, None when no document has one."""
-    if value is None:
-        return None
-    return (EPOCH + timedelta(seconds=round(value / 1e9))).replace(tzinfo=UTC)
-
-
-def _to_document(article: Article) -> tantivy.Document:
-    doc = tantivy.Document()
-    doc.add_text("id", article.id)
-    doc.add_text("title", article.title)
-    doc.add_text("text", article.text)
-    for author in article.authors:
-        doc.add_text("authors", author)
-        doc.add_text("author_text", author)
-    doc.add_text("source", article.source)
-    if article.language:
-        doc.add_text("language", article.language)
-    if article.published_at:
-        doc.add_date("published_at", _naive_utc(article.published_at))
-    doc.add_date("sort_date", _naive_utc(article.published_at or article.crawled_at))
-    doc.add_date("crawled_at", _naive_utc(article.crawled_at))
-    doc.add_text("doc", article.model_dump_json(exclude={"text"}))
-    return doc
-
-
-def _from_document(doc: tantivy.Document) -> Article:
-    fields = json.loads(doc.get_first("doc"))
-    fields["text"] = doc.get_first("text")
-    return Article.model_validate(fields)
-
-
-class _QueryBuilder:
-    """Translates our AST into tantivy Query objects."""
-
-    def __init__(self, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer) -> None:
-        self.schema = schema
-        self.analyzer = analyzer
-
-    def tokens(self, text: str) -> list[str]:
-        return self.analyzer.analyze(text)
-
-    def match(self, field: str, tokens: list[str]) -> Query:
-        if len(tokens) == 1:
-            return Query.term_query(self.schema, field, tokens[0])
-        return Query.phrase_query(self.schema, field, tokens)
-
-    def words(self, tokens: list[str], field: str | None) -> Query | None:
-        if not tokens:
-            return None
-        if field == "title":
-            return self.match("title", tokens)
-        if field == "author":
-            return self.match("author_text", tokens)
-        return Query.boolean_query(
-            [
-                (Occur.Should, Query.boost_query(self.match("title", tokens), TITLE_BOOST)),
-                (Occur.Should, self.match("text", tokens)),
-            ]
-        )
-
-    def build(self, node: Node) -> Query | None:
-        """A Query for the node, or None when nothing in it is searchable."""
-        if isinstance(node, Term | Phrase):
-            if node.field == "source":
-                value = node.text if isinstance(node, Term) else " ".join(node.words)
-                return Query.term_query(self.schema, "source", value.lower())
-            text = node.text if isinstance(node, Term) else " ".join(node.words)
-            return self.words(self.tokens(text), node.field)
-        if isinstance(node, Not):
-            inner = self.build(node.child)
-            if inner is None:
-                return None
-            return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
-        if isinstance(node, Or):
-            clauses = [(Occur.Should, q) for q in map(self.build, node.children) if q is not None]
-            return Query.boolean_query(clauses) if clauses else None
-        return self.conjunction(node)
-
-    def conjunction(self, node: And) -> Query | None:
-        clauses: list[tuple[Occur, Query]] = []
-        for child in node.children:
-            target = child.child if isinstance(child, Not) else child
-            query = self.build(target)
-            if query is not None:
-                clauses.append((Occur.MustNot if isinstance(child, Not) else Occur.Must, query))
-        if not clauses:
-            return None
-        if all(occur == Occur.MustNot for occur, _ in clauses):
-            clauses.append((Occur.Must, Query.all_query()))
-        proximity = self.proximity(node)
-        if proximity is not None:
-            clauses.append((Occur.Should, proximity))
-        return Query.boolean_query(clauses)
-
-    def proximity(self, node: And) -> Query | None:
-        """Reward documents where the plain words of the query stand close together."""
-        tokens = [
-            token
-            for child in node.children
-            if isinstance(child, Term) and child.field is None
-            for token in self.tokens(child.text)
-        ]
-        if len(tokens) < 2:
-            return None
-        return Query.boolean_query(
-            [
-                (
-                    Occur.Should,
-                    Query.boost_query(
-                        Query.phrase_query(self.schema, "title", tokens, slop=PROXIMITY_SLOP),
-                        TITLE_BOOST * PHRASE_BOOST,
-                    ),
-                ),
-                (
-                    Occur.Should,
-                    Query.boost_query(
-                        Query.phrase_query(self.schema, "text", tokens, slop=PROXIMITY_SLOP),
-                        PHRASE_BOOST,
-                    ),
-                ),
-            ]
-        )
 
 
 def _highlight(fragment: str, ranges: list[Any]) -> str:
@@ -278,7 +130,7 @@ class TantivyStore:
         try:
             if self.writable:
                 self.path.mkdir(parents=True, exist_ok=True)
-                index = tantivy.Index(_schema(), path=str(self.path), reuse=True)
+                index = tantivy.Index(schema(), path=str(self.path), reuse=True)
             else:
                 index = tantivy.Index.open(str(self.path))
             index.register_tokenizer(ANALYZER, self._analyzer)
@@ -289,7 +141,7 @@ class TantivyStore:
                 raise DataCorrupted(self.path, f"tantivy cannot open it ({exc})", REMEDY) from exc
             raise StoreUnavailable(f"cannot open index {self.path}: {exc}") from exc
         self._index = index
-        self._builder = _QueryBuilder(index.schema, self._analyzer)
+        self._builder = QueryBuilder(index.schema, self._analyzer)
         self._last_reload = time.monotonic()
         return index
 
@@ -332,11 +184,11 @@ class TantivyStore:
             try:
                 for article in newest.values():
                     stored = self._crawled_at(searcher, article.id)
-                    if stored is not None and stored > _naive_utc(article.crawled_at):
+                    if stored is not None and stored > naive_utc(article.crawled_at):
                         stale += 1
                         continue
                     writer.delete_documents_by_term("id", article.id)
-                    writer.add_document(_to_document(article))
+                    writer.add_document(to_document(article))
                     written += 1
                 writer.commit()
             except (OSError, ValueError) as exc:
@@ -344,6 +196,24 @@ class TantivyStore:
                 raise StoreUnavailable(f"index write failed: {exc}") from exc
             index.reload()
         return UpsertResult(written=written, stale=stale + len(articles) - len(newest))
+
+    def delete_source(self, source: str) -> list[str]:
+        """Delete every article of `source` in one commit; the ids it deleted."""
+        ids = [article.id for article in self.scan(SearchQuery(sources=(source,)))]
+        with self._lock:
+            self._open()
+            index, writer = self._index, self._writer
+            if index is None or writer is None:
+                raise StoreUnavailable("this TantivyStore was opened read-only")
+            try:
+                for article_id in ids:
+                    writer.delete_documents_by_term("id", article_id)
+                writer.commit()
+            except (OSError, ValueError) as exc:
+                writer.rollback()
+                raise StoreUnavailable(f"index write failed: {exc}") from exc
+            index.reload()
+        return ids
 
     def _crawled_at(self, searcher: tantivy.Searcher, article_id: str) -> datetime | None:
         found = searcher.search(Query.term_query(self._schema, "id", article_id), limit=1)
@@ -364,7 +234,7 @@ class TantivyStore:
         found = searcher.search(Query.term_query(self._schema, "id", article_id), limit=1)
         if not found.hits:
             return None
-        return _from_document(searcher.doc(found.hits[0][1]))
+        return from_document(searcher.doc(found.hits[0][1]))
 
     def count(self) -> int:
         return int(self._searcher().num_docs)
@@ -405,7 +275,7 @@ class TantivyStore:
         hits = []
         for score, address, _ in scored:
             doc = searcher.doc(address)
-            article = _from_document(doc)
+            article = from_document(doc)
             snippet = snippets.snippet_from_doc(doc) if snippets is not None else None
             hits.append(
                 _hit(
@@ -427,7 +297,9 @@ class TantivyStore:
 
     def _full_query(self, query: SearchQuery, text_query: Query | None) -> Query:
         clauses: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
-        clauses.extend((Occur.Must, Query.const_score_query(f, 0.0)) for f in self._filters(query))
+        clauses.extend(
+            (Occur.Must, Query.const_score_query(f, 0.0)) for f in filters(self._schema, query)
+        )
         if query.exclude_sources:
             excluded = list(query.exclude_sources)
             clauses.append((Occur.MustNot, Query.term_set_query(self._schema, "source", excluded)))
@@ -512,8 +384,8 @@ class TantivyStore:
             self._schema,
             "sort_date",
             tantivy.FieldType.Date,
-            _from_nanos(lower) if lower is not None else None,
-            _from_nanos(upper) if upper is not None else None,
+            from_nanos(lower) if lower is not None else None,
+            from_nanos(upper) if upper is not None else None,
             include_lower=include_lower,
             include_upper=include_upper,
         )
@@ -543,7 +415,7 @@ class TantivyStore:
         while True:
             page = self._date_page(searcher, full, after, 0, page_size)
             for moment, address in page:
-                article = _from_document(searcher.doc(address))
+                article = from_document(searcher.doc(address))
                 after = (moment, article.id)
                 yield article
             if len(page) < page_size:
@@ -569,27 +441,7 @@ class TantivyStore:
     def source_stats(self) -> list[SourceStats]:
         """Articles, newest publication and newest crawl per source in the index."""
         result = self._searcher().aggregate(Query.all_query(), source_stats_aggregation())
-        return read_source_stats(result, _nanos_value)
-
-    def _filters(self, query: SearchQuery) -> list[Query]:
-        filters: list[Query] = []
-        if query.sources:
-            filters.append(Query.term_set_query(self._schema, "source", list(query.sources)))
-        if query.authors:
-            filters.append(Query.term_set_query(self._schema, "authors", list(query.authors)))
-        if query.languages:
-            filters.append(Query.term_set_query(self._schema, "language", list(query.languages)))
-        if query.published_from or query.published_to:
-            filters.append(
-                Query.range_query(
-                    self._schema,
-                    "published_at",
-                    tantivy.FieldType.Date,
-                    _naive_utc(query.published_from) if query.published_from else None,
-                    _naive_utc(query.published_to) if query.published_to else None,
-                )
-            )
-        return filters
+        return read_source_stats(result, nanos_value)
 
     def similar(self, article_id: str, size: int = 10) -> list[Hit]:
         """More like this: the most telling words of the article's text, as a query."""
@@ -602,7 +454,7 @@ class TantivyStore:
         )
         hits = []
         for score, address in searcher.search(like, limit=size + 1).hits:
-            article = _from_document(searcher.doc(address))
+            article = from_document(searcher.doc(address))
             if article.id != article_id:
                 hits.append(_hit(article, _lead(article.text), float(score)))
         return hits[:size]

@@ -1,0 +1,130 @@
+"""Our query AST as tantivy Query objects: the same ranking as the Elasticsearch store.
+
+Mirrors es_query. Words are analysed by the index's own analyzer and matched with
+term and phrase queries; no user string ever reaches tantivy's query parser. Every
+word must match, title matches weigh TITLE_BOOST, and a query of plain words gets a
+sloppy-phrase should-clause.
+"""
+
+from __future__ import annotations
+
+import tantivy
+from newsagg.core.adapters.shared_search import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
+from newsagg.core.adapters.tantivy_schema import naive_utc
+from newsagg.core.query import And, Node, Not, Or, Phrase, Term
+from newsagg.core.search import SearchQuery
+from tantivy import Occur, Query
+
+
+class QueryBuilder:
+    """Translates our AST into tantivy Query objects."""
+
+    def __init__(self, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer) -> None:
+        self.schema = schema
+        self.analyzer = analyzer
+
+    def tokens(self, text: str) -> list[str]:
+        return self.analyzer.analyze(text)
+
+    def match(self, field: str, tokens: list[str]) -> Query:
+        if len(tokens) == 1:
+            return Query.term_query(self.schema, field, tokens[0])
+        return Query.phrase_query(self.schema, field, tokens)
+
+    def words(self, tokens: list[str], field: str | None) -> Query | None:
+        if not tokens:
+            return None
+        if field == "title":
+            return self.match("title", tokens)
+        if field == "author":
+            return self.match("author_text", tokens)
+        return Query.boolean_query(
+            [
+                (Occur.Should, Query.boost_query(self.match("title", tokens), TITLE_BOOST)),
+                (Occur.Should, self.match("text", tokens)),
+            ]
+        )
+
+    def build(self, node: Node) -> Query | None:
+        """A Query for the node, or None when nothing in it is searchable."""
+        if isinstance(node, Term | Phrase):
+            if node.field == "source":
+                value = node.text if isinstance(node, Term) else " ".join(node.words)
+                return Query.term_query(self.schema, "source", value.lower())
+            text = node.text if isinstance(node, Term) else " ".join(node.words)
+            return self.words(self.tokens(text), node.field)
+        if isinstance(node, Not):
+            inner = self.build(node.child)
+            if inner is None:
+                return None
+            return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, inner)])
+        if isinstance(node, Or):
+            clauses = [(Occur.Should, q) for q in map(self.build, node.children) if q is not None]
+            return Query.boolean_query(clauses) if clauses else None
+        return self.conjunction(node)
+
+    def conjunction(self, node: And) -> Query | None:
+        clauses: list[tuple[Occur, Query]] = []
+        for child in node.children:
+            target = child.child if isinstance(child, Not) else child
+            query = self.build(target)
+            if query is not None:
+                clauses.append((Occur.MustNot if isinstance(child, Not) else Occur.Must, query))
+        if not clauses:
+            return None
+        if all(occur == Occur.MustNot for occur, _ in clauses):
+            clauses.append((Occur.Must, Query.all_query()))
+        proximity = self.proximity(node)
+        if proximity is not None:
+            clauses.append((Occur.Should, proximity))
+        return Query.boolean_query(clauses)
+
+    def proximity(self, node: And) -> Query | None:
+        """Reward documents where the plain words of the query stand close together."""
+        tokens = [
+            token
+            for child in node.children
+            if isinstance(child, Term) and child.field is None
+            for token in self.tokens(child.text)
+        ]
+        if len(tokens) < 2:
+            return None
+        return Query.boolean_query(
+            [
+                (
+                    Occur.Should,
+                    Query.boost_query(
+                        Query.phrase_query(self.schema, "title", tokens, slop=PROXIMITY_SLOP),
+                        TITLE_BOOST * PHRASE_BOOST,
+                    ),
+                ),
+                (
+                    Occur.Should,
+                    Query.boost_query(
+                        Query.phrase_query(self.schema, "text", tokens, slop=PROXIMITY_SLOP),
+                        PHRASE_BOOST,
+                    ),
+                ),
+            ]
+        )
+
+
+def filters(schema: tantivy.Schema, query: SearchQuery) -> list[Query]:
+    found: list[Query] = []
+    if query.sources:
+        found.append(Query.term_set_query(schema, "source", list(query.sources)))
+    if query.authors:
+        found.append(Query.term_set_query(schema, "authors", list(query.authors)))
+    if query.languages:
+        found.append(Query.term_set_query(schema, "language", list(query.languages)))
+    if query.published_from or query.published_to:
+        found.append(
+            Query.range_query(
+                schema,
+                "published_at",
+                tantivy.FieldType.Date,
+                naive_utc(query.published_from) if query.published_from else None,
+                naive_utc(query.published_to) if query.published_to else None,
+            )
+        )
+    return found

@@ -1,0 +1,90 @@
+"""The tantivy index layout as code: fields, the `news` analyzer, article <-> document.
+
+Mirrors es_schema. Text fields are analysed by tantivy itself with the chain
+text_analyzer describes; tantivy stores naive datetimes, ours are UTC, so every date
+crosses here. The whole article (but its text) is kept as JSON in `doc`, so a hit is
+read back without a field-by-field mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import tantivy
+from newsagg.core.adapters.text_analyzer import MAX_TOKEN_BYTES, STEMMER_LANGUAGE
+from newsagg.core.article import Article
+from tantivy import Filter, TextAnalyzerBuilder, Tokenizer
+
+ANALYZER = "news"
+EPOCH = datetime(1970, 1, 1)
+
+
+def news_analyzer() -> tantivy.TextAnalyzer:
+    """English analysis: split, drop huge tokens, lowercase, fold accents, stem."""
+    return (
+        TextAnalyzerBuilder(Tokenizer.simple())
+        .filter(Filter.remove_long(MAX_TOKEN_BYTES))
+        .filter(Filter.lowercase())
+        .filter(Filter.ascii_fold())
+        .filter(Filter.stemmer(STEMMER_LANGUAGE))
+        .build()
+    )
+
+
+def schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", fast=True)
+    builder.add_text_field("title", tokenizer_name=ANALYZER)
+    builder.add_text_field("text", stored=True, tokenizer_name=ANALYZER)
+    builder.add_text_field("author_text", tokenizer_name=ANALYZER)
+    builder.add_text_field("source", tokenizer_name="raw", fast=True)
+    builder.add_text_field("authors", tokenizer_name="raw", fast=True)
+    builder.add_text_field("language", tokenizer_name="raw", fast=True)
+    builder.add_date_field("published_at", indexed=True, fast=True)
+    builder.add_date_field("sort_date", fast=True)
+    builder.add_date_field("crawled_at", stored=True, fast=True)
+    builder.add_text_field("doc", stored=True, tokenizer_name="raw", index_option="basic")
+    return builder.build()
+
+
+def naive_utc(value: datetime) -> datetime:
+    """tantivy stores naive datetimes; ours are UTC."""
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def from_nanos(nanos: int) -> datetime:
+    """tantivy's sort keys for dates are nanoseconds since the epoch (naive UTC)."""
+    return EPOCH + timedelta(microseconds=nanos // 1000)
+
+
+def nanos_value(value: float | None) -> datetime | None:
+    """A max over a date field: float nanoseconds, None when no document has one."""
+    if value is None:
+        return None
+    return (EPOCH + timedelta(seconds=round(value / 1e9))).replace(tzinfo=UTC)
+
+
+def to_document(article: Article) -> tantivy.Document:
+    doc = tantivy.Document()
+    doc.add_text("id", article.id)
+    doc.add_text("title", article.title)
+    doc.add_text("text", article.text)
+    for author in article.authors:
+        doc.add_text("authors", author)
+        doc.add_text("author_text", author)
+    doc.add_text("source", article.source)
+    if article.language:
+        doc.add_text("language", article.language)
+    if article.published_at:
+        doc.add_date("published_at", naive_utc(article.published_at))
+    doc.add_date("sort_date", naive_utc(article.published_at or article.crawled_at))
+    doc.add_date("crawled_at", naive_utc(article.crawled_at))
+    doc.add_text("doc", article.model_dump_json(exclude={"text"}))
+    return doc
+
+
+def from_document(doc: tantivy.Document) -> Article:
+    fields = json.loads(doc.get_first("doc"))
+    fields["text"] = doc.get_first("text")
+    return Article.model_validate(fields)

@@ -1,0 +1,60 @@
+"""The news text analyzer: how article text and query words become index terms.
+
+One analysis for both stores, so they match alike: split into runs of letters and
+digits, drop tokens of MAX_TOKEN_BYTES bytes or more, lowercase, fold accents to
+ASCII, stem (Snowball English). The embedded store has tantivy run it natively
+(tantivy_schema builds the same chain from these constants); the Elasticsearch build
+we can fetch has no stemmer or ASCII folding (docs/elasticsearch.md), so its adapter
+runs this pure-Python twin and indexes the terms it makes.
+
+The twin gives tantivy's terms: `ascii_folding.json` is tantivy's (Lucene's) folding
+table read from tantivy code point by code point, and snowballstemmer 3 is the
+Snowball English that tantivy's stemmer compiles. tests/unit/test_text_analyzer.py
+holds the two to the same output on every assigned code point and on a word list.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+import regex
+import snowballstemmer
+
+MAX_TOKEN_BYTES = 40
+"""Tokens this long (in UTF-8) or longer are dropped: URLs, hashes and base64, not words."""
+STEMMER_LANGUAGE = "english"
+
+_WORD = regex.compile(r"[\p{Alphabetic}\p{N}]+")
+"""tantivy's simple tokenizer: runs of what Rust's `char::is_alphanumeric` accepts."""
+_FINAL_SIGMA = "Σ"
+"""str.lower() makes a word-final Σ into ς; tantivy lowercases char by char (σ)."""
+
+
+@lru_cache(maxsize=1)
+def _folding() -> dict[int, str]:
+    table = json.loads(resources.files(__package__).joinpath("ascii_folding.json").read_text())
+    return {int(code, 16): folded for code, folded in table.items()}
+
+
+class TextAnalyzer:
+    """Text in, terms out, as tantivy's `news` analyzer makes them."""
+
+    def __init__(self) -> None:
+        self._fold = _folding()
+        self._stemmer = snowballstemmer.stemmer(STEMMER_LANGUAGE)
+        self._stem = lru_cache(maxsize=100_000)(self._stemmer.stemWord)
+
+    def analyze(self, text: str) -> list[str]:
+        return [
+            self._stem(self._normalize(token))
+            for token in _WORD.findall(text)
+            if len(token.encode("utf-8")) < MAX_TOKEN_BYTES
+        ]
+
+    def _normalize(self, token: str) -> str:
+        if token.isascii():
+            return token.lower()
+        lowered = "".join(map(str.lower, token)) if _FINAL_SIGMA in token else token.lower()
+        return lowered.translate(self._fold)
