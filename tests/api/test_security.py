@@ -94,6 +94,20 @@ def test_settings_refuse_a_raw_key_where_a_hash_belongs():
         Settings(api_keys=KEY)
 
 
+@pytest.mark.parametrize("where", ["inline", "file"])
+def test_settings_and_a_key_file_name_the_bad_entry_alike(tmp_path: Path, where: str):
+    """One validator: the environment and the key file refuse a raw key the same way."""
+    entries = [hash_key(OTHER).upper(), KEY]
+    if where == "inline":
+        with pytest.raises(ValidationError, match="entry 2 is not a sha256 hex hash"):
+            Settings(api_keys=",".join(entries))
+    else:
+        (tmp_path / "keys.txt").write_text("\n".join(entries) + "\n")
+        with pytest.raises(ValueError, match="entry 2 is not a sha256 hex hash"):
+            load_key_hashes(f"@{tmp_path / 'keys.txt'}")
+    assert load_key_hashes(entries[0]) == (hash_key(OTHER),)
+
+
 def test_identify_returns_the_matching_hash_only():
     keys = ApiKeys((hash_key(KEY),))
     assert keys.identify(KEY) == hash_key(KEY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -125,16 +126,11 @@ class Settings(BaseSettings):
     @field_validator("api_keys")
     @classmethod
     def _hashes_not_keys(cls, value: str) -> str:
-        """Inline keys must be hashes, so a leaked environment never leaks a usable key."""
+        """Inline keys must be hashes, so a leaked environment never leaks a usable key.
+        A key file is read (and checked alike) by the API when it starts."""
         value = value.strip()
-        if value.startswith("@"):
-            return value
-        for item in filter(None, (part.strip() for part in value.split(","))):
-            if not re.fullmatch(r"[0-9a-fA-F]{64}", item):
-                raise ValueError(
-                    "api_keys holds sha256 hex hashes of keys (`newsagg api-key` prints a key and "
-                    "its hash) or @/path/to/file; one item is not a 64-digit hex hash"
-                )
+        if not value.startswith("@"):
+            key_hashes(value.split(","), "api_keys (sha256 hex hashes of keys, or @/path/to/file)")
         return value
 
     @field_validator("api_cors_origins")
@@ -197,6 +193,19 @@ class Settings(BaseSettings):
     @property
     def crawl_state_path(self) -> Path:
         return self.data_dir / "crawler-state.sqlite"
+
+
+def key_hashes(items: Iterable[str], where: str) -> tuple[str, ...]:
+    """The non-empty items as lowercase sha256 hex hashes, or a ValueError naming `where` and
+    the entry: the one check of API key hashes, for the environment and for a key file."""
+    hashes = tuple(item.strip().lower() for item in items if item.strip())
+    for number, item in enumerate(hashes, 1):
+        if not re.fullmatch(r"[0-9a-f]{64}", item):
+            raise ValueError(
+                f"{where}: entry {number} is not a sha256 hex hash "
+                "(`newsagg api-key` prints a key and its hash)"
+            )
+    return hashes
 
 
 def _items(value: str) -> list[str]:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from newsagg.api.problems import problem
+from newsagg.core.settings import key_hashes
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 API_KEY_HEADER = "X-API-Key"
 PROTECTED_PREFIX = "/v1"
-_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def hash_key(key: str) -> str:
@@ -47,14 +46,7 @@ def load_key_hashes(spec: str) -> tuple[str, ...]:
     else:
         items = [part.strip() for part in spec.split(",")]
         where = "NEWSAGG_API_KEYS"
-    hashes = tuple(item.lower() for item in items if item)
-    for number, item in enumerate(hashes, 1):
-        if not _HASH.fullmatch(item):
-            raise ValueError(
-                f"{where}: entry {number} is not a sha256 hex hash "
-                "(`newsagg api-key` prints a key and its hash)"
-            )
-    return hashes
+    return key_hashes(items, where)
 
 
 @dataclass(frozen=True)
