@@ -10,7 +10,7 @@ import pytest
 from newsagg.cli.demo_site import MANIFEST_PATH, SITE_DIR, DemoSite, DemoSites
 
 # real Kafka and Elasticsearch, started on first use by the tests that ask for them
-pytest_plugins = ["support.kafka_broker", "support.elasticsearch_node"]
+pytest_plugins = ["support.kafka_broker", "support.elasticsearch_node", "pytester"]
 
 MANIFEST = json.loads(MANIFEST_PATH.read_text())
 JVM_FIXTURES = frozenset({"kafka_url", "private_kafka", "elasticsearch_node", "elasticsearch_url"})
@@ -41,6 +41,7 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
         _running.pop()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> None:
     """`-m "not jvm"` must never start a JVM: a test that reaches one unmarked fails here."""
     if fixturedef.argname in JVM_FIXTURES and _running:
@@ -66,11 +67,12 @@ def manifest() -> dict:
     return MANIFEST
 
 
-@pytest.fixture
-def bad_site(tmp_path: Path) -> Iterator[DemoSite]:
+@pytest.fixture(scope="module")
+def bad_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """Another site whose feed lists an empty page, a non-HTML page and a missing one
-    (copies of Marquee Daily's, on the feed's own origin as `allow_private` requires)."""
-    root = tmp_path / "bad-site"
+    (copies of Marquee Daily's, on the feed's own origin as `allow_private` requires);
+    module-scoped, as the pipeline that crawls it is."""
+    root = tmp_path_factory.mktemp("bad-site")
     (root / "articles").mkdir(parents=True)
     for name in ("empty.html", "not-html.html"):
         shutil.copy(SITE_DIR / "articles" / name, root / "articles" / name)

@@ -3,7 +3,6 @@ pointing at a real node, which is crashed and restarted while the indexer works.
 
 from __future__ import annotations
 
-import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,8 @@ from typing import Any
 
 import pytest
 from support.launcher import start_elasticsearch
-from support.servers import Service, free_port, get_json, wait_until
+from support.pipeline import Pipeline, pipeline_env
+from support.servers import wait_until
 
 from newsagg.cli.demo_site import DemoSites
 
@@ -32,40 +32,21 @@ def node(elasticsearch_node: Any | None) -> Iterator[Any]:
     private.close()
 
 
-class Api:
-    def __init__(self, port: str) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-
-    def get(self, path: str, **params: str | int) -> tuple[int, Any]:
-        query = urllib.parse.urlencode(params)
-        return get_json(f"{self.base}{path}{'?' + query if query else ''}")
-
-    def indexed(self) -> int:
-        status, body = self.get("/readyz")
-        return body.get("articles") or 0 if status == 200 else 0
-
-
 def test_indexing_survives_a_node_crash_and_the_reference_story_ranks_first(
     tmp_path: Path, demo_site: DemoSites, manifest: dict, node: Any
 ):
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    sources = data_dir / "sources.yaml"
-    sources.write_text(demo_site.sources_yaml())
-    env = {
-        "NEWSAGG_DATA_DIR": str(data_dir),
-        "NEWSAGG_SOURCES": str(sources),
-        "NEWSAGG_STORE_URL": node.url,
-        "NEWSAGG_STORE_INDEX": f"test-e2e-{uuid.uuid4().hex[:8]}",
-        "NEWSAGG_API_PORT": str(free_port()),
-        "NEWSAGG_CRAWLER_METRICS_PORT": "0",
-        "NEWSAGG_INDEXER_METRICS_PORT": "0",
-        "NEWSAGG_INDEXER_BATCH_SIZE": "3",  # small bulks: the crash lands mid-stream
-        "NEWSAGG_INDEXER_MAX_RETRY_DELAY": "2",
-    }
-    api = Api(env["NEWSAGG_API_PORT"])
-    services = [Service([name], env, tmp_path) for name in ("crawl", "index", "api")]
-    indexer = services[1]
+    env = pipeline_env(
+        tmp_path / "data",
+        sources=demo_site.sources_yaml(),
+        store_url=node.url,
+        extra={
+            "NEWSAGG_STORE_INDEX": f"test-e2e-{uuid.uuid4().hex[:8]}",
+            "NEWSAGG_INDEXER_BATCH_SIZE": "3",  # small bulks: the crash lands mid-stream
+            "NEWSAGG_INDEXER_MAX_RETRY_DELAY": "2",
+        },
+    )
+    api = Pipeline(env, tmp_path)
+    indexer = api.services["index"]
     expected = manifest["article_count"]
     try:
         wait_until(lambda: api.indexed() >= 3, 120, "the first articles indexed")
@@ -96,5 +77,4 @@ def test_indexing_survives_a_node_crash_and_the_reference_story_ranks_first(
         assert page["total"] == 1
         assert page["hits"][0]["url"].endswith(f"/{manifest['reference_slug']}.html")
     finally:
-        for service in services:
-            service.stop()
+        api.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import pytest
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.ports import ARTICLES_TOPIC, dead_letter_topic
-from support.servers import Service, free_port, get_json, wait_until
+from support.pipeline import Pipeline, indexed_pipeline, pipeline_env
+from support.servers import Service, wait_until
 
 from newsagg.cli.demo_site import DemoSite, DemoSites
 
@@ -33,38 +33,15 @@ CHROME = [
 ]
 
 
-def env_for(data_dir: Path, sources: str, api_port: int = 0) -> dict[str, str]:
-    sources_file = data_dir / "sources.yaml"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    sources_file.write_text(sources)
-    return {
-        "NEWSAGG_DATA_DIR": str(data_dir),
-        "NEWSAGG_SOURCES": str(sources_file),
-        "NEWSAGG_API_PORT": str(api_port or free_port()),
-        "NEWSAGG_CRAWLER_METRICS_PORT": "0",
-        "NEWSAGG_INDEXER_METRICS_PORT": "0",
-    }
-
-
-class Pipeline:
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
-        self.api = f"http://127.0.0.1:{env['NEWSAGG_API_PORT']}"
-        self.services = {name: Service([name], env, log_dir) for name in ("crawl", "index", "api")}
-
-    def get(self, path: str, **params: str | int) -> tuple[int, dict]:
-        query = urllib.parse.urlencode(params)
-        return get_json(f"{self.api}{path}{'?' + query if query else ''}")
-
-    def indexed(self) -> int:
-        status, body = self.get("/readyz")
-        return body.get("articles") or 0 if status == 200 else 0
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def pipeline(
-    tmp_path: Path, demo_site: DemoSites, bad_site: DemoSite, manifest: dict
+    tmp_path_factory: pytest.TempPathFactory,
+    demo_site: DemoSites,
+    bad_site: DemoSite,
+    manifest: dict,
 ) -> Iterator[Pipeline]:
+    """One pipeline for the module: its tests read it, and the poison message test leaves
+    the index as it was."""
     sources = demo_site.sources_yaml() + (
         "  - name: broken-feed\n"
         f"    feeds: [{demo_site.url}/feed-broken.xml]\n"
@@ -73,17 +50,10 @@ def pipeline(
         f"    feeds: [{bad_site.url}/rss.xml]\n"
         "    allow_private: true\n"
     )
-    running = Pipeline(env_for(tmp_path / "data", sources), tmp_path)
-    try:
-        wait_until(
-            lambda: running.indexed() >= manifest["article_count"],
-            180,
-            f"{manifest['article_count']} demo articles indexed",
-        )
+    root = tmp_path_factory.mktemp("e2e-pipeline")
+    running = Pipeline(pipeline_env(root / "data", sources=sources), root)
+    with indexed_pipeline(running, manifest["article_count"]):
         yield running
-    finally:
-        for service in running.services.values():
-            service.stop()
 
 
 def test_reference_query_finds_the_reference_story_first(pipeline: Pipeline, manifest: dict):
@@ -164,8 +134,7 @@ def test_bad_feeds_and_pages_do_not_stop_the_crawler(pipeline: Pipeline):
 
 
 def test_a_message_that_is_not_an_article_goes_to_the_dead_letter_topic(pipeline: Pipeline):
-    data_dir = Path(pipeline.env["NEWSAGG_DATA_DIR"])
-    bus = SqliteLogBus(data_dir / "bus.sqlite")
+    bus = pipeline.bus()
     before = pipeline.indexed()
     bus.publish(ARTICLES_TOPIC, "poison", b'{"title": "no id, no text"}')
     dlq = bus.consumer(dead_letter_topic(ARTICLES_TOPIC), "e2e-inspect")
@@ -185,7 +154,7 @@ def test_indexer_killed_mid_batch_leaves_each_article_once(
     tmp_path: Path, demo_site: DemoSites, manifest: dict
 ):
     """kill -9 during indexing, restart: every demo article is in the index exactly once."""
-    env = env_for(tmp_path / "data", demo_site.sources_yaml())
+    env = pipeline_env(tmp_path / "data", sources=demo_site.sources_yaml())
     crawl = Service(["crawl", "--once"], env, tmp_path)
     assert crawl.process.wait(timeout=180) == 0, crawl.log()
     data_dir = tmp_path / "data"

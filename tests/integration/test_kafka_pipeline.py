@@ -2,90 +2,37 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import urllib.parse
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from newsagg.core.adapters import open_bus
 from newsagg.core.article import Article
-from newsagg.core.ports import ARTICLES_TOPIC, Bus, dead_letter_topic
-from support.servers import Service, free_port, get_json, wait_until
+from newsagg.core.ports import ARTICLES_TOPIC, dead_letter_topic
+from support.pipeline import Pipeline, indexed_pipeline, pipeline_env
+from support.servers import Service, wait_until
 
 from newsagg.cli.demo_site import DemoSites
 
 pytestmark = pytest.mark.e2e
 
 
-class KafkaPipeline:
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = env
-        self.log_dir = log_dir
-        self.api = f"http://127.0.0.1:{env['NEWSAGG_API_PORT']}"
-        self.services = {name: Service([name], env, log_dir) for name in ("crawl", "index", "api")}
-
-    def get(self, path: str, **params: str | int) -> tuple[int, dict]:
-        query = urllib.parse.urlencode(params)
-        return get_json(f"{self.api}{path}{'?' + query if query else ''}")
-
-    def indexed(self) -> int:
-        status, body = self.get("/readyz")
-        return body.get("articles") or 0 if status == 200 else 0
-
-    def newsagg(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "newsagg.cli.main", *args],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    def status(self) -> dict:
-        done = self.newsagg("status", "--json")
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    def bus(self) -> Bus:
-        return open_bus(self.env["NEWSAGG_BUS_URL"])
-
-
 @pytest.fixture(scope="module")
 def pipeline(
     kafka_url: str, demo_site: DemoSites, manifest: dict, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[KafkaPipeline]:
+) -> Iterator[Pipeline]:
     data_dir = tmp_path_factory.mktemp("kafka-pipeline")
-    (data_dir / "sources.yaml").write_text(demo_site.sources_yaml())
-    env = {
-        "NEWSAGG_BUS_URL": kafka_url,
-        "NEWSAGG_DATA_DIR": str(data_dir),
-        "NEWSAGG_SOURCES": str(data_dir / "sources.yaml"),
-        "NEWSAGG_API_PORT": str(free_port()),
-        "NEWSAGG_CRAWLER_METRICS_PORT": "0",
-        "NEWSAGG_INDEXER_METRICS_PORT": "0",
+    env = pipeline_env(
+        data_dir,
+        sources=demo_site.sources_yaml(),
+        bus_url=kafka_url,
         # A group of this run's own: a shared broker may hold older runs' articles.
-        "NEWSAGG_INDEXER_GROUP": f"indexer-{uuid.uuid4().hex[:8]}",
-    }
-    running = KafkaPipeline(env, data_dir)
-    try:
-        wait_until(
-            lambda: running.indexed() >= manifest["article_count"],
-            180,
-            f"{manifest['article_count']} demo articles indexed over Kafka",
-        )
+        extra={"NEWSAGG_INDEXER_GROUP": f"indexer-{uuid.uuid4().hex[:8]}"},
+    )
+    with indexed_pipeline(Pipeline(env, data_dir), manifest["article_count"]) as running:
         yield running
-    finally:
-        for service in running.services.values():
-            service.stop()
 
 
-def test_reference_query_over_kafka(pipeline: KafkaPipeline, manifest: dict):
+def test_reference_query_over_kafka(pipeline: Pipeline, manifest: dict):
     status, page = pipeline.get("/v1/search", q=manifest["reference_query"])
     assert status == 200
     assert page["hits"][0]["url"].endswith(f"/{manifest['reference_slug']}.html")
@@ -94,7 +41,7 @@ def test_reference_query_over_kafka(pipeline: KafkaPipeline, manifest: dict):
 
 
 def test_poison_message_goes_to_the_dead_letter_topic_and_the_stream_goes_on(
-    pipeline: KafkaPipeline,
+    pipeline: Pipeline,
 ):
     poison_key = f"poison-{uuid.uuid4().hex[:8]}"
     after = Article.create(
@@ -125,7 +72,7 @@ def test_poison_message_goes_to_the_dead_letter_topic_and_the_stream_goes_on(
     assert pipeline.services["index"].running
 
 
-def test_status_and_replay_from_the_log(pipeline: KafkaPipeline, manifest: dict):
+def test_status_and_replay_from_the_log(pipeline: Pipeline, manifest: dict):
     wait_until(lambda: sum(pipeline.status()["lag"].values()) == 0, 60, "the indexer to catch up")
     status = pipeline.status()
     assert len(status["lag"]) == 6  # NEWSAGG_KAFKA_PARTITIONS
