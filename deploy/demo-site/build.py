@@ -970,6 +970,11 @@ def outlet_manifest(outlet: Outlet, articles: list[Article]) -> dict[str, Any]:
         "listing_pages": ["index.html", *(section_path(s) for s in outlet.sections)],
         "other_pages": ["about.html"],
         "feeds": feeds,
+        # What `newsagg demo` gives the crawler: the sitemap index when there is one.
+        "crawl": {
+            "feed": outlet.rss_path,
+            "sitemap": outlet.sitemap_index_path or outlet.news_sitemap_path,
+        },
         "robots": "robots.txt",
         "private_paths": [outlet.private_path] if outlet.private_path else [],
         "bad_inputs": bad_inputs if outlet.crawler_fixtures else {},

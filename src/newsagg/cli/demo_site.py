@@ -1,9 +1,14 @@
 """Serve the bundled demo news sites (deploy/demo-site) on localhost.
 
-The demo has two fictional outlets, Marquee Daily and Reel News, each a static site
+The demo's fictional outlets (Marquee Daily and Reel News) are listed once, in the
+manifest that deploy/demo-site/build.py writes beside the sites. Each is a static site
 served on its own port, so each is its own host with its own robots.txt. Their feeds
 and pages say `__BASE_URL__` where an absolute URL belongs; the server puts its own
 address there, so a site works on any port.
+
+The built sites and the manifest are package data (`newsagg/cli/demo_sites`, links to
+deploy/demo-site in a checkout, copies in a wheel), found with importlib.resources, so
+an installed newsagg serves them without the repository.
 
 An article's id is a hash of its URL, port included, so `newsagg demo` keeps the ports it
 picked in the data directory (`demo-sites.json`) and serves the outlets there again on the
@@ -19,10 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from io import BytesIO
 from pathlib import Path
 
-DEMO_DIR = Path(__file__).resolve().parents[3] / "deploy" / "demo-site"
+DEMO_DIR = Path(str(resources.files("newsagg.cli") / "demo_sites"))
+MANIFEST_PATH = DEMO_DIR / "manifest.json"
 PLACEHOLDER = b"__BASE_URL__"
 
 
@@ -37,15 +44,24 @@ class Outlet:
     sitemap: str
 
 
-MARQUEE_DAILY = Outlet(
-    "marquee-daily", "Marquee Daily", DEMO_DIR / "site", "rss.xml", "sitemap.xml"
-)
-REEL_NEWS = Outlet(
-    "reel-news", "Reel News", DEMO_DIR / "site-reel-news", "feed.xml", "sitemap-news.xml"
-)
-OUTLETS = (MARQUEE_DAILY, REEL_NEWS)
+def read_outlets(manifest_path: Path = MANIFEST_PATH) -> tuple[Outlet, ...]:
+    """The outlets the manifest lists, in its order (the first has the crawler's bad inputs)."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    return tuple(
+        Outlet(
+            source,
+            built["site_name"],
+            manifest_path.parent / built["site_dir"],
+            built["crawl"]["feed"],
+            built["crawl"]["sitemap"],
+        )
+        for source, built in manifest["outlets"].items()
+    )
+
+
+OUTLETS = read_outlets()
+MARQUEE_DAILY = OUTLETS[0]
 SITE_DIR = MARQUEE_DAILY.site_dir
-MANIFEST_PATH = DEMO_DIR / "manifest.json"
 PORTS_FILE = "demo-sites.json"
 
 
