@@ -202,7 +202,7 @@ def keyed_api(demo: Demo, tmp_path: Path) -> Iterator[tuple[str, str]]:
     key, key_hash = new_key()
     port = free_port()
     env = {
-        "NEWSAGG_DATA_DIR": str(demo.data_dir),
+        "NEWSAGG_DATA_DIR": str(demo.data_dir / "demo"),  # where `newsagg demo` keeps its data
         "NEWSAGG_API_PORT": str(port),
         "NEWSAGG_API_KEYS": key_hash,
     }

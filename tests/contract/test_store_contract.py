@@ -242,3 +242,14 @@ def test_similar_finds_related_articles_not_the_article_itself(indexed: StorePai
     assert hits[0].id in {CORPUS[1].id, CORPUS[2].id}
     assert reader.similar("0" * 32) == []
     reader.close()
+
+
+def test_delete_source_removes_that_source_only_and_names_what_it_deleted(indexed: StorePair):
+    reel = {a.id for a in CORPUS if a.source == "reelnews"}
+    assert sorted(indexed.writer.delete_source("reelnews")) == sorted(reel)
+    assert search(indexed).total == len(CORPUS) - len(reel)
+    assert {hit.source for hit in search(indexed, size=10).hits} == {"marquee"}
+    assert search(indexed, sources=("reelnews",)).total == 0
+    assert indexed.writer.delete_source("reelnews") == []  # again: nothing left, no error
+    indexed.writer.upsert([a for a in CORPUS if a.source == "reelnews"])
+    assert search(indexed, sources=("reelnews",)).total == len(reel)  # a re-crawl restores

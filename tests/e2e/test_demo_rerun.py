@@ -11,7 +11,7 @@ from support.servers import Service, free_port, get_json, wait_until
 
 from newsagg.cli.demo_site import PORTS_FILE
 
-SPIDER_CLOSED = "Spider closed (finished)"
+SPIDER_CLOSED = "pass finished: "  # the crawler's one INFO line per source per pass
 
 
 def run_demo(data_dir: Path, log_dir: Path, port: int) -> Service:
@@ -57,7 +57,7 @@ def test_a_second_demo_run_on_the_same_data_dir_does_not_double_the_index(
     finally:
         assert first.stop() == 0, first.log()[-3000:]
     assert len(before) == manifest["article_count"] == 48
-    sites = (data_dir / "demo-sources.yaml").read_text()
+    sites = (data_dir / "demo" / "demo-sources.yaml").read_text()
 
     second = run_demo(data_dir, tmp_path / "run-2", port)
     try:
@@ -66,6 +66,6 @@ def test_a_second_demo_run_on_the_same_data_dir_does_not_double_the_index(
         assert second.stop() == 0, second.log()[-3000:]
     assert len(after) == 48  # not 96
     assert after == before  # the same stories with the same ids
-    assert (data_dir / "demo-sources.yaml").read_text() == sites  # at the same addresses
-    for site_port in json.loads((data_dir / PORTS_FILE).read_text()).values():
+    assert (data_dir / "demo" / "demo-sources.yaml").read_text() == sites  # at the same addresses
+    for site_port in json.loads((data_dir / "demo" / PORTS_FILE).read_text()).values():
         assert f"at http://127.0.0.1:{site_port}/" in second.log()

@@ -67,7 +67,23 @@ def test_a_file_without_an_article_fails_alone(tmp_path: Path):
     assert "missing.html" in errors[1]
 
 
-def test_a_page_that_names_no_address_needs_url():
-    run = newsagg_extract(FESTA)
-    assert run.returncode == 1
-    assert "--url" in run.stderr
+def test_a_page_that_names_no_address_is_extracted_with_an_unknown_one():
+    """`newsagg extract *.html` works on any saved page: the address is then unknown (a
+    never-resolving .invalid URL named by the page's hash), not an error."""
+    run = newsagg_extract(FESTA, FESTA)
+    assert run.returncode == 0, run.stderr
+    first, second = (json.loads(line) for line in run.stdout.splitlines())
+    assert first["url"].startswith("https://unknown.invalid/page/")
+    assert first["source"] == "unknown"
+    assert first["title"] == "Festa da colheita enche a praça de São João"
+    assert second["id"] == first["id"]  # the same page, the same unknown address
+
+
+def test_extract_help_says_what_an_unknown_address_becomes():
+    run = subprocess.run(
+        [sys.executable, "-m", "newsagg.cli.main", "extract", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "unknown.invalid" in run.stdout

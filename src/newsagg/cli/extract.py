@@ -3,13 +3,18 @@
 For checking what the crawler would make of a site's pages, and for the
 extraction benchmark. The page's address comes from --url, else from the page's
 own rel=canonical / og:url; the source name from --source, else that address's
-host. A file without an article gets one line on stderr and makes the exit code
-1; the other files are still printed, in input order.
+host. A page with no address of its own is still extracted (`newsagg extract *.html`
+works on any saved pages): an Article needs an http(s) URL, so it gets
+UNKNOWN_URL + the page's hash, under the reserved `.invalid` domain that never resolves
+(nothing will fetch it), and the source `unknown`. A file without an article gets one
+line on stderr and makes the exit code 1; the other files are still printed, in input
+order.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -18,6 +23,8 @@ from urllib.parse import urlsplit
 from newsagg.crawler.extraction import ExtractionError, extract_article, stated_url
 
 GZIP_MAGIC = b"\x1f\x8b"
+UNKNOWN_URL = "https://unknown.invalid/page/"
+UNKNOWN_SOURCE = "unknown"
 
 
 def read_page(path: Path) -> bytes:
@@ -36,7 +43,8 @@ def extract_one(path: Path, url: str | None, source: str | None) -> str:
     page = read_page(path)
     address = url or stated_url(page)
     if not address:
-        raise ExtractionError("the page names no address of its own; pass --url")
+        address = UNKNOWN_URL + hashlib.sha256(page).hexdigest()[:32]
+        source = source or UNKNOWN_SOURCE
     article = extract_article(page, url=address, source=source or _source_of(address))
     return article.model_dump_json()
 

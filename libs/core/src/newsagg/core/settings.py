@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         description="The API's address as its users reach it (https://news.example.com), for "
         "links the API writes; empty = http://api_host:api_port. Never the request's Host.",
     )
+    api_url: str = Field(
+        "",
+        description="`newsagg search` asks this API (http://host:port) instead of opening the "
+        "store itself; empty = the store.",
+    )
     crawler_metrics_port: int = Field(9101, ge=0, le=65535, description="0 turns it off.")
     indexer_metrics_port: int = Field(9102, ge=0, le=65535, description="0 turns it off.")
     user_agent: str = "newsagg/0.1 (+https://github.com/newsagg/newsagg)"

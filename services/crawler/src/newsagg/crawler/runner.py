@@ -10,6 +10,7 @@ from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
 from newsagg.core.settings import Settings
 from newsagg.core.sources import Source, load_sources
+from newsagg.crawler.progress import progress_settings
 from newsagg.crawler.spider import NewsSpider
 from newsagg.crawler.state import CrawlState
 from scrapy.crawler import CrawlerProcess
@@ -113,7 +114,8 @@ def crawl(
     state = CrawlState(settings.crawl_state_path)
     if not once:
         serve_metrics(settings.crawler_metrics_port)
-    process = CrawlerProcess(scrapy_settings(settings))
+    one_shot = once or since is not None
+    process = CrawlerProcess({**scrapy_settings(settings), **progress_settings(one_shot)})
     configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's own
     quiet_scrapy_chatter()
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -124,6 +125,27 @@ class CrawlState:
         """The next pass reads the listing in full (a link in it failed for now)."""
         with self._lock:
             self._conn.execute("DELETE FROM listings WHERE url = ?", (listing_url,))
+
+    def forget_articles(self, article_ids: Iterable[str]) -> int:
+        """Drop the rows of these articles (`newsagg purge`); returns how many listed URLs
+        were forgotten. Rows are keyed by listed URL, so one article may have several."""
+        ids = list(dict.fromkeys(article_ids))
+        forgotten = 0
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                for start in range(0, len(ids), 500):  # under SQLite's bound-variable limit
+                    chunk = ids[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    cursor = self._conn.execute(
+                        f"DELETE FROM seen WHERE article_id IN ({marks})", chunk
+                    )
+                    forgotten += cursor.rowcount
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return forgotten
 
     def close(self) -> None:
         with self._lock:

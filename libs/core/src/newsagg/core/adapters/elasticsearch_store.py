@@ -212,13 +212,28 @@ class ElasticsearchStore:
 
     def delete_source(self, source: str) -> list[str]:
         """Delete every article of `source` (bulk deletes by id through the write alias,
-        visible on return); the ids it deleted."""
-        ids = [article.id for article in self.scan(SearchQuery(sources=(source,)))]
+        visible on return); the ids it deleted.
+
+        Each delete carries the document's own external version: an unversioned delete
+        would leave a tombstone one version higher, and for `index.gc_deletes` (60 s) the
+        same crawl could not be written again, as it can on the embedded store."""
+        versions = {
+            article.id: schema.version_of(article)
+            for article in self.scan(SearchQuery(sources=(source,)))
+        }
         failed: list[str] = []
         with unavailable_on_outage("delete a source"):
             for ok, item in helpers.streaming_bulk(
                 self.client,
-                ({"_op_type": "delete", "_id": article_id} for article_id in ids),
+                (
+                    {
+                        "_op_type": "delete",
+                        "_id": article_id,
+                        "version": version,
+                        "version_type": "external_gte",
+                    }
+                    for article_id, version in versions.items()
+                ),
                 index=self.write_alias,
                 require_alias=True,
                 refresh="wait_for",
@@ -232,7 +247,7 @@ class ElasticsearchStore:
                     failed.append(bulk_error_reason(result.get("error")))
         if failed:
             raise StoreUnavailable(f"{len(failed)} article(s) not deleted: {failed[0]}")
-        return ids
+        return list(versions)
 
     # -- reads ---------------------------------------------------------------
 
