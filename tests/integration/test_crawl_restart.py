@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,13 +21,6 @@ from support.crawler_site import CrawlerSite
 from support.crawler_site.crawl import crawl, published
 from support.crawler_site.pages import SLOW_PATHS
 from support.servers import wait_until
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[CrawlerSite]:
-    running = CrawlerSite().start()
-    yield running
-    running.stop()
 
 
 def sources(site: CrawlerSite) -> str:

@@ -3,7 +3,6 @@ on the crawler test site (tests/crawler_site) with the real `newsagg crawl`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,13 +10,6 @@ import pytest
 from newsagg.core.article import Article, article_id
 from support.crawler_site import CrawlerSite
 from support.crawler_site.crawl import CrawlRun, crawl, published
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[CrawlerSite]:
-    running = CrawlerSite().start()
-    yield running
-    running.stop()
 
 
 def sources_for(site: CrawlerSite) -> str:

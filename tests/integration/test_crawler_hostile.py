@@ -7,19 +7,10 @@ a malformed feed and a feed on a private address its source does not allow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from newsagg.core.article import Article
 from support.crawler_site import CrawlerSite
 from support.crawler_site.crawl import FAST_FAILURES, CrawlRun, crawl, published
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[CrawlerSite]:
-    running = CrawlerSite().start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,10 @@ and no remote-control server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from support.crawler_site import CrawlerSite
 from support.crawler_site.crawl import crawl
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[CrawlerSite]:
-    running = CrawlerSite().start()
-    yield running
-    running.stop()
 
 
 def sources(site: CrawlerSite) -> str:

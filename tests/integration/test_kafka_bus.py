@@ -8,17 +8,10 @@ import uuid
 import pytest
 from newsagg.core.adapters import open_bus
 from newsagg.core.adapters.kafka_bus import KafkaBus
-from newsagg.core.ports import BusUnavailable, Consumer, Message, dead_letter_topic
+from newsagg.core.ports import BusUnavailable, dead_letter_topic
 from newsagg.core.settings import Settings
+from support.bus import drain
 from support.servers import free_port
-
-
-def drain(consumer: Consumer, expected: int, timeout: float = 20.0) -> list[Message]:
-    got: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < expected and time.monotonic() < deadline:
-        got.extend(consumer.poll(100, timeout=0.5))
-    return got
 
 
 @pytest.fixture
