@@ -109,12 +109,24 @@ def _parser() -> argparse.ArgumentParser:
         "query", nargs="?", help='e.g. "Milind Soman cycling" (default: every article)'
     )
     search.add_argument(
-        "--source", action="append", default=[], dest="sources", help="only this source"
+        "--source",
+        action="append",
+        default=[],
+        dest="sources",
+        metavar="NAME",
+        help="only this source",
     )
     search.add_argument(
-        "--author", action="append", default=[], dest="authors", help="only this author"
+        "--author",
+        action="append",
+        default=[],
+        dest="authors",
+        metavar="NAME",
+        help="only this author",
     )
-    search.add_argument("--language", action="append", default=[], dest="languages", help="e.g. en")
+    search.add_argument(
+        "--language", action="append", default=[], dest="languages", metavar="CODE", help="e.g. en"
+    )
     search.add_argument(
         "--from", dest="published_from", metavar="DATE", help="published on or after"
     )
