@@ -10,26 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from chromium_session import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Demo
+from chromium_session import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from support.servers import wait_until
+from support.pipeline import Pipeline, indexed_pipeline, pipeline_env
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, manifest: dict) -> Iterator[Demo]:
-    running = Demo(tmp_path_factory.mktemp("browser-demo") / "data")
-    try:
-        wait_until(
-            lambda: running.indexed() >= manifest["article_count"],
-            180,
-            f"`newsagg demo` to index {manifest['article_count']} articles",
-        )
+def demo(tmp_path_factory: pytest.TempPathFactory, manifest: dict) -> Iterator[Pipeline]:
+    """`newsagg demo` as a user starts it (demo sites, crawler, indexer and API), once for
+    the module: the tests only read, and `keyed_api` starts an API of its own."""
+    root = tmp_path_factory.mktemp("browser-demo")
+    running = Pipeline(pipeline_env(root / "data"), root, commands=("demo",))
+    with indexed_pipeline(running, manifest["article_count"]):
         yield running
-    except AssertionError:
-        print(running.service.log()[-4000:])
-        raise
-    finally:
-        running.service.stop()
 
 
 # Module scope, not session: Playwright's sync API keeps an asyncio loop running while it is

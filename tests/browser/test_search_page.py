@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from chromium_session import Demo, screenshot
+from chromium_session import screenshot
 from newsagg.api.security import new_key
 from playwright.sync_api import Page, expect
-from support.servers import Service, free_port, get_json, wait_until
+from support.pipeline import Pipeline, pipeline_env
+from support.servers import wait_until
 
 pytestmark = pytest.mark.e2e
 SEED_SENTENCE = 'She wrote, "Roadside romance while he\'s at his 150th km for the day."'
@@ -33,7 +34,7 @@ def hit_titles(page: Page) -> list[str]:
     return page.locator("#results .hit-title a").all_inner_texts()
 
 
-def search(page: Page, demo: Demo, query: str) -> None:
+def search(page: Page, demo: Pipeline, query: str) -> None:
     page.goto(demo.url + "/")
     page.get_by_label("Search articles").fill(query)
     page.get_by_label("Search articles").press("Enter")
@@ -41,7 +42,7 @@ def search(page: Page, demo: Demo, query: str) -> None:
 
 
 def test_an_editor_finds_reads_and_shares_the_reference_story(
-    page: Page, demo: Demo, manifest: dict
+    page: Page, demo: Pipeline, manifest: dict
 ):
     story = reference(manifest)
     search(page, demo, manifest["reference_query"])
@@ -116,7 +117,7 @@ def page_article_id(url: str) -> str:
     return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("article", [""])[0]
 
 
-def test_scrolling_reaches_every_article_once(page: Page, demo: Demo, manifest: dict):
+def test_scrolling_reaches_every_article_once(page: Page, demo: Pipeline, manifest: dict):
     page.goto(demo.url + "/")
     expect(page.locator("#results-heading")).to_have_text(
         f"{manifest['article_count']} articles, newest first"
@@ -134,7 +135,7 @@ def test_scrolling_reaches_every_article_once(page: Page, demo: Demo, manifest: 
     assert times == sorted(times, key=datetime.fromisoformat, reverse=True)
 
 
-def test_rss_and_csv_links_carry_the_current_search(page: Page, demo: Demo, manifest: dict):
+def test_rss_and_csv_links_carry_the_current_search(page: Page, demo: Pipeline, manifest: dict):
     search(page, demo, "Soman")
     total = int(page.locator("#results-heading").inner_text().split()[0])
     csv_href = page.locator("#csv-link").get_attribute("href")
@@ -149,7 +150,7 @@ def test_rss_and_csv_links_carry_the_current_search(page: Page, demo: Demo, mani
     assert feed.text().count("<item>") == total
 
 
-def test_a_bad_query_says_where_it_is_wrong(page: Page, demo: Demo):
+def test_a_bad_query_says_where_it_is_wrong(page: Page, demo: Pipeline):
     page.goto(demo.url + "/")
     page.get_by_label("Search articles").fill('Soman "cycling')
     page.get_by_label("Search articles").press("Enter")
@@ -160,7 +161,7 @@ def test_a_bad_query_says_where_it_is_wrong(page: Page, demo: Demo):
     expect(page.locator("#results .hit")).to_have_count(0)
 
 
-def test_readable_on_a_phone_and_accessible(browser, demo: Demo, manifest: dict):
+def test_readable_on_a_phone_and_accessible(browser, demo: Pipeline, manifest: dict):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone = context.new_page()
     phone.goto(f"{demo.url}/?q={urllib.parse.quote(manifest['reference_query'])}")
@@ -177,7 +178,7 @@ def test_readable_on_a_phone_and_accessible(browser, demo: Demo, manifest: dict)
     context.close()
 
 
-def test_keyboard_alone_can_search_and_narrow_by_date(page: Page, demo: Demo, manifest: dict):
+def test_keyboard_alone_can_search_and_narrow_by_date(page: Page, demo: Pipeline, manifest: dict):
     page.goto(demo.url + "/")
     page.keyboard.press("Tab")  # the skip link comes first
     expect(page.locator(".skip-link")).to_be_focused()
@@ -197,20 +198,15 @@ def test_keyboard_alone_can_search_and_narrow_by_date(page: Page, demo: Demo, ma
 
 
 @pytest.fixture
-def keyed_api(demo: Demo, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def keyed_api(demo: Pipeline, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A second API process over the demo's index that needs a key: (its URL, the key)."""
     key, key_hash = new_key()
-    port = free_port()
-    env = {
-        "NEWSAGG_DATA_DIR": str(demo.data_dir / "demo"),  # where `newsagg demo` keeps its data
-        "NEWSAGG_API_PORT": str(port),
-        "NEWSAGG_API_KEYS": key_hash,
-    }
-    api = Service(["api"], env, tmp_path)
-    url = f"http://127.0.0.1:{port}"
+    # the demo's own data dir, where `newsagg demo` keeps its index
+    env = pipeline_env(demo.data_dir / "demo", extra={"NEWSAGG_API_KEYS": key_hash})
+    api = Pipeline(env, tmp_path, commands=("api",))
     try:
-        wait_until(lambda: get_json(f"{url}/healthz")[0] == 200, 30, "the keyed API")
-        yield url, key
+        wait_until(lambda: api.get("/healthz")[0] == 200, 30, "the keyed API")
+        yield api.url, key
     finally:
         api.stop()
 
@@ -233,7 +229,7 @@ def test_a_keyed_api_asks_for_the_key_once_per_tab(page: Page, keyed_api: tuple[
     expect(page.locator("#key-panel")).to_be_hidden()
 
 
-def test_the_api_documentation_works_offline(page: Page, demo: Demo):
+def test_the_api_documentation_works_offline(page: Page, demo: Pipeline):
     hosts: set[str] = set()
     page.on("request", lambda r: hosts.add(urllib.parse.urlsplit(r.url).netloc))
     page.goto(demo.url + "/")
@@ -243,7 +239,7 @@ def test_the_api_documentation_works_offline(page: Page, demo: Demo):
     assert hosts == {urllib.parse.urlsplit(demo.url).netloc}
 
 
-def test_a_missing_article_is_said_so_without_empty_parts(page: Page, demo: Demo):
+def test_a_missing_article_is_said_so_without_empty_parts(page: Page, demo: Pipeline):
     page.goto(f"{demo.url}/?article=no-such-id")
     expect(page.locator("#article-title")).to_have_text("Article not found")
     expect(page.get_by_role("alert")).to_contain_text("no article with id 'no-such-id'")

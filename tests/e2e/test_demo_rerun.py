@@ -7,6 +7,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from support.pipeline import pipeline_env
 from support.servers import Service, free_port, get_json, wait_until
 
 from newsagg.cli.demo_site import PORTS_FILE
@@ -16,13 +17,7 @@ SPIDER_CLOSED = "pass finished: "  # the crawler's one INFO line per source per 
 
 def run_demo(data_dir: Path, log_dir: Path, port: int) -> Service:
     log_dir.mkdir()
-    env = {
-        "NEWSAGG_DATA_DIR": str(data_dir),
-        "NEWSAGG_API_PORT": str(port),
-        "NEWSAGG_CRAWLER_METRICS_PORT": "0",
-        "NEWSAGG_INDEXER_METRICS_PORT": "0",
-    }
-    return Service(["demo"], env, log_dir)
+    return Service(["demo"], pipeline_env(data_dir, api_port=port), log_dir)
 
 
 def indexed_ids(port: int) -> list[str]:
