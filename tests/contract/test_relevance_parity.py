@@ -6,18 +6,17 @@ what production indexes. Each query names the story an editor expects first.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
-from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.ports import SearchStore
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery
-from newsagg.core.settings import Settings
 from support.demo_corpus import demo_corpus
+from support.stores import store_pair
+
+STORES = ("tantivy", "elasticsearch")
 
 EDITOR_QUERIES = {
     "Milind Soman cycling": "milind-soman-ankita-konwar-roadside-romance-cycling",
@@ -37,19 +36,20 @@ EDITOR_QUERIES = {
 
 @pytest.fixture(scope="module")
 def both_stores(
-    tmp_path_factory: pytest.TempPathFactory, elasticsearch_url: str
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    elasticsearch_url: str,  # named, so the module's tests are marked jvm
 ) -> Iterator[dict[str, SearchStore]]:
     corpus = demo_corpus()
-    tantivy = TantivyStore(tmp_path_factory.mktemp("parity") / "index", writable=True)
-    settings = Settings(store_index=f"test-parity-{uuid.uuid4().hex[:8]}")
-    elastic = ElasticsearchStore.from_url(elasticsearch_url, settings)
-    for store in (tantivy, elastic):
-        store.ensure_schema()
-        assert store.upsert(corpus).written == len(corpus) == 36
-    yield {"tantivy": tantivy, "elasticsearch": elastic}
-    elastic.drop()
-    elastic.close()
-    tantivy.close()
+    root = tmp_path_factory.mktemp("parity")
+    pairs = {kind: store_pair(kind, root, request, "test-parity") for kind in STORES}
+    try:
+        for pair in pairs.values():
+            assert pair.writer.upsert(corpus).written == len(corpus) == 36
+        yield {kind: pair.writer for kind, pair in pairs.items()}
+    finally:
+        for pair in pairs.values():
+            pair.close()
 
 
 def slug(url: str) -> str:
