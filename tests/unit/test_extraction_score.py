@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
-
-from extraction_score import score, score_page, shingles
+from bench.extraction_score import score, score_page, shingles
 
 
 def test_shingles_are_4_token_multisets_of_unicode_words_with_case_kept():
