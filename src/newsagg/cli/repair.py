@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsagg.core.adapters import _path_of, open_bus, open_store
+from newsagg.core.adapters import open_bus, open_store, path_of
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_check import IndexCheck
 from newsagg.core.ports import (
@@ -32,11 +32,8 @@ from newsagg.core.ports import (
 from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
 from newsagg.core.sqlite_check import check_sqlite_file
+from newsagg.crawler.state import CORRUPTED_REMEDY
 
-CRAWL_STATE_REMEDY = (
-    "Stop the crawler and run `newsagg repair --crawl-state`: it rebuilds the crawl state"
-    " from the index (docs/runbook.md)"
-)
 REINDEX_BATCH = 500
 IDLE_LIMIT = 30.0
 """Seconds `repair --index` waits for the log's next message before it stops reading."""
@@ -73,7 +70,7 @@ def _check_bus(settings: Settings) -> Finding:
     url = settings.resolved_bus_url
     if urlsplit(url).scheme != "sqlite":
         return _finding("bus", url, lambda: _answers(open_bus(url, settings)))
-    path = _path_of(url)
+    path = path_of(url)
     if not path.exists():
         return Finding("bus", "missing", f"{path} (a new log starts there)")
 
@@ -101,7 +98,7 @@ def _check_index(settings: Settings) -> Finding:
     url = settings.resolved_store_url
     if urlsplit(url).scheme != "tantivy":
         return _finding("index", url, lambda: _answers(open_store(url, writable=False)))
-    path = _path_of(url)
+    path = path_of(url)
     check = IndexCheck(path)
     try:
         exists = check.exists()
@@ -127,7 +124,7 @@ def _check_crawl_state(settings: Settings) -> Finding:
         return Finding("crawl state", "missing", f"{path} (the crawler creates it)")
 
     def whole() -> str:
-        check_sqlite_file(path, CRAWL_STATE_REMEDY)
+        check_sqlite_file(path, CORRUPTED_REMEDY)
         return "whole"
 
     return _finding("crawl state", str(path), whole)
@@ -176,7 +173,7 @@ def repair_index(settings: Settings) -> int:
         return 2
     from newsagg.indexer.worker import Indexer
 
-    path = _path_of(url)
+    path = path_of(url)
     log_bus = open_bus(settings.resolved_bus_url, settings)
     try:
         try:
@@ -260,7 +257,7 @@ def repair_bus(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    path = _path_of(url)
+    path = path_of(url)
     if not path.exists():
         print(f"bus: {path} does not exist; a new log starts there")
         return 0

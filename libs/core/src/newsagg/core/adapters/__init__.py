@@ -46,7 +46,7 @@ def _adapter(module: str, name: str, url: str, extra: str) -> Any:
         raise
 
 
-def _path_of(url: str) -> Path:
+def path_of(url: str) -> Path:
     """`scheme:///relative/path` is relative to the working directory, `scheme:////abs` absolute."""
     rest = url.split("://", 1)[1]
     if not rest.startswith("/"):
@@ -59,7 +59,7 @@ def open_bus(url: str, settings: Settings | None = None) -> Bus:
     if scheme == "sqlite":
         from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 
-        return SqliteLogBus(_path_of(url))
+        return SqliteLogBus(path_of(url))
     if scheme == "kafka":
         bus_class = _adapter("kafka_bus", "KafkaBus", url, "kafka")
         return bus_class.from_url(url, settings or Settings())
@@ -70,7 +70,7 @@ def open_store(url: str, *, writable: bool, settings: Settings | None = None) ->
     scheme = urlsplit(url).scheme
     if scheme == "tantivy":
         store_class = _adapter("tantivy_store", "TantivyStore", url, "tantivy")
-        return store_class(_path_of(url), writable=writable)
+        return store_class(path_of(url), writable=writable)
     if scheme in ("http", "https"):
         store_class = _adapter("elasticsearch_store", "ElasticsearchStore", url, "elasticsearch")
         return store_class.from_url(url, settings or Settings())
