@@ -213,3 +213,11 @@ def positive_terms(node: Node) -> list[Term | Phrase]:
     if isinstance(node, Not):
         return []
     return [leaf for child in node.children for leaf in positive_terms(child)]
+
+
+def plain_words(node: And) -> list[str]:
+    """The words of an AND's unfielded terms, in order: what proximity ranking rewards
+    when they stand close together."""
+    return [
+        child.text for child in node.children if isinstance(child, Term) and child.field is None
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from newsagg.core.adapters.shared_search import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
 from newsagg.core.adapters.text_analyzer import TextAnalyzer
-from newsagg.core.query import And, Node, Not, Or, Phrase, Term, positive_terms
+from newsagg.core.query import And, Node, Not, Or, Phrase, Term, plain_words, positive_terms
 from newsagg.core.search import SearchQuery
 
 Clause = dict[str, Any]
@@ -96,12 +96,7 @@ class QueryTranslator:
 
     def proximity(self, node: And) -> Clause | None:
         """Reward documents where the plain words of the query stand close together."""
-        tokens = [
-            token
-            for child in node.children
-            if isinstance(child, Term) and child.field is None
-            for token in self.tokens(child.text)
-        ]
+        tokens = [token for word in plain_words(node) for token in self.tokens(word)]
         if len(tokens) < 2:
             return None
         return _should(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tantivy
 from newsagg.core.adapters.shared_search import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
 from newsagg.core.adapters.tantivy_schema import naive_utc
-from newsagg.core.query import And, Node, Not, Or, Phrase, Term
+from newsagg.core.query import And, Node, Not, Or, Phrase, Term, plain_words
 from newsagg.core.search import SearchQuery
 from tantivy import Occur, Query
 
@@ -81,12 +81,7 @@ class QueryBuilder:
 
     def proximity(self, node: And) -> Query | None:
         """Reward documents where the plain words of the query stand close together."""
-        tokens = [
-            token
-            for child in node.children
-            if isinstance(child, Term) and child.field is None
-            for token in self.tokens(child.text)
-        ]
+        tokens = [token for word in plain_words(node) for token in self.tokens(word)]
         if len(tokens) < 2:
             return None
         return Query.boolean_query(
