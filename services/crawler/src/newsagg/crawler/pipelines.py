@@ -21,6 +21,8 @@ from scrapy.exceptions import DropItem
 from scrapy.logformatter import LogFormatter
 from scrapy.utils.defer import maybe_deferred_to_future
 
+log = logging.getLogger("newsagg.crawler")
+
 
 class QuietLogFormatter(LogFormatter):
     """A dropped item is an expected outcome (unchanged, no article): a DEBUG line, no body;
@@ -84,6 +86,7 @@ class ExtractPipeline:
         except ExtractionError as exc:
             self.report.article(page.source, "extract", "no_article")
             self.progress.page_failed(page.listed_url)
+            log.warning("no article in %s of %s: %s", page.url, page.source, exc)
             raise DropItem(f"{page.url}: {exc}") from exc
         except BrokenProcessPool as exc:  # a worker died (e.g. killed); the pool is renewed
             self.report.article(page.source, "extract", "worker_died", "extract_worker_died")
