@@ -41,11 +41,24 @@ def test_a_damaged_ports_file_says_what_to_do(tmp_path: Path, damaged: str):
         DemoSites.kept_in(tmp_path)
 
 
+def two_free_ports() -> int:
+    """A port whose next one is free too (the second outlet takes it): any free port
+    alone made this test fail whenever its neighbour was in use."""
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no two consecutive free ports on 127.0.0.1")
+
+
 def test_ports_the_user_gives_win_and_are_kept(tmp_path: Path):
     (tmp_path / PORTS_FILE).write_text(json.dumps({"marquee-daily": 1, "reel-news": 2}))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        first_port = probe.getsockname()[1]
+    first_port = two_free_ports()
     sites = DemoSites.kept_in(tmp_path, first_port)
     sites.stop()
     assert sites.ports == {"marquee-daily": first_port, "reel-news": first_port + 1}
