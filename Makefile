@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools
+.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools prometheus
 
 install: .venv/.installed
 
@@ -24,7 +24,7 @@ demo: install  ## serve the bundled demo site, crawl it, index it, serve the sea
 up: install  ## crawler + indexer + API on the sources in NEWSAGG_SOURCES (default sources.yaml)
 	.venv/bin/newsagg up
 
-test: install lint browser nginx  ## the whole suite (CI runs this)
+test: install lint browser nginx prometheus  ## the whole suite (CI runs this)
 	NEWSAGG_TEST_CHROMIUM=$(CHROMIUM) .venv/bin/pytest
 
 browser:  ## Debian's Chromium for the search page tests (apt-get, as root or with sudo)
@@ -58,6 +58,16 @@ nginx:  ## Debian's nginx for the test of deploy/nginx/newsagg.conf (apt-get, as
 		echo "installing Debian's nginx for the proxy tests"; \
 		$$sudo apt-get update -qq && \
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null; \
+	fi
+
+prometheus:  ## Debian's prometheus (with promtool) for the tests of deploy/prometheus (apt-get, as root or with sudo)
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=; \
+		elif command -v sudo >/dev/null; then sudo=sudo; \
+		else echo "install Debian's prometheus (prometheus and promtool on PATH) for the monitoring tests" >&2; exit 1; fi; \
+		echo "installing Debian's prometheus for the monitoring tests"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 	fi
 
 lint: install
