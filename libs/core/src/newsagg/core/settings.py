@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     store_api_key: SecretStr = Field(SecretStr(""), description="Elasticsearch API key (encoded).")
     store_ca_certs: Path | None = Field(None, description="CA bundle for https:// store URLs.")
     store_timeout: float = Field(30.0, gt=0, description="Seconds per Elasticsearch request.")
+    store_shards: int = Field(
+        1, ge=1, le=1024, description="Elasticsearch: primary shards of each new index version."
+    )
+    store_replicas: int = Field(
+        1, ge=0, le=10, description="Elasticsearch: copies of each shard besides the primary."
+    )
     sources: Path = Field(Path("sources.yaml"), description="The sources file the crawler reads.")
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
@@ -76,6 +82,15 @@ class Settings(BaseSettings):
     crawl_retry_backoff: float = Field(2.0, ge=0, description="First retry wait; doubles after.")
     crawl_max_age_days: int = Field(
         0, ge=0, description="Skip listed articles older than this (0 = no limit)."
+    )
+    crawler_shards: int = Field(
+        1, ge=1, le=1000, description="Crawler processes the sources are shared out between."
+    )
+    crawler_shard: int = Field(
+        0,
+        ge=0,
+        description="Which of them this crawler is (0..shards-1): it crawls the sources whose "
+        "name hashes to it (sources.shard_of).",
     )
     download_timeout: float = Field(30.0, gt=0)
     max_page_bytes: int = Field(10_000_000, gt=0)

@@ -15,11 +15,14 @@ sources:
     domains: [example-amp.com]  # other domains whose pages may name this source's articles
     allow_private: false     # true only for sites on your own network (tests, the demo)
 
-docs/crawling.md describes what the crawler does with each field.
+docs/crawling.md describes what the crawler does with each field. Several crawler
+processes share one file: NEWSAGG_CRAWLER_SHARDS=n and NEWSAGG_CRAWLER_SHARD=i (0..n-1)
+make crawler i crawl only the sources `shard_of` gives it (a stable hash of the name).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -160,3 +163,29 @@ def load_sources(path: Path) -> list[Source]:
             for err in exc.errors()
         )
         raise SourcesError(f"{path}: {problems}") from exc
+
+
+def shard_of(name: str, shards: int) -> int:
+    """The crawler shard (0..shards-1) that crawls the source called `name`.
+
+    Rendezvous (highest-random-weight) hashing over blake2b, never Python's salted
+    hash(): every process and every run agrees, and going from n to n+1 shards moves
+    only the sources the new shard wins (about 1/(n+1) of them), so few crawl states
+    start over.
+    """
+    if shards < 1:
+        raise ValueError(f"shards must be 1 or more, not {shards}")
+
+    def weight(shard: int) -> bytes:
+        return hashlib.blake2b(f"{shard}:{name}".encode(), digest_size=8).digest()
+
+    return max(range(shards), key=weight)
+
+
+def select_shard(sources: list[Source], shard: int, shards: int) -> list[Source]:
+    """The sources crawler `shard` of `shards` crawls: each source in exactly one shard."""
+    if not 0 <= shard < shards:
+        raise SourcesError(
+            f"crawler shard {shard} of {shards}: NEWSAGG_CRAWLER_SHARD must be 0..{shards - 1}"
+        )
+    return [source for source in sources if shard_of(source.name, shards) == shard]

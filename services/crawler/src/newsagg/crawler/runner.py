@@ -9,7 +9,15 @@ from typing import Any
 from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
 from newsagg.core.settings import Settings
-from newsagg.core.sources import Source, load_sources
+from newsagg.core.sources import Source, load_sources, select_shard
+from newsagg.crawler.extraction_pool import SHARED_POOL
+from newsagg.crawler.metrics import (
+    EXTRACTION_QUEUE,
+    LAST_SUCCESS,
+    POLL_INTERVAL,
+    REGISTRY,
+    SOURCES,
+)
 from newsagg.crawler.progress import progress_settings
 from newsagg.crawler.spider import NewsSpider
 from newsagg.crawler.state import CrawlState
@@ -110,10 +118,27 @@ def crawl(
     the articles listed as of that date or later (it implies `once`). A one-shot
     pass raises UnreadableSources when every listing of a source failed.
     """
-    sources = sources if sources is not None else load_sources(settings.sources)
+    if sources is None:
+        every = load_sources(settings.sources)
+        sources = select_shard(every, settings.crawler_shard, settings.crawler_shards)
+        if settings.crawler_shards > 1:
+            log.info(
+                "crawler shard %d of %d: %d of %d sources (%s)",
+                settings.crawler_shard,
+                settings.crawler_shards,
+                len(sources),
+                len(every),
+                ", ".join(source.name for source in sources) or "none",
+            )
+    if not once and since is None:
+        serve_metrics(
+            REGISTRY,
+            settings.metrics_host,
+            settings.crawler_metrics_port,
+            "NEWSAGG_CRAWLER_METRICS_PORT",
+        )
     state = CrawlState(settings.crawl_state_path)
-    if not once:
-        serve_metrics(settings.crawler_metrics_port)
+    _set_gauges(sources, state)
     one_shot = once or since is not None
     process = CrawlerProcess({**scrapy_settings(settings), **progress_settings(one_shot)})
     configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's own
@@ -137,6 +162,19 @@ def crawl(
             process.start(stop_after_crawl=False)
     finally:
         state.close()
+
+
+def _set_gauges(sources: list[Source], state: CrawlState) -> None:
+    """What the crawler knows before its first pass: the sources, their intervals, and
+    each one's last success from the crawl state (so a restart does not blank it)."""
+    SOURCES.set(len(sources))
+    EXTRACTION_QUEUE.set_function(lambda: SHARED_POOL.pending)
+    passes = state.source_passes()
+    for source in sources:
+        POLL_INTERVAL.labels(source.name).set(source.interval)
+        known = passes.get(source.name)
+        if known is not None and known.last_success is not None:
+            LAST_SUCCESS.labels(source.name).set(known.last_success)
 
 
 def _poll(process: CrawlerProcess, source: Source, state: CrawlState, max_age_days: int) -> None:

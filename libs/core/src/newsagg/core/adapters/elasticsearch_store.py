@@ -83,9 +83,13 @@ def unavailable_on_outage(what: str) -> Iterator[None]:
 class ElasticsearchStore:
     """`http(s)://host:9200`: articles in `<prefix>-vN` behind a read and a write alias."""
 
-    def __init__(self, client: Elasticsearch, prefix: str = "articles") -> None:
+    def __init__(
+        self, client: Elasticsearch, prefix: str = "articles", *, shards: int = 1, replicas: int = 1
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.shards = shards
+        self.replicas = replicas
         self.read_alias = schema.read_alias(prefix)
         self.write_alias = schema.write_alias(prefix)
         self._analyzer = TextAnalyzer()
@@ -107,23 +111,29 @@ class ElasticsearchStore:
         if transport_log.level == logging.NOTSET:  # one INFO line per request is debug detail
             transport_log.setLevel(logging.WARNING)
         client = Elasticsearch(
-            url,
+            # several nodes, comma-separated: a request to one that is down goes to the next
+            [part.strip() for part in url.split(",") if part.strip()],
             request_timeout=settings.store_timeout,
             retry_on_status=RETRY_STATUSES,
             retry_on_timeout=True,
             max_retries=2,
             **auth,
         )
-        return cls(client, settings.store_index)
+        return cls(
+            client,
+            settings.store_index,
+            shards=settings.store_shards,
+            replicas=settings.store_replicas,
+        )
 
     # -- lifecycle -----------------------------------------------------------
 
     def ensure_schema(self) -> None:
         """Put the templates; create `<prefix>-v1` with both aliases if there is no index."""
         with unavailable_on_outage("create the schema"):
-            for name, component in schema.COMPONENTS.items():
+            for name, component in schema.components(self.shards, self.replicas).items():
                 self.client.cluster.put_component_template(
-                    name=f"{self.prefix}-{name}", template=component()
+                    name=f"{self.prefix}-{name}", template=component
                 )
             self.client.indices.put_index_template(
                 name=self.prefix, **schema.index_template(self.prefix)

@@ -51,11 +51,17 @@ def index_version(prefix: str, index: str) -> int:
     return int(index.removeprefix(f"{prefix}-v"))
 
 
-def index_settings_component() -> dict[str, Any]:
-    """Operational settings, apart so an operator can change them without a new schema."""
+def index_settings_component(shards: int = 1, replicas: int = 1) -> dict[str, Any]:
+    """Operational settings, apart so an operator can change them without a new schema.
+
+    Shards and replicas (NEWSAGG_STORE_SHARDS / NEWSAGG_STORE_REPLICAS) apply to indices
+    created from the template: a new `<prefix>-vN` (`newsagg reindex`) takes a new shard
+    count; replicas of a live index change with a settings update.
+    """
     return {
         "settings": {
-            "number_of_shards": 1,
+            "number_of_shards": shards,
+            "number_of_replicas": replicas,
             "refresh_interval": "1s",
             # The API pages up to offset 10,000 with up to MAX_PAGE_SIZE hits.
             "max_result_window": 10_000 + MAX_PAGE_SIZE,
@@ -107,6 +113,14 @@ def articles_component() -> dict[str, Any]:
 
 
 COMPONENTS = {"index-settings": index_settings_component, "articles": articles_component}
+
+
+def components(shards: int = 1, replicas: int = 1) -> dict[str, dict[str, Any]]:
+    """Every component template's body, by name, for this layout."""
+    return {
+        "index-settings": index_settings_component(shards, replicas),
+        "articles": articles_component(),
+    }
 
 
 def index_template(prefix: str) -> dict[str, Any]:

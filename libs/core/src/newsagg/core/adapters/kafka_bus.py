@@ -1,7 +1,8 @@
 """KafkaBus: the production Bus on Apache Kafka, through kafka-python.
 
 Selected by `NEWSAGG_BUS_URL=kafka://host:port[,host:port]`. Topics (and their
-`.dlq`) are created on first use with the configured partitions and replication.
+`.dlq`) are created on first use with the configured partitions and replication
+(and min.insync.replicas 2 from replication 3 on).
 The producer is idempotent with acks=all, so a broker restart neither loses nor
 duplicates what it retries; the consumer commits only what the caller says is done.
 Every kafka-python error that means "the broker cannot be reached" becomes
@@ -44,6 +45,12 @@ _CODECS = {
     "zstd": codec.has_zstd,
 }
 _TOO_LARGE = (kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordListTooLargeError)
+
+
+def min_insync_replicas(replication: int) -> int:
+    """Copies an acks=all write must reach: 2 from replication 3 on (a write survives the
+    loss of one broker and publishing goes on while one is down), else 1."""
+    return max(1, min(2, replication - 1))
 
 
 def _is_dead_letter(topic: str) -> bool:
@@ -137,7 +144,12 @@ class KafkaBus:
             name: {
                 "num_partitions": self.settings.kafka_partitions,
                 "replication_factor": self.settings.kafka_replication,
-                "configs": {"max.message.bytes": str(self._topic_limit(name) + _HEADROOM)},
+                "configs": {
+                    "max.message.bytes": str(self._topic_limit(name) + _HEADROOM),
+                    "min.insync.replicas": str(
+                        min_insync_replicas(self.settings.kafka_replication)
+                    ),
+                },
             }
             for name in names
         }
