@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     )
     crawler_metrics_port: int = Field(9101, ge=0, le=65535, description="0 turns it off.")
     indexer_metrics_port: int = Field(9102, ge=0, le=65535, description="0 turns it off.")
+    metrics_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the crawler and indexer serve /metrics on; 0.0.0.0 in containers "
+        "so Prometheus on another host can scrape them.",
+    )
     user_agent: str = "newsagg/0.1 (+https://github.com/newsagg/newsagg)"
     crawl_concurrency: int = Field(8, ge=1, le=256)
     crawl_host_concurrency: int = Field(2, ge=1, le=64, description="Parallel requests per host.")

@@ -88,6 +88,10 @@ class ExtractionPool:
         self._executor: ProcessPoolExecutor | None = None
         self._users = 0
         self._lock = threading.Lock()
+        self.pending = 0
+        """Pages submitted and not yet done (waiting for a worker or in one)."""
+        self._pending_lock = threading.Lock()
+        """Its own lock: shutdown (under _lock) runs the done callbacks of cancelled work."""
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
@@ -123,9 +127,16 @@ class ExtractionPool:
             except BrokenProcessPool:
                 self._renew(executor)
                 raise
+        with self._pending_lock:
+            self.pending += 1
+        future.add_done_callback(self._one_done)
         deferred = _as_deferred(future)
         deferred.addErrback(self._renew_if_broken, executor)
         return deferred
+
+    def _one_done(self, _future: Future[Any]) -> None:
+        with self._pending_lock:
+            self.pending -= 1
 
     def _renew_if_broken(self, failure: Failure, executor: ProcessPoolExecutor) -> Failure:
         if failure.check(BrokenProcessPool):

@@ -12,6 +12,22 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 
 TRANSIENT_STATUS = frozenset({408, 429})
+FETCH_OUTCOMES = {
+    "private_address": "refused_private",
+    "not_http": "refused_private",
+    "robots_disallowed": "robots_denied",
+    "too_large": "too_large",
+    "timeout": "timeout",
+    "http_4xx": "http_4xx",
+    "http_5xx": "http_5xx",
+}
+"""FetchFailure.reason -> the fetch outcome label of the metrics (docs/monitoring.md): our
+address policy's refusals are one outcome; redirect loops, connection, DNS and TLS
+failures are `error`."""
+
+
+def fetch_outcome(reason: str) -> str:
+    return FETCH_OUTCOMES.get(reason, "error")
 
 
 @dataclass(frozen=True)

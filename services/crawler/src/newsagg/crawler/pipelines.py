@@ -14,6 +14,7 @@ from newsagg.crawler.crawl_pass import CrawlPass
 from newsagg.crawler.extraction import ExtractionError, extract_article
 from newsagg.crawler.extraction_pool import SHARED_POOL, ExtractionPool
 from newsagg.crawler.items import ExtractedPage, FetchedPage
+from newsagg.crawler.metrics import BUS_PUBLISHED
 from newsagg.crawler.report import PassReport
 from newsagg.crawler.spider import NewsSpider
 from scrapy.crawler import Crawler
@@ -91,6 +92,10 @@ class ExtractPipeline:
         except BrokenProcessPool as exc:  # a worker died (e.g. killed); the pool is renewed
             self.report.article(page.source, "extract", "worker_died", "extract_worker_died")
             raise DropItem(f"{page.url}: extraction worker died: {exc}") from exc
+        except Exception as exc:  # a bug in extraction: counted, logged, tried next pass
+            self.report.article(page.source, "extract", "error", "extract_error")
+            log.exception("extraction of %s of %s failed", page.url, page.source)
+            raise DropItem(f"{page.url}: extraction failed: {exc!r}") from exc
         self.report.article(page.source, "extract", "ok", "extracted")
         return ExtractedPage(page, article)
 
@@ -124,6 +129,7 @@ class PublishPipeline:
             self.progress.page_published(page.listed_url, article.content_hash, article.id)
             raise DropItem(f"{page.url}: unchanged since the last crawl")
         self.bus.publish(ARTICLES_TOPIC, article.id, article.to_json())
+        BUS_PUBLISHED.labels(ARTICLES_TOPIC).inc()
         self._unrecorded.append((page.listed_url, article.content_hash, article.id))
         if len(self._unrecorded) >= self.RECORD_EVERY:
             self._record_sent()

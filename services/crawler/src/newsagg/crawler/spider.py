@@ -2,7 +2,9 @@
 article pages behind them.
 
 Every request carries its Source (for the private-address check and the logs);
-every outcome is one log line, one Prometheus count and one Scrapy stat.
+every outcome is one log line, one Prometheus count and one Scrapy stat. Every request
+ends in exactly one callback or errback, and each counts its fetch there (`_fetched`,
+`_fetch_failed`); a listing request carries its kind (feed, sitemap, section) in meta.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from newsagg.core.sources import Source
 from newsagg.crawler.autodiscovery import feed_links, robots_sitemaps
 from newsagg.crawler.crawl_pass import CrawlPass
 from newsagg.crawler.discovery import DiscoveryError, Link, parse_listing
-from newsagg.crawler.failures import classify
+from newsagg.crawler.failures import FetchFailure, classify, fetch_outcome
 from newsagg.crawler.identity import own_sites
 from newsagg.crawler.items import FetchedPage
 from newsagg.crawler.middlewares import ALLOW_PRIVATE, origin
@@ -35,6 +37,8 @@ from twisted.python.failure import Failure
 MAX_SITEMAP_DEPTH = 3
 POLICY_REASONS = frozenset({"robots_disallowed", "private_address", "not_http"})
 """Refusals by our own rules: a warning, not an error."""
+LISTING_KIND = "newsagg_listing_kind"
+"""Request meta key: feed, sitemap or section, for the listings metric."""
 
 
 def url_key(url: str) -> str:
@@ -91,10 +95,26 @@ class NewsSpider(scrapy.Spider):
         return spider
 
     def closed(self, reason: str) -> None:
-        """One line per source: what this pass listed, published, skipped and lost."""
+        """One line per source: what this pass listed, published, skipped and lost; and
+        in the crawl state, its last success and errors (read by `newsagg status`)."""
         for source in self.sources:
             tally = self.report.sources.get(source.name, SourceTally())
             self.logger.info("pass %s: %s", reason, tally.summary(source.name))
+            self.progress.state.record_pass(source.name, tally.errors, tally.last_success)
+
+    def _fetched(self, response: Response, source: Source) -> None:
+        """Count the fetch behind a callback's response (2xx, or a listing's 304)."""
+        outcome = "not_modified" if response.status == 304 else "ok"
+        self.report.fetch(source.name, outcome, response.meta.get("download_latency"))
+
+    def _fetch_failed(self, failure: Failure, why: FetchFailure) -> None:
+        """Count the fetch behind an errback; a timeout took the whole download timeout."""
+        request = failure.request
+        outcome = fetch_outcome(why.reason)
+        seconds = request.meta.get("download_latency")
+        if seconds is None and outcome == "timeout":
+            seconds = request.meta.get("download_timeout")
+        self.report.fetch(request.cb_kwargs["source"].name, outcome, seconds)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for source in self.sources:
@@ -102,18 +122,31 @@ class NewsSpider(scrapy.Spider):
                 yield request
 
     def _entry_requests(self, source: Source) -> Iterator[scrapy.Request]:
-        for url in (*source.feeds, *source.sitemaps):
-            yield from self._listing_request(str(url), source, depth=0)
+        for url in source.feeds:
+            yield from self._listing_request(str(url), source, depth=0, kind="feed")
+        for url in source.sitemaps:
+            yield from self._listing_request(str(url), source, depth=0, kind="sitemap")
         if source.homepage and not (source.feeds or source.sitemaps):
             home = str(source.homepage)
-            yield self._request(home, source, self.parse_homepage, self.listing_failed)
+            yield self._request(
+                home,
+                source,
+                self.parse_homepage,
+                self.listing_failed,
+                meta={LISTING_KIND: "feed"},
+            )
             yield self._request(
                 urljoin(home, "/robots.txt"), source, self.parse_robots, self.robots_failed
             )
         if source.sections:
             for start in source.sections.start_urls:
                 yield self._request(
-                    str(start), source, self.parse_section, self.listing_failed, depth=0
+                    str(start),
+                    source,
+                    self.parse_section,
+                    self.listing_failed,
+                    meta={LISTING_KIND: "section"},
+                    depth=0,
                 )
 
     def _request(
@@ -140,7 +173,9 @@ class NewsSpider(scrapy.Spider):
 
     # -- feeds and sitemaps -------------------------------------------------------
 
-    def _listing_request(self, url: str, source: Source, depth: int) -> Iterator[scrapy.Request]:
+    def _listing_request(
+        self, url: str, source: Source, depth: int, kind: str
+    ) -> Iterator[scrapy.Request]:
         if not self.progress.first_request_of(url):
             return
         etag, last_modified = self.progress.validators(url) if self.conditional else (None, None)
@@ -151,7 +186,7 @@ class NewsSpider(scrapy.Spider):
             self.parse_listing,
             self.listing_failed,
             headers={k: v for k, v in headers.items() if v},
-            meta={"handle_httpstatus_list": [304]},
+            meta={"handle_httpstatus_list": [304], LISTING_KIND: kind},
             depth=depth,
             listing=url,
         )
@@ -175,14 +210,16 @@ class NewsSpider(scrapy.Spider):
     def parse_listing(
         self, response: Response, source: Source, depth: int, listing: str
     ) -> Iterator[scrapy.Request]:
+        self._fetched(response, source)
+        kind = response.meta[LISTING_KIND]
         if response.status == 304:
-            self.report.listing(source.name, "not_modified")
+            self.report.listing(source.name, "not_modified", kind=kind)
             self.logger.debug("listing %s of %s: not modified (304)", listing, source.name)
             return
         try:
             found = parse_listing(self._listing_body(response))
         except DiscoveryError as exc:
-            self.report.listing(source.name, "malformed", listing)
+            self.report.listing(source.name, "malformed", listing, kind)
             hint = (
                 "; it is an HTML page, not a feed or sitemap: give the site as `homepage:`"
                 " to read the feeds it announces"
@@ -193,7 +230,7 @@ class NewsSpider(scrapy.Spider):
                 "listing %s of %s unreadable: %s%s", response.url, source.name, exc, hint
             )
             return
-        self.report.listing(source.name, "ok")
+        self.report.listing(source.name, "ok", kind=kind)
         if not found.sitemaps:  # an index is always read: its children may change alone
             self.progress.listing_read(
                 listing,
@@ -207,7 +244,7 @@ class NewsSpider(scrapy.Spider):
             elif depth < MAX_SITEMAP_DEPTH and (
                 url := self._link(response.url, child.url, source, "listing")
             ):
-                yield from self._listing_request(url, source, depth + 1)
+                yield from self._listing_request(url, source, depth + 1, "sitemap")
         for link in found.links:
             if self._too_old(link.stamp):
                 self.report.article(source.name, "crawl", "too_old")
@@ -250,6 +287,7 @@ class NewsSpider(scrapy.Spider):
     def parse_article(
         self, response: Response, source: Source, link: Link, listed_url: str, listing: str | None
     ) -> Iterator[FetchedPage]:
+        self._fetched(response, source)
         if self._html(response, source):
             yield self._page(response, source, listed_url, link.published_at)
         else:
@@ -275,21 +313,24 @@ class NewsSpider(scrapy.Spider):
     # -- homepage and robots.txt autodiscovery ------------------------------------
 
     def parse_homepage(self, response: Response, source: Source) -> Iterator[scrapy.Request]:
+        self._fetched(response, source)
         feeds = feed_links(_text(response), response.url) if self._html(response, source) else []
         if not feeds:
-            self.report.listing(source.name, "no_feed_announced", response.url)
+            self.report.listing(source.name, "no_feed_announced", response.url, "feed")
             self.logger.warning("homepage %s of %s announces no feed", response.url, source.name)
         for url in feeds:
             self.logger.debug("homepage of %s announces feed %s", source.name, url)
-            yield from self._listing_request(url, source, depth=0)
+            yield from self._listing_request(url, source, depth=0, kind="feed")
 
     def parse_robots(self, response: Response, source: Source) -> Iterator[scrapy.Request]:
+        self._fetched(response, source)
         for url in robots_sitemaps(_text(response), response.url):
             self.logger.debug("robots.txt of %s names sitemap %s", source.name, url)
-            yield from self._listing_request(url, source, depth=0)
+            yield from self._listing_request(url, source, depth=0, kind="sitemap")
 
     def robots_failed(self, failure: Failure) -> None:
         why = classify(failure)
+        self._fetch_failed(failure, why)
         self.crawler.stats.inc_value(f"listing/robots_txt/{why.reason}")
         self.logger.info("no sitemaps from %s (%s)", failure.request.url, why.detail)
 
@@ -299,7 +340,8 @@ class NewsSpider(scrapy.Spider):
         self, response: Response, source: Source, depth: int
     ) -> Iterator[scrapy.Request]:
         """A start URL: an index page by definition; follow its links."""
-        self.report.listing(source.name, "ok")
+        self._fetched(response, source)
+        self.report.listing(source.name, "ok", kind="section")
         if self._html(response, source):
             yield from self._follow(response, source, depth)
 
@@ -334,6 +376,7 @@ class NewsSpider(scrapy.Spider):
         listing: str | None,
     ) -> Iterator[FetchedPage | scrapy.Request]:
         """An article is published; an index, tag or author page is only followed."""
+        self._fetched(response, source)
         if not self._html(response, source):
             return
         kind = classify_page(response.body)
@@ -348,8 +391,10 @@ class NewsSpider(scrapy.Spider):
 
     def listing_failed(self, failure: Failure) -> None:
         why = classify(failure)
+        self._fetch_failed(failure, why)
         source: Source = failure.request.cb_kwargs["source"]
-        self.report.listing(source.name, why.reason, failure.request.url)
+        kind = failure.request.meta[LISTING_KIND]
+        self.report.listing(source.name, why.reason, failure.request.url, kind)
         level = logging.WARNING if why.reason in POLICY_REASONS else logging.ERROR
         self.logger.log(
             level,
@@ -365,6 +410,7 @@ class NewsSpider(scrapy.Spider):
         again until its listing date changes, a transient one is not done, so its
         listing keeps no validators and the next pass tries it again."""
         why = classify(failure)
+        self._fetch_failed(failure, why)
         request = failure.request
         self.report.article(request.cb_kwargs["source"].name, "crawl", why.reason)
         if not why.transient:

@@ -8,6 +8,8 @@ updated story is not missed.
 
 Feeds and sitemaps keep their HTTP validators (ETag, Last-Modified) here too, so
 the next pass asks "anything new?" with a conditional GET and a 304 costs nothing.
+Per source it keeps when a listing last answered and the errors of its last pass, so
+`newsagg status` can tell a source's health while the crawler is down.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -35,7 +38,24 @@ CREATE TABLE IF NOT EXISTS listings (
     last_modified TEXT,
     fetched_at    REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS source_passes (
+    source       TEXT PRIMARY KEY,
+    last_pass_at REAL NOT NULL,
+    errors       INTEGER NOT NULL,
+    last_success REAL
+);
 """
+
+
+@dataclass(frozen=True)
+class SourcePass:
+    """A source's last pass, as the crawl state keeps it."""
+
+    last_pass_at: float
+    errors: int
+    """Failed articles and listings in the last pass."""
+    last_success: float | None
+    """Unix time one of its listings last answered (ok or 304), in any pass."""
 
 
 CORRUPTED_REMEDY = (
@@ -125,6 +145,22 @@ class CrawlState:
         """The next pass reads the listing in full (a link in it failed for now)."""
         with self._lock:
             self._conn.execute("DELETE FROM listings WHERE url = ?", (listing_url,))
+
+    def record_pass(self, source: str, errors: int, last_success: float | None) -> None:
+        """The end of a pass over `source`; a pass in which no listing answered keeps the
+        previous success time."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO source_passes VALUES (?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET"
+                " last_pass_at = excluded.last_pass_at, errors = excluded.errors,"
+                " last_success = COALESCE(excluded.last_success, last_success)",
+                (source, time.time(), errors, last_success),
+            )
+
+    def source_passes(self) -> dict[str, SourcePass]:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM source_passes").fetchall()
+        return {row[0]: SourcePass(row[1], row[2], row[3]) for row in rows}
 
     def forget_articles(self, article_ids: Iterable[str]) -> int:
         """Drop the rows of these articles (`newsagg purge`); returns how many listed URLs
