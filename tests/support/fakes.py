@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from newsagg.core.article import Article
-from newsagg.core.ports import BusUnavailable, Message, StoreUnavailable, UpsertResult
+from newsagg.core.ports import (
+    BusUnavailable,
+    Message,
+    StoreStats,
+    StoreUnavailable,
+    UpsertResult,
+)
 
 
 class MemoryBus:
@@ -90,6 +96,11 @@ class MemoryStore:
 
     def count(self) -> int:
         return len(self.articles)
+
+    def stats(self) -> StoreStats:
+        if self.down:
+            raise StoreUnavailable("fake store is down")
+        return StoreStats(documents=len(self.articles), size_bytes=None)
 
     def health(self) -> bool:
         return not self.down

@@ -155,6 +155,16 @@ def publish_dead_letter(bus: Bus, message: Message, reason: str) -> None:
 
 
 @dataclass(frozen=True)
+class StoreStats:
+    """The store's size, for the indexer's gauges."""
+
+    documents: int
+    size_bytes: int | None
+    """As the engine reports it (tantivy: the index directory; Elasticsearch: the primaries'
+    store); None where the engine does not say."""
+
+
+@dataclass(frozen=True)
 class UpsertResult:
     written: int
     stale: int = 0
@@ -200,6 +210,15 @@ class SearchStore(Protocol):
         ...
 
     def count(self) -> int: ...
+
+    def stats(self) -> StoreStats:
+        """Documents held and bytes used (newsagg_store_documents, newsagg_store_size_bytes)."""
+        ...
+
+    def crawled_since(self, since: datetime) -> dict[str, int]:
+        """Per source, the articles whose newest crawl is at or after `since` (an article
+        published since then was fetched since then too): `newsagg status`'s articles today."""
+        ...
 
     def health(self) -> bool:
         """Whether the store answers; raises DataCorrupted when its data is damaged."""

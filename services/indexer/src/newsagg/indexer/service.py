@@ -16,6 +16,7 @@ from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
 from newsagg.core.ports import ARTICLES_TOPIC, Bus, BusUnavailable, Consumer, DataCorrupted
 from newsagg.core.settings import Settings
+from newsagg.indexer.metrics import REGISTRY
 from newsagg.indexer.worker import Indexer
 
 log = logging.getLogger("newsagg.indexer")
@@ -23,7 +24,12 @@ log = logging.getLogger("newsagg.indexer")
 
 def run_indexer(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format, "indexer")
-    serve_metrics(settings.indexer_metrics_port)
+    serve_metrics(
+        REGISTRY,
+        settings.metrics_host,
+        settings.indexer_metrics_port,
+        "NEWSAGG_INDEXER_METRICS_PORT",
+    )
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -56,6 +62,7 @@ def _index(settings: Settings, stop: threading.Event) -> None:
             batch_size=settings.indexer_batch_size,
             max_retry_delay=settings.indexer_max_retry_delay,
             stop=stop,
+            group=settings.indexer_group,
         ).run()
     finally:
         consumer.close()

@@ -3,6 +3,10 @@
 Delivery is at least once: offsets move only after the store acknowledged the
 batch (and the dead letters of the batch are on the bus), and upserts are
 idempotent, so a crash anywhere re-delivers work without duplicating it.
+
+The metrics (newsagg.indexer.metrics) are observed once the batch is committed: what
+is searchable, how fresh it is, and the group's lag; the store's size every
+GAUGE_INTERVAL seconds, busy or idle.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from newsagg.core.article import Article
-from newsagg.core.metrics import ARTICLES, BATCH_SECONDS, CONSUMER_LAG, STORE_RETRIES
 from newsagg.core.ports import (
+    ARTICLES_TOPIC,
     Bus,
     BusUnavailable,
     Consumer,
@@ -25,10 +30,25 @@ from newsagg.core.ports import (
     StoreUnavailable,
     publish_dead_letter,
 )
+from newsagg.indexer.metrics import (
+    BATCH_SECONDS,
+    BATCHES,
+    BUS_CONSUMED,
+    BUS_DEAD_LETTERS,
+    CONSUMER_LAG,
+    DOCUMENTS_INDEXED,
+    FETCHED_TO_SEARCHABLE,
+    PUBLISHED_TO_SEARCHABLE,
+    RETRIES,
+    STORE_DOCUMENTS,
+    STORE_SIZE,
+)
 from pydantic import ValidationError
 
 log = logging.getLogger("newsagg.indexer")
 T = TypeVar("T")
+GAUGE_INTERVAL = 15.0
+"""Seconds between reads of the store's size and the group's lag while idle."""
 
 
 class Stopped(Exception):
@@ -57,6 +77,8 @@ class Indexer:
         batch_size: int = 200,
         max_retry_delay: float = 30.0,
         stop: threading.Event | None = None,
+        group: str = "indexer",
+        topic: str = ARTICLES_TOPIC,
     ) -> None:
         self.bus = bus
         self.consumer = consumer
@@ -64,6 +86,10 @@ class Indexer:
         self.batch_size = batch_size
         self.max_retry_delay = max_retry_delay
         self.stop = stop or threading.Event()
+        self.group = group
+        """The consumer's group and topic, as the lag gauge labels them."""
+        self.topic = topic
+        self._gauges_read = float("-inf")
 
     def run(self) -> None:
         """Index until `stop` is set; the batch in hand is finished or left uncommitted."""
@@ -75,6 +101,9 @@ class Indexer:
                 )
                 if messages:
                     self.process(messages)
+                elif time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
+                    self._report_lag()
+                    self._report_store()
         except Stopped:
             log.info("stopped before the current batch was committed; it will be redelivered")
 
@@ -88,35 +117,71 @@ class Indexer:
                 decoded.append((message, decode(message)))
             except ValueError as exc:
                 rejected.append((message, str(exc)))
+        invalid = len(rejected)
         articles = [article for _, article in decoded]
-        if articles:
-            rejected.extend(self._upsert(decoded))
-        for message, reason in rejected:
+        written, refused = self._upsert(decoded) if articles else (0, [])
+        rejected.extend(refused)
+        for number, (message, reason) in enumerate(rejected):
             self._retrying(
                 lambda m=message, r=reason: publish_dead_letter(self.bus, m, r),
                 "dead-letter a message",
             )
-            ARTICLES.labels("index", "dead_letter").inc()
+            why = "invalid" if number < invalid else "rejected"
+            BUS_DEAD_LETTERS.labels(message.topic, why).inc()
             log.warning("dead-lettered %s@%s: %s", message.topic, message.offset, reason)
         self._retrying(lambda: self.consumer.commit(messages), "commit offsets")
-        ARTICLES.labels("index", "ok").inc(len(messages) - len(rejected))
+        for message in messages:
+            BUS_CONSUMED.labels(message.topic).inc()
+        BATCHES.inc()
+        DOCUMENTS_INDEXED.inc(written)
         BATCH_SECONDS.observe(time.perf_counter() - started)
+        refused_messages = {id(message) for message, _ in refused}
+        self._observe_freshness([a for m, a in decoded if id(m) not in refused_messages])
         self._report_lag()
+        if time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
+            self._report_store()
         log.info("indexed %d articles, %d dead-lettered", len(articles), len(rejected))
 
-    def _upsert(self, decoded: list[tuple[Message, Article]]) -> list[tuple[Message, str]]:
-        """Write the batch; the messages of articles the store refused for good, with why."""
+    def _upsert(
+        self, decoded: list[tuple[Message, Article]]
+    ) -> tuple[int, list[tuple[Message, str]]]:
+        """Write the batch: how many documents were written, and the messages of articles
+        the store refused for good, with why."""
         try:
-            self._retrying(
+            result = self._retrying(
                 lambda: self.store.upsert([article for _, article in decoded]), "write the batch"
             )
         except StoreRejected as exc:
-            return [
+            refused = [
                 (message, f"the store refused it: {exc.reasons[article.id]}")
                 for message, article in decoded
                 if article.id in exc.reasons
             ]
-        return []
+            return len(decoded) - len(refused), refused
+        return result.written, []
+
+    @staticmethod
+    def _observe_freshness(searchable: Sequence[Article]) -> None:
+        """Now searchable (the batch is committed): how long since each was published and
+        fetched. A publish date in the future (a source's clock or time zone) counts as 0."""
+        now = datetime.now(UTC)
+        for article in searchable:
+            if article.published_at is not None:
+                age = (now - article.published_at).total_seconds()
+                PUBLISHED_TO_SEARCHABLE.observe(max(0.0, age))
+            FETCHED_TO_SEARCHABLE.observe(max(0.0, (now - article.crawled_at).total_seconds()))
+
+    def _report_store(self) -> None:
+        """A metric, not the work: a store that cannot tell its size right now must not stop us."""
+        self._gauges_read = time.monotonic()
+        try:
+            stats = self.store.stats()
+        except StoreUnavailable as exc:
+            log.debug("store size unknown: %s", exc)
+            return
+        STORE_DOCUMENTS.set(stats.documents)
+        if stats.size_bytes is not None:
+            STORE_SIZE.set(stats.size_bytes)
 
     def _report_lag(self) -> None:
         """A metric, not the work: a bus that cannot tell its lag right now must not stop us."""
@@ -126,7 +191,7 @@ class Indexer:
             log.debug("lag unknown: %s", exc)
             return
         for partition, lag in lags.items():
-            CONSUMER_LAG.labels(str(partition)).set(lag)
+            CONSUMER_LAG.labels(self.group, self.topic, str(partition)).set(lag)
 
     def _retrying(self, action: Callable[[], T], what: str) -> T:
         """Run action until it succeeds, backing off while the store or bus is unavailable.
@@ -139,7 +204,7 @@ class Indexer:
             try:
                 return action()
             except (StoreUnavailable, BusUnavailable) as exc:
-                STORE_RETRIES.inc()
+                RETRIES.labels("store" if isinstance(exc, StoreUnavailable) else "bus").inc()
                 log.warning("cannot %s (%s); retrying in %.1fs", what, exc, delay)
             if self.stop.wait(delay):
                 raise Stopped

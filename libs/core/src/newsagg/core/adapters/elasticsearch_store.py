@@ -24,12 +24,14 @@ from newsagg.core.adapters.shared_search import (
     FACET_FIELDS,
     MAX_FACET_VALUES,
     SNIPPET_CHARS,
+    read_source_counts,
     read_source_stats,
+    source_counts_aggregation,
     source_stats_aggregation,
 )
 from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Article, newest_crawls
-from newsagg.core.ports import StoreRejected, StoreUnavailable, UpsertResult
+from newsagg.core.ports import StoreRejected, StoreStats, StoreUnavailable, UpsertResult
 from newsagg.core.search import (
     FacetCount,
     Hit,
@@ -348,6 +350,23 @@ class ElasticsearchStore:
                 index=self.read_alias, size=0, aggs=source_stats_aggregation()
             )
         return read_source_stats(response["aggregations"], _millis)
+
+    def stats(self) -> StoreStats:
+        """The documents, and the primaries' store size of the index behind the read alias."""
+        with unavailable_on_outage("read the index stats"):
+            response = self.client.indices.stats(index=self.read_alias, metric="store")
+        size = response["_all"]["primaries"].get("store", {}).get("size_in_bytes")
+        return StoreStats(documents=self.count(), size_bytes=size)
+
+    def crawled_since(self, since: datetime) -> dict[str, int]:
+        with unavailable_on_outage("count recent articles per source"):
+            response = self.client.search(
+                index=self.read_alias,
+                size=0,
+                query={"range": {"crawled_at": {"gte": since.astimezone(UTC).isoformat()}}},
+                aggs=source_counts_aggregation(),
+            )
+        return read_source_counts(response["aggregations"])
 
     def walk(self, index: str, body: dict[str, Any], page_size: int) -> Iterator[dict[str, Any]]:
         """Raw hits of a search over a point in time, page by page with `search_after`.

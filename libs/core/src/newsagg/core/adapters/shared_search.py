@@ -49,3 +49,12 @@ def read_source_stats(
         )
         for bucket in result["sources"]["buckets"]
     ]
+
+
+def source_counts_aggregation() -> dict[str, Any]:
+    """Matches per source (under a query that picks the articles)."""
+    return {"sources": {"terms": {"field": "source", "size": MAX_SOURCES}}}
+
+
+def read_source_counts(result: Mapping[str, Any]) -> dict[str, int]:
+    return {bucket["key"]: int(bucket["doc_count"]) for bucket in result["sources"]["buckets"]}

@@ -13,6 +13,7 @@ DataCorrupted instead of becoming a new empty index or failing mid-query.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import threading
 import time
@@ -26,7 +27,9 @@ from newsagg.core.adapters.shared_search import (
     FACET_FIELDS,
     MAX_FACET_VALUES,
     SNIPPET_CHARS,
+    read_source_counts,
     read_source_stats,
+    source_counts_aggregation,
     source_stats_aggregation,
 )
 from newsagg.core.adapters.tantivy_check import REMEDY, IndexCheck
@@ -42,7 +45,7 @@ from newsagg.core.adapters.tantivy_schema import (
     to_document,
 )
 from newsagg.core.article import Article, newest_crawls
-from newsagg.core.ports import DataCorrupted, StoreUnavailable, UpsertResult
+from newsagg.core.ports import DataCorrupted, StoreStats, StoreUnavailable, UpsertResult
 from newsagg.core.search import (
     FacetCount,
     Hit,
@@ -442,6 +445,23 @@ class TantivyStore:
         """Articles, newest publication and newest crawl per source in the index."""
         result = self._searcher().aggregate(Query.all_query(), source_stats_aggregation())
         return read_source_stats(result, nanos_value)
+
+    def stats(self) -> StoreStats:
+        """The documents, and the bytes of every file in the index directory."""
+        documents = self.count()
+        size = 0
+        for file in self.path.rglob("*"):
+            with contextlib.suppress(FileNotFoundError):  # a merge may remove it meanwhile
+                if file.is_file():
+                    size += file.stat().st_size
+        return StoreStats(documents=documents, size_bytes=size)
+
+    def crawled_since(self, since: datetime) -> dict[str, int]:
+        searcher = self._searcher()
+        recent = Query.range_query(
+            self._schema, "crawled_at", tantivy.FieldType.Date, naive_utc(since), None
+        )
+        return read_source_counts(searcher.aggregate(recent, source_counts_aggregation()))
 
     def similar(self, article_id: str, size: int = 10) -> list[Hit]:
         """More like this: the most telling words of the article's text, as a query."""

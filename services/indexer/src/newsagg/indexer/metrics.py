@@ -1,0 +1,85 @@
+"""The indexer's Prometheus metrics (job newsagg-indexer), on a registry of its own: the
+consuming side of the bus, the batches, the store and how fresh what it indexes is."""
+
+from __future__ import annotations
+
+from newsagg.core.metrics import service_registry
+from prometheus_client import Counter, Gauge, Histogram
+
+REGISTRY = service_registry()
+
+FRESHNESS_BUCKETS = (
+    1,
+    5,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    1800,
+    3600,
+    7200,
+    21600,
+    43200,
+    86400,
+    172800,
+    604800,
+)
+"""Seconds to days: a feed polled every few minutes and a story found a day late both fit."""
+
+BUS_CONSUMED = Counter(
+    "newsagg_bus_consumed",
+    "Messages the indexer consumed and committed, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+BUS_DEAD_LETTERS = Counter(
+    "newsagg_bus_dead_letters",
+    "Messages sent to the dead-letter topic, by source topic and reason (invalid: not an "
+    "Article; rejected: the store refused it for good).",
+    ["topic", "reason"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "newsagg_bus_consumer_lag_messages",
+    "Messages of the topic not yet committed by the group, per partition.",
+    ["group", "topic", "partition"],
+    registry=REGISTRY,
+)
+BATCHES = Counter("newsagg_indexer_batches", "Batches committed.", registry=REGISTRY)
+DOCUMENTS_INDEXED = Counter(
+    "newsagg_indexer_documents_indexed",
+    "Articles written to the store (stale versions and refused documents not counted).",
+    registry=REGISTRY,
+)
+BATCH_SECONDS = Histogram(
+    "newsagg_indexer_batch_duration_seconds",
+    "Time from a batch's arrival to its commit (validate, upsert, dead letters, commit).",
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "newsagg_indexer_retries",
+    "Operations retried after a dependency was unavailable, by dependency (store, bus).",
+    ["dependency"],
+    registry=REGISTRY,
+)
+STORE_DOCUMENTS = Gauge("newsagg_store_documents", "Documents in the store.", registry=REGISTRY)
+STORE_SIZE = Gauge(
+    "newsagg_store_size_bytes",
+    "Size of the store as the engine reports it (tantivy: the index directory; "
+    "Elasticsearch: the primaries' store size).",
+    registry=REGISTRY,
+)
+PUBLISHED_TO_SEARCHABLE = Histogram(
+    "newsagg_freshness_published_to_searchable_seconds",
+    "From an article's publication to its batch's commit (articles with a publish date).",
+    buckets=FRESHNESS_BUCKETS,
+    registry=REGISTRY,
+)
+FETCHED_TO_SEARCHABLE = Histogram(
+    "newsagg_freshness_fetched_to_searchable_seconds",
+    "From the crawler's fetch of an article to its batch's commit.",
+    buckets=FRESHNESS_BUCKETS,
+    registry=REGISTRY,
+)
