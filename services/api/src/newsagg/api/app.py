@@ -10,16 +10,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 from newsagg.api.guards import install_cors, install_forwarded, install_guards
+from newsagg.api.metrics import REQUEST_SECONDS, REQUESTS
 from newsagg.api.problems import install_problem_handlers
 from newsagg.api.routes import articles, export, feeds, health, search, sources, timeline
-from newsagg.api.routes.web import install_web
+from newsagg.api.routes.web import STATIC_PREFIX, install_web
 from newsagg.core.adapters import open_store
 from newsagg.core.ports import Bus, SearchStore
 from newsagg.core.settings import Settings
-from prometheus_client import Counter, Histogram
+from starlette.routing import Mount
 
-REQUESTS = Counter("newsagg_api_requests", "API requests by route and status.", ["route", "status"])
-LATENCY = Histogram("newsagg_api_request_seconds", "API request latency by route.", ["route"])
+
+def route_label(request: Request) -> str:
+    """The route template that answered (bounded, unlike the path): "static" for the page's
+    files, "unmatched" when no route did (a 404, or a request refused before routing)."""
+    route = request.scope.get("route")
+    if isinstance(route, Mount) or (
+        route is None and request.url.path.startswith(STATIC_PREFIX + "/")
+    ):
+        return "static"
+    return getattr(route, "path", "unmatched")
 
 
 def create_app(
@@ -67,9 +76,9 @@ def create_app(
     ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
+        route = route_label(request)
         REQUESTS.labels(route, str(response.status_code)).inc()
-        LATENCY.labels(route).observe(time.perf_counter() - started)
+        REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
         return response
 
     install_cors(app, settings)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi.responses import JSONResponse
+from newsagg.api.metrics import RATE_LIMITED
 from newsagg.api.problems import problem
 from newsagg.api.security import is_protected
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -64,6 +65,7 @@ class TokenBuckets:
         wait = self.take(who)
         if wait <= 0:
             return None
+        RATE_LIMITED.inc()
         seconds = max(1, math.ceil(wait))
         response = problem(
             429,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsagg.api.metrics import AUTH_FAILURES
 from newsagg.api.problems import problem
 from newsagg.core.settings import key_hashes
 from starlette.responses import Response
@@ -106,6 +107,7 @@ class ApiKeyMiddleware:
                 if not key
                 else "the API key is not valid"
             )
+            AUTH_FAILURES.inc()
             response = problem(401, "Unauthorized", detail)
             response.headers["WWW-Authenticate"] = API_KEY_HEADER
             await response(scope, receive, send)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from newsagg.api.deps import StoreDep
+from newsagg.api.metrics import SEARCH_SECONDS
 from newsagg.api.models import SearchResponse
 from newsagg.api.routes.filters import FiltersDep, invalid
 from newsagg.core.search import (
@@ -84,7 +86,11 @@ async def search_articles(
     )
     if cursor:
         request = apply_cursor(request, cursor)  # InvalidCursor: a 400 (problems.py)
+    started = time.perf_counter()
     page = await run_in_threadpool(store.search, request)
+    SEARCH_SECONDS.labels(sort.value, "true" if wanted else "false").observe(
+        time.perf_counter() - started
+    )
     return SearchResponse(
         query=filters.text,
         total=page.total,
