@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools prometheus
+.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools cluster cluster-test prometheus
 
 install: .venv/.installed
 
@@ -86,3 +86,9 @@ kafka:  ## a real single-node Apache Kafka broker (KRaft) from Maven Central, in
 
 elasticsearch:  ## a real single-node Elasticsearch from Maven Central (security off: local use only)
 	$(PYTHON) deploy/local/launch.py elasticsearch $(if $(PORT),--port $(PORT))
+
+cluster:  ## 3 Kafka brokers + 2 Elasticsearch nodes on 127.0.0.1, in the foreground; prints the NEWSAGG_* to use them
+	$(PYTHON) deploy/local/launch.py cluster
+
+cluster-test: install  ## 2 crawlers, 3 indexers, 3 brokers, 2 ES nodes; kill -9 a broker, a node, an indexer (test-artifacts/cluster.json)
+	.venv/bin/python -m reliability.cluster $(CLUSTER_ARGS)

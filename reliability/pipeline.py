@@ -49,10 +49,14 @@ class Count:
 
 
 class Service:
-    """One `newsagg <name>` process, restartable, logging to <log_dir>/<name>.log."""
+    """One `newsagg <command>` process (the command is the name unless given), restartable,
+    logging to <log_dir>/<name>.log."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], log_dir: Path, command: str | None = None
+    ) -> None:
         self.name = name
+        self.command = command or name
         self.env = env
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -61,7 +65,7 @@ class Service:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "newsagg.cli.main", self.name],
+                [sys.executable, "-m", "newsagg.cli.main", self.command],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -155,10 +159,11 @@ class Pipeline:
         for service in self.services.values():
             service.stop()
 
-    def tend(self) -> None:
-        """Restart whatever died: the harness is the supervisor."""
-        for service in self.services.values():
-            service.restart_if_dead()
+    def tend(self, hold: frozenset[str] = frozenset()) -> None:
+        """Restart whatever died (but the services in `hold`): the harness is the supervisor."""
+        for name, service in self.services.items():
+            if name not in hold:
+                service.restart_if_dead()
 
     def extraction_workers(self) -> list[int]:
         """The crawler's extraction processes (children of its forkserver)."""

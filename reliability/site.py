@@ -196,9 +196,10 @@ class NewsSite:
     land in the middle of it.
     """
 
-    def __init__(self, stories: list[Story], delay: float = 0.0) -> None:
+    def __init__(self, stories: list[Story], delay: float = 0.0, source: str = SOURCE) -> None:
         self.stories = stories
         self.delay = delay
+        self.source = source
         handler = type("NewsSiteHandler", (_Handler,), {"site": self})
         self.server = _Server(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -242,7 +243,7 @@ class NewsSite:
     def sources_yaml(self, interval: float = 10.0) -> str:
         return (
             "sources:\n"
-            f"  - name: {SOURCE}\n"
+            f"  - name: {self.source}\n"
             f"    feeds: [{self.url}/feed.xml]\n"
             f"    sitemaps: [{self.url}/sitemap.xml]\n"
             "    allow_private: true\n"

@@ -9,6 +9,7 @@ Stdlib only, so it can be loaded by path from any test or used as a script:
 
     python deploy/local/launch.py kafka [--port N]
     python deploy/local/launch.py elasticsearch [--port N]
+    python deploy/local/launch.py cluster [--brokers 3] [--es-nodes 2]
 
 From Python:
 
@@ -17,6 +18,9 @@ From Python:
         kafka.restart()                    # same ports, same data
     with LocalElasticsearch() as es:       # es.url == "http://127.0.0.1:PORT"
         ...
+    with LocalKafkaCluster(3) as kafka, LocalElasticsearchCluster(2) as es:
+        env = {**kafka.env, **es.env}      # NEWSAGG_BUS_URL=kafka://h:p1,h:p2,h:p3 ...
+        kafka.nodes[0].kill(); kafka.nodes[0].start()   # one broker crashes, comes back
 """
 
 from __future__ import annotations
@@ -205,6 +209,11 @@ def tail_file(path: Path, lines: int = 40) -> str:
             return "".join(deque(fh, maxlen=lines))
     except OSError:
         return f"(no log at {path})"
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (base64url of a UUID, as kafka-storage random-uuid)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 # --------------------------------------------------------------------------
@@ -564,6 +573,9 @@ class LocalKafka(_LocalServer):
         controller_port: int | None = None,
         config: Mapping[str, str | int | bool] | None = None,
         heap: str = "512m",
+        node_id: int = 1,
+        quorum_voters: str | None = None,
+        cluster_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(port, **kwargs)
@@ -571,7 +583,10 @@ class LocalKafka(_LocalServer):
         self.config = dict(config or {})
         self.heap = heap
         self.version = pom_property(KAFKA_POM, "kafka.version")
-        self.cluster_id: str | None = None
+        self.node_id = node_id
+        self.quorum_voters = quorum_voters
+        """`id@host:port,...` of every controller; None: this node alone."""
+        self.cluster_id: str | None = cluster_id
 
     @property
     def install_dir(self) -> Path:
@@ -626,8 +641,9 @@ class LocalKafka(_LocalServer):
         data = self.work_dir / "data"
         props: dict[str, str | int | bool] = {
             "process.roles": "broker,controller",
-            "node.id": 1,
-            "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
+            "node.id": self.node_id,
+            "controller.quorum.voters": self.quorum_voters
+            or f"{self.node_id}@{HOST}:{self.controller_port}",
             "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
             "controller.listener.names": "CONTROLLER",
@@ -661,7 +677,8 @@ class LocalKafka(_LocalServer):
                 if line.startswith("cluster.id="):
                     self.cluster_id = line.split("=", 1)[1]
             return
-        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # the nodes of one cluster are formatted with the one id they are given
+        self.cluster_id = self.cluster_id or new_cluster_id()
         cmd = [*self._jvm_base(), "kafka.tools.StorageTool", "format"]
         # `--cluster-id=` form: a base64url id may start with '-', which argparse would
         # otherwise read as an option (kafka-storage: "expected one argument").
@@ -720,7 +737,7 @@ class LocalElasticsearch(_LocalServer):
     shards have nowhere to go on a single node (every primary active,
     nothing initialising) -- after restart() indices created with replicas
     would otherwise never turn green. `settings` adds elasticsearch.yml
-    entries. When run as root, the node runs as `run_as_user` (default
+    entries (None removes one of ours). When run as root, the node runs as `run_as_user` (default
     $NEWSAGG_ES_USER or `nobody`), because Elasticsearch refuses root.
     """
 
@@ -731,7 +748,7 @@ class LocalElasticsearch(_LocalServer):
         port: int | None = None,
         *,
         transport_port: int | None = None,
-        settings: Mapping[str, str | int | bool] | None = None,
+        settings: Mapping[str, str | int | bool | None] | None = None,
         heap: str = "512m",
         run_as_user: str | None = None,
         **kwargs: Any,
@@ -789,7 +806,7 @@ class LocalElasticsearch(_LocalServer):
         return (self.install_dir / "modules" / module).is_dir()
 
     def _settings(self) -> dict[str, str]:
-        s: dict[str, str | int | bool] = {
+        s: dict[str, str | int | bool | None] = {
             "cluster.name": "newsagg-local",
             "node.name": "local",
             "discovery.type": "single-node",
@@ -811,8 +828,12 @@ class LocalElasticsearch(_LocalServer):
             s["ingest.geoip.downloader.enabled"] = False
         if self._has_module("x-pack-monitoring"):
             s["xpack.monitoring.collection.enabled"] = False
-        s.update(self.settings)
-        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in s.items()}
+        s.update(self.settings)  # a None value drops a default (a cluster has no single-node)
+        return {
+            k: str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in s.items()
+            if v is not None
+        }
 
     def _uid_gid(self) -> tuple[int, int] | None:
         """Elasticsearch exits with 'can not run elasticsearch as root'."""
@@ -919,6 +940,248 @@ def _unzip_keeping_modes(archive: Path, dest: Path) -> None:
 
 
 # --------------------------------------------------------------------------
+# clusters: several brokers, several nodes, all on 127.0.0.1
+
+CLUSTER_KAFKA_CONFIG: dict[str, str | int | bool] = {
+    "default.replication.factor": 3,
+    "min.insync.replicas": 2,
+    "offsets.topic.replication.factor": 3,
+    # 50 partitions x 3 copies is a lot of startup work for a laptop; 10 serve many groups
+    "offsets.topic.num.partitions": 10,
+    "transaction.state.log.replication.factor": 3,
+    "transaction.state.log.min.isr": 2,
+    "share.coordinator.state.topic.replication.factor": 3,
+    "share.coordinator.state.topic.min.isr": 2,
+    "num.partitions": 3,
+    "unclean.leader.election.enable": False,
+    "auto.create.topics.enable": False,
+}
+"""What every broker of a LocalKafkaCluster gets on top of LocalKafka's defaults."""
+
+
+class _LocalCluster(ABC):
+    """Several servers of one kind, started together (a quorum forms only when enough
+    of them are up) and stopped together; one node at a time can be killed and restarted."""
+
+    kind: ClassVar[str] = "cluster"
+
+    nodes: list[Any]
+
+    def start(self) -> Self:
+        """Start every node that is not running, in parallel; block until all serve."""
+        errors: list[BaseException] = []
+
+        def start(node: _LocalServer) -> None:
+            try:
+                node.start()
+            except BaseException as exc:  # reported below, after the others finished
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=start, args=(node,), daemon=True)
+            for node in self.nodes
+            if not node.is_running()
+        ]
+        began = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            self.stop()
+            raise errors[0]
+        self.last_start_seconds = time.monotonic() - began
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def is_running(self) -> bool:
+        return all(node.is_running() for node in self.nodes)
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """What NEWSAGG_BUS_URL / NEWSAGG_STORE_URL takes: every node."""
+
+    @property
+    @abstractmethod
+    def env(self) -> dict[str, str]:
+        """The NEWSAGG_* settings the services need to use this cluster as it is meant."""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LocalKafkaCluster(_LocalCluster):
+    """`brokers` KRaft nodes, each a combined controller+broker, on 127.0.0.1.
+
+    Every node is a voter of the controller quorum, so a majority (2 of 3) keeps the
+    metadata log going; topics default to replication 3 with min.insync.replicas 2, so an
+    acks=all write survives one broker down. Ports are chosen once: a restarted node keeps
+    its ports and data, as a real broker host would.
+    """
+
+    kind = "kafka"
+
+    def __init__(
+        self,
+        brokers: int = 3,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        heap: str = "384m",
+        config: Mapping[str, str | int | bool] | None = None,
+        startup_timeout: float = 180.0,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        ports = free_ports(2 * brokers)
+        client, controller = ports[:brokers], ports[brokers:]
+        voters = ",".join(f"{i + 1}@{HOST}:{controller[i]}" for i in range(brokers))
+        cluster_id = new_cluster_id()
+        self.replication = min(3, brokers)
+        settings = {**CLUSTER_KAFKA_CONFIG, **dict(config or {})}
+        for key in (
+            "default.replication.factor",
+            "offsets.topic.replication.factor",
+            "transaction.state.log.replication.factor",
+            "share.coordinator.state.topic.replication.factor",
+        ):
+            settings[key] = min(int(settings[key]), brokers)
+        self.nodes: list[LocalKafka] = [
+            LocalKafka(
+                client[i],
+                controller_port=controller[i],
+                node_id=i + 1,
+                quorum_voters=voters,
+                cluster_id=cluster_id,
+                config=settings,
+                heap=heap,
+                data_dir=Path(data_dir) / f"kafka-{i + 1}" if data_dir else None,
+                startup_timeout=startup_timeout,
+                cache_dir=cache_dir,
+            )
+            for i in range(brokers)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.bootstrap_servers}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"NEWSAGG_BUS_URL": self.url, "NEWSAGG_KAFKA_REPLICATION": str(self.replication)}
+
+
+class LocalElasticsearchCluster(_LocalCluster):
+    """`nodes` Elasticsearch nodes forming one cluster on 127.0.0.1 (security off).
+
+    Every node is master-eligible and data; they find each other through the transport
+    ports in `discovery.seed_hosts` and bootstrap with all of them in
+    `cluster.initial_master_nodes`. Indices get one replica, so with two nodes every shard
+    has a copy on each. With two nodes the voting configuration holds only one of them
+    (Elasticsearch keeps it odd): losing that one leaves no master, losing the other is
+    survived (`voting_node()` names it). Three master-eligible nodes survive either.
+    """
+
+    kind = "elasticsearch"
+
+    def __init__(
+        self,
+        nodes: int = 2,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        heap: str = "512m",
+        startup_timeout: float = 180.0,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        ports = free_ports(2 * nodes)
+        http, transport = ports[:nodes], ports[nodes:]
+        names = [f"es-{i + 1}" for i in range(nodes)]
+        common: dict[str, str | int | bool | None] = {
+            "cluster.name": "newsagg-local-cluster",
+            "discovery.type": None,
+            "discovery.seed_hosts": ",".join(f"{HOST}:{port}" for port in transport),
+            "cluster.initial_master_nodes": ",".join(names),
+        }
+        self.nodes: list[LocalElasticsearch] = [
+            LocalElasticsearch(
+                http[i],
+                transport_port=transport[i],
+                settings={**common, "node.name": names[i]},
+                heap=heap,
+                data_dir=Path(data_dir) / names[i] if data_dir else None,
+                startup_timeout=startup_timeout,
+                cache_dir=cache_dir,
+            )
+            for i in range(nodes)
+        ]
+        self.replicas = 1 if nodes > 1 else 0
+        self.shards = nodes
+
+    @property
+    def url(self) -> str:
+        return ",".join(node.url for node in self.nodes)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "NEWSAGG_STORE_URL": self.url,
+            "NEWSAGG_STORE_SHARDS": str(self.shards),
+            "NEWSAGG_STORE_REPLICAS": str(self.replicas),
+        }
+
+    def _get(self, path: str) -> Any:
+        for node in self.nodes:
+            if node.is_running():
+                with (
+                    contextlib.suppress(OSError),
+                    urllib.request.urlopen(f"{node.url}{path}", timeout=10) as resp,
+                ):
+                    return json.load(resp)
+        raise LaunchError(f"no node of the cluster answers {path}")
+
+    def health(self) -> dict[str, Any]:
+        """GET /_cluster/health from any running node."""
+        data: dict[str, Any] = self._get("/_cluster/health")
+        return data
+
+    def voting_node(self) -> LocalElasticsearch:
+        """The node whose loss stops the cluster: the one in the voting configuration (with
+        two nodes there is one; with more, the elected master)."""
+        state = self._get(
+            "/_cluster/state/metadata,master_node?filter_path=metadata.cluster_coordination,master_node"
+        )
+        voting = state["metadata"]["cluster_coordination"]["last_committed_config"]
+        node_ids = self._get("/_nodes/_all/none")["nodes"]
+        by_name = {info["name"]: node_id for node_id, info in node_ids.items()}
+        master = state.get("master_node")
+        for node in self.nodes:
+            node_id = by_name.get(node.settings["node.name"])  # type: ignore[index]
+            if len(voting) == 1 and node_id in voting:
+                return node
+            if len(voting) > 1 and node_id == master:
+                return node
+        raise LaunchError(f"no node of {sorted(by_name)} is in the voting configuration")
+
+
+# --------------------------------------------------------------------------
 # CLI
 
 
@@ -926,39 +1189,60 @@ SERVICES: dict[str, type[_LocalServer]] = {"kafka": LocalKafka, "elasticsearch":
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one server in the foreground until Ctrl-C / SIGTERM."""
+    """Run one server, or the cluster, in the foreground until Ctrl-C / SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("service", choices=sorted(SERVICES))
+    parser.add_argument("service", choices=[*sorted(SERVICES), "cluster"])
     parser.add_argument("--port", type=int, default=None, help="client port (default: a free one)")
     parser.add_argument("--data-dir", default=None, help="keep data here instead of a temp dir")
     parser.add_argument("--timeout", type=float, default=180.0, help="startup timeout, seconds")
+    parser.add_argument("--brokers", type=int, default=3, help="cluster: Kafka brokers")
+    parser.add_argument("--es-nodes", type=int, default=2, help="cluster: Elasticsearch nodes")
     args = parser.parse_args(argv)
 
-    server = SERVICES[args.service](args.port, data_dir=args.data_dir, startup_timeout=args.timeout)
+    servers: list[Any]
+    if args.service == "cluster":
+        data = Path(args.data_dir) if args.data_dir else None
+        servers = [
+            LocalKafkaCluster(args.brokers, data_dir=data, startup_timeout=args.timeout),
+            LocalElasticsearchCluster(args.es_nodes, data_dir=data, startup_timeout=args.timeout),
+        ]
+    else:
+        servers = [
+            SERVICES[args.service](args.port, data_dir=args.data_dir, startup_timeout=args.timeout)
+        ]
+    started = threading.Event()
     stop_requested = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         # While start() blocks (download, startup) interrupt it; afterwards just
-        # wake the wait loop so the server is stopped from normal code.
-        if not stop_requested.is_set() and server.last_start_seconds is None:
+        # wake the wait loop so the servers are stopped from normal code.
+        if not stop_requested.is_set() and not started.is_set():
             stop_requested.set()
             raise KeyboardInterrupt
         stop_requested.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"starting {args.service}; cache: {server.cache_dir} (first run downloads)", flush=True)
+    print(f"starting {args.service}; cache: {cache_root()} (first run downloads)", flush=True)
     code = 0
     try:
-        server.start()
-        took = server.last_start_seconds or 0.0
-        print(f"{args.service} {server.version} ready at {server.url} ({took:.1f}s)", flush=True)
-        print(f"data+logs: {server.work_dir}  log: {server.log_path}", flush=True)
+        for server in servers:
+            server.start()
+        started.set()
+        _print_ready(servers)
         print("Ctrl-C to stop.", flush=True)
+        down: set[str] = set()
         while not stop_requested.wait(1.0):
-            if not server.is_running():
-                print(f"{args.service} died; log tail:\n{server.log_tail()}", file=sys.stderr)
-                code = 1
+            for server in servers:
+                for node in getattr(server, "nodes", [server]):
+                    if not node.is_running() and node.url not in down:
+                        down.add(node.url)
+                        print(
+                            f"{node.name} at {node.url} died; log tail:\n{node.log_tail()}",
+                            file=sys.stderr,
+                        )
+            if args.service != "cluster" and down:
+                code = 1  # a lone server is gone; a cluster goes on without one node
                 break
     except LaunchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -968,12 +1252,26 @@ def main(argv: list[str] | None = None) -> int:
         code = 130
     finally:
         print(f"stopping {args.service} ...", flush=True)
-        if args.data_dir:
-            server.stop()
-        else:
-            server.close()
+        for server in servers:
+            if args.data_dir:
+                server.stop()
+            else:
+                server.close()
     print("stopped.", flush=True)
     return code
+
+
+def _print_ready(servers: list[Any]) -> None:
+    for server in servers:
+        for node in getattr(server, "nodes", [server]):
+            took = node.last_start_seconds or 0.0
+            print(f"{node.name} {node.version} ready at {node.url} ({took:.1f}s)", flush=True)
+            print(f"  data+logs: {node.work_dir}  log: {node.log_path}", flush=True)
+    envs = {k: v for server in servers for k, v in getattr(server, "env", {}).items()}
+    if envs:
+        print("Point the services at the cluster with:", flush=True)
+        for key, value in envs.items():
+            print(f"  export {key}={value}", flush=True)
 
 
 if __name__ == "__main__":
