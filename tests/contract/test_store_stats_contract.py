@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from contract.test_store_contract import CORPUS
 from newsagg.core.article import Article
 from support.stores import StorePair
-
-from contract.test_store_contract import CORPUS
 
 
 def test_stats_count_the_documents_and_their_bytes(stores: StorePair):
@@ -17,7 +16,8 @@ def test_stats_count_the_documents_and_their_bytes(stores: StorePair):
     stores.writer.upsert(CORPUS)
     full = stores.writer.stats()
     assert full.documents == len(CORPUS)
-    assert full.size_bytes is not None and full.size_bytes > 0
+    assert full.size_bytes is not None
+    assert full.size_bytes > 0
     reader = stores.open_reader()
     try:
         assert reader.stats().documents == len(CORPUS)
