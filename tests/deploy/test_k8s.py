@@ -33,6 +33,7 @@ from newsagg.core.sources import SourcesError, load_sources, select_shard
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 DOC = ROOT / "docs" / "kubernetes.md"
+PROMETHEUS = ROOT / "deploy" / "prometheus"
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
 """The oldest release the manifests are for (the pod-index label the crawler shards by is
 GA from 1.32) and the newest whose schemas kubernetes-validate 1.37 bundles."""
@@ -66,6 +67,11 @@ CUSTOM_RESOURCES: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
         ("spec", "version"),
         ("spec", "nodeSets"),
     ),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): (
+        ("spec", "selector", "matchLabels"),
+        ("spec", "endpoints"),
+    ),
+    ("monitoring.coreos.com/v1", "PrometheusRule"): (("spec", "groups"),),
 }
 
 
@@ -386,6 +392,41 @@ def reference_problems(resources: list[Resource]) -> list[str]:
     return problems
 
 
+def monitoring_problems(resources: list[Resource]) -> list[str]:
+    """Each ServiceMonitor scrapes a named port of one Service, whose name (the operator's job
+    name) is a job of deploy/prometheus; the PrometheusRule holds that directory's rules."""
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    jobs = {job["job_name"] for job in config["scrape_configs"]}
+    problems = []
+    monitored = set()
+    for monitor in of_kind(resources, "ServiceMonitor"):
+        labels = monitor["spec"]["selector"]["matchLabels"].items()
+        services = [
+            s for s in of_kind(resources, "Service") if labels <= s["metadata"]["labels"].items()
+        ]
+        if len(services) != 1:
+            problems.append(f"{resource_id(monitor)}: selects {len(services)} Services, not 1")
+            continue
+        (service,) = services
+        monitored.add(service["metadata"]["name"])
+        ports = {port.get("name") for port in service["spec"]["ports"]}
+        for endpoint in monitor["spec"]["endpoints"]:
+            if endpoint["port"] not in ports:
+                problems.append(f"{resource_id(monitor)}: no Service port {endpoint['port']!r}")
+    if monitored != jobs:
+        problems.append(
+            f"ServiceMonitors make the jobs {sorted(monitored)}, the rules use {sorted(jobs)}"
+        )
+    rules = yaml.safe_load((PROMETHEUS / "rules" / "newsagg.rules.yml").read_text())
+    for rule in of_kind(resources, "PrometheusRule"):
+        if rule["spec"]["groups"] != rules["groups"]:
+            problems.append(
+                f"{resource_id(rule)} differs from deploy/prometheus/rules/newsagg.rules.yml: "
+                "run python deploy/k8s/monitoring/prometheusrule.py"
+            )
+    return problems
+
+
 def file_setting_problems(resources: list[Resource]) -> list[str]:
     """The files the settings name are mounted into the pods that read them: the sources, the
     Elasticsearch CA, the API key file (a ConfigMap's file must be one of its keys)."""
@@ -453,6 +494,7 @@ RESOURCES = load_resources()
 def test_the_manifests_are_there() -> None:
     kinds = {r["kind"] for r in RESOURCES}
     assert {"Deployment", "StatefulSet", "Service", "ConfigMap", "HorizontalPodAutoscaler"} <= kinds
+    assert {"ServiceMonitor", "PrometheusRule"} <= kinds
     assert {"PodDisruptionBudget", "Kafka", "KafkaNodePool", "KafkaTopic", "Elasticsearch"} <= kinds
 
 
@@ -499,6 +541,10 @@ def test_scale_fits_partitions_shards_and_nodes() -> None:
 
 def test_every_reference_resolves() -> None:
     assert reference_problems(RESOURCES) == []
+
+
+def test_prometheus_scrapes_the_jobs_and_has_the_rules_of_deploy_prometheus() -> None:
+    assert monitoring_problems(RESOURCES) == []
 
 
 def test_the_files_settings_name_are_mounted() -> None:
@@ -646,6 +692,22 @@ BROKEN: dict[
             lambda c: c["env"][0]["valueFrom"]["secretKeyRef"].update(name="es-password"),
         ),
         reference_problems,
+    ),
+    "ServiceMonitor port": (
+        _edit(
+            "ServiceMonitor",
+            "newsagg-api",
+            lambda r: r["spec"]["endpoints"][0].update(port="metrics"),
+        ),
+        monitoring_problems,
+    ),
+    "a job left unscraped": (
+        lambda rs: rs.remove(one(rs, "ServiceMonitor", "newsagg-indexer")),
+        monitoring_problems,
+    ),
+    "rules out of date": (
+        _edit("PrometheusRule", "newsagg", lambda r: r["spec"]["groups"][0]["rules"].pop()),
+        monitoring_problems,
     ),
     "sources not mounted": (
         _container("StatefulSet", "newsagg-crawler", lambda c: c["volumeMounts"].pop()),
