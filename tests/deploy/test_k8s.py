@@ -35,8 +35,9 @@ K8S = ROOT / "deploy" / "k8s"
 DOC = ROOT / "docs" / "kubernetes.md"
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
-"""The oldest release the manifests are for (the pod-index label the crawler shards by is
-GA from 1.32) and the newest whose schemas kubernetes-validate 1.37 bundles."""
+"""The oldest release the manifests claim (docs/kubernetes.md; StatefulSets set the pod-index
+label the crawler takes its shard from since 1.28) and the newest kubernetes-validate 1.37
+bundles."""
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 
 Resource = dict[str, Any]
