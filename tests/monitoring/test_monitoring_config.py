@@ -4,6 +4,7 @@ to its runbook section, and the committed dashboard JSON is what its generator w
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -17,11 +18,10 @@ from support.prometheus import (
     RULES,
     alert_rules,
     anchor,
+    dashboard_generator,
     dashboard_queries,
     tool,
 )
-
-from deploy.grafana.dashboard import render
 
 MONITORING_DOC = ROOT / "docs" / "monitoring.md"
 
@@ -88,14 +88,12 @@ def test_each_alert_has_severity_annotations_and_a_runbook_section(name: str):
 
 
 def test_the_committed_dashboard_is_what_the_generator_writes():
-    assert DASHBOARD.read_text() == render(), (
+    assert DASHBOARD.read_text() == dashboard_generator().render(), (
         "run `.venv/bin/python deploy/grafana/dashboard.py` and commit the JSON"
     )
 
 
 def test_the_dashboard_has_the_four_rows_and_queries_only_newsagg_metrics():
-    import json
-
     board = json.loads(DASHBOARD.read_text())
     rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
     assert rows == ["Pipeline overview", "Sources", "API", "Store"]

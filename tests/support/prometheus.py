@@ -4,6 +4,7 @@ evaluating every second, and the PromQL in deploy/prometheus and deploy/grafana.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -12,6 +13,7 @@ import subprocess
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -24,6 +26,7 @@ CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 RULES = PROMETHEUS_DIR / "rules" / "newsagg.rules.yml"
 RULE_TESTS = PROMETHEUS_DIR / "tests" / "newsagg.rules.test.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "newsagg.json"
+GENERATOR = ROOT / "deploy" / "grafana" / "dashboard.py"
 JOBS = ("newsagg-crawler", "newsagg-indexer", "newsagg-api")
 
 
@@ -36,6 +39,16 @@ def tool(name: str) -> str:
     if found is None:
         raise AssertionError(f"no {name} on PATH: run `make prometheus` (Debian's prometheus)")
     return found
+
+
+def dashboard_generator() -> ModuleType:
+    """deploy/grafana/dashboard.py, loaded by path (deploy/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("newsagg_dashboard", GENERATOR)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def alert_rules() -> dict[str, dict[str, Any]]:
