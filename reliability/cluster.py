@@ -71,6 +71,8 @@ class Report:
     faults: list[FaultResult] = field(default_factory=list)
     rss_mb: dict[str, float] = field(default_factory=dict)
     es_health_at_end: str = ""
+    sizes: dict[str, float] = field(default_factory=dict)
+    """Bytes on disk at the end: the index (primaries, all copies), the articles topic."""
     complete_after_s: float | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -386,8 +388,26 @@ class Run:
         try:
             health = self.es.health()
             report.es_health_at_end = str(health.get("status"))
+            report.sizes = self.sizes()
         except Exception as exc:  # reported, not raised: the count is what matters
             report.es_health_at_end = f"unknown ({exc})"
+
+    def sizes(self) -> dict[str, float]:
+        """What the corpus takes on disk, for README's sizing: the index's primaries and all
+        its copies (Elasticsearch's `_cat/indices`), and the articles topic's log segments
+        on each broker (gzip-compressed batches, one copy per broker)."""
+        (index,) = self.es._get("/_cat/indices/articles-v*?bytes=b&format=json")
+        topic = [
+            sum(f.stat().st_size for f in part.glob("*.log"))
+            for node in self.kafka.nodes
+            for part in (node.work_dir / "data").glob("articles-[0-9]*")
+        ]
+        return {
+            "index_docs": float(index["docs.count"]),
+            "index_primary_bytes": float(index["pri.store.size"]),
+            "index_total_bytes": float(index["store.size"]),
+            "topic_bytes_all_brokers": float(sum(topic)),
+        }
 
     def close(self) -> None:
         if self.watch is not None:
@@ -413,7 +433,7 @@ def _print(report: Report) -> None:
         style=None if report.green else "bold red",
     )
     faults = Table(title="faults, in order")
-    for column in ("fault", "down s", "back after s", "stall s (kill to next article indexed)"):
+    for column in ("fault", "down s", "back after s", "stall s"):
         faults.add_column(column, justify="left" if column == "fault" else "right")
     for fault in report.faults:
         stall = "never" if fault.stall_s is None else f"{fault.stall_s:.1f}"
@@ -426,7 +446,16 @@ def _print(report: Report) -> None:
     console = Console(width=max(100, Console().width))
     for table in (counts, faults, memory):
         console.print(table)
+    print("stall: from the kill to the next article indexed; back after: to serving again")
     print(f"Elasticsearch health at the end: {report.es_health_at_end}")
+    if report.sizes.get("index_docs"):
+        docs = report.sizes["index_docs"]
+        index_kib = report.sizes["index_primary_bytes"] / docs / 1024
+        topic_kib = report.sizes["topic_bytes_all_brokers"] / 3 / docs / 1024
+        print(
+            f"on disk: index {index_kib:.1f} KiB per article per copy; "
+            f"articles topic {topic_kib:.1f} KiB per article per broker"
+        )
     if report.complete_after_s is not None:
         print(f"every article indexed {report.complete_after_s:.0f}s after the services started")
     for problem in report.problems:
@@ -461,7 +490,12 @@ def _write(out: Path, report: Report, args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reliability.cluster", description=__doc__)
     parser.add_argument("--pages", type=int, default=100, help="stories per generated site")
-    parser.add_argument("--page-delay", type=float, default=2.0, help="seconds per story page")
+    parser.add_argument(
+        "--page-delay",
+        type=float,
+        default=5.0,
+        help="seconds per story page: the crawl must outlast the three faults",
+    )
     parser.add_argument("--down", type=float, default=10.0, help="seconds each victim stays down")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds between faults")
     parser.add_argument("--timeout", type=float, default=420.0, help="seconds to index it all")
