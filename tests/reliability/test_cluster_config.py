@@ -90,3 +90,27 @@ def test_the_services_take_the_cluster_env() -> None:
         assert (store.shards, store.replicas) == (2, 1)
     finally:
         store.close()
+
+
+def test_a_stall_is_read_from_the_count_samples() -> None:
+    """The stall of a fault: from the kill to the first count above the count at the kill."""
+    from reliability.cluster import Watch
+
+    watch = Watch([], "articles", dict)
+    watch.samples = [(0.0, 5), (1.0, 8), (2.0, 8), (3.0, 8), (6.5, 9), (7.0, 12)]
+    assert watch.first_rise_after(1.5) == 5.0  # 8 at the kill, 9 at 6.5 s
+    assert watch.first_rise_after(7.5) is None  # nothing indexed after it
+    assert watch.first_rise_after(-1.0) == 1.0  # before any sample the level is 0
+
+
+def test_the_demo_outlets_expected_urls_are_the_manifests_stories() -> None:
+    from newsagg.cli.demo_site import DemoSites
+    from reliability.cluster import demo_expected
+
+    sites = DemoSites()
+    try:
+        urls = demo_expected(sites)
+    finally:
+        sites.stop()
+    assert len(urls) == 48
+    assert all("/articles/" in url and url.endswith(".html") for url in urls)
