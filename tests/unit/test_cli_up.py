@@ -147,3 +147,23 @@ def test_the_demo_keeps_its_data_apart(tmp_path: Path, monkeypatch: pytest.Monke
     assert isinstance(env, dict)
     assert env["NEWSAGG_DATA_DIR"] == str(demo)
     assert env["NEWSAGG_SOURCES"] == str(demo / "demo-sources.yaml")
+
+
+def test_metrics_ports_are_checked_on_the_metrics_host():
+    """NEWSAGG_METRICS_HOST is where the crawler and indexer bind, so where `up` checks."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.2", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        settings = Settings(api_port=free_port(), crawler_metrics_port=port, indexer_metrics_port=0)
+        cli._claim_ports(
+            settings.model_copy(update={"metrics_host": "127.0.0.1"}), {}, choose_free=False
+        )
+        elsewhere = settings.model_copy(update={"metrics_host": "127.0.0.2"})
+        with pytest.raises(ValueError, match=rf"port {port} .* on 127\.0\.0\.2 is taken"):
+            cli._claim_ports(elsewhere, {}, choose_free=False)
+
+
+def test_the_banner_names_a_reachable_metrics_address_when_bound_to_all():
+    settings = Settings(api_port=8123, crawler_metrics_port=9201, metrics_host="0.0.0.0")
+    assert "crawler http://127.0.0.1:9201/metrics" in cli._banner(settings, 0, None)

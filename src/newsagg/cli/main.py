@@ -307,12 +307,22 @@ SERVICE_PORTS = (
     ("crawler_metrics_port", "NEWSAGG_CRAWLER_METRICS_PORT", "the crawler's metrics"),
     ("indexer_metrics_port", "NEWSAGG_INDEXER_METRICS_PORT", "the indexer's metrics"),
 )
-METRICS_HOST = "127.0.0.1"
-"""Where the crawler and indexer serve /metrics (newsagg.core.metrics.serve_metrics)."""
+ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
+
+
+def reachable_host(host: str) -> str:
+    """An address to print for a service bound to `host`: loopback for "every address"."""
+    if host in ANY_ADDRESS:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def _port_is_free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
+    with socket.socket(_family(host)) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
@@ -322,7 +332,7 @@ def _port_is_free(host: str, port: int) -> bool:
 
 
 def _free_port(host: str) -> int:
-    with socket.socket() as probe:
+    with socket.socket(_family(host)) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
@@ -337,7 +347,7 @@ def _claim_ports(
     chosen: dict[str, int] = {}
     for field, variable, what in SERVICE_PORTS:
         port = getattr(settings, field)
-        host = settings.api_host if field == "api_port" else METRICS_HOST
+        host = settings.api_host if field == "api_port" else settings.metrics_host
         if port == 0 or _port_is_free(host, port):
             continue
         if choose_free and variable not in env:
@@ -357,7 +367,8 @@ def _banner(settings: Settings, articles: int, example_query: str | None) -> str
     query = f"?q={example_query.replace(' ', '+')}" if example_query else ""
 
     def metrics(port: int, variable: str) -> str:
-        return f"http://{METRICS_HOST}:{port}/metrics" if port else f"off ({variable}=0)"
+        host = reachable_host(settings.metrics_host)
+        return f"http://{host}:{port}/metrics" if port else f"off ({variable}=0)"
 
     noun = "article" if articles == 1 else "articles"
     return (
