@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools cluster cluster-test prometheus
+.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools cluster cluster-test prometheus compose-tools compose-up compose-test
 
 install: .venv/.installed
 
@@ -92,3 +92,18 @@ cluster:  ## 3 Kafka brokers + 2 Elasticsearch nodes on 127.0.0.1, in the foregr
 
 cluster-test: install  ## 2 crawlers, 3 indexers, 3 brokers, 2 ES nodes; kill -9 a broker, a node, an indexer (test-artifacts/cluster.json)
 	.venv/bin/python -m reliability.cluster $(CLUSTER_ARGS)
+
+compose-tools:  ## Debian's docker.io, docker-compose and debootstrap for compose-up / compose-test (apt-get)
+	@if [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/bin/docker-compose ] || [ ! -x /usr/sbin/debootstrap ]; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+		echo "installing Debian's docker.io, docker-compose and debootstrap for the compose stack"; \
+		$$sudo apt-get update -qq && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			docker.io docker-compose debootstrap >/dev/null; \
+	fi
+
+compose-up: install compose-tools  ## docker-compose.yml + deploy/compose/local.yml on the demo sites (private dockerd), until Ctrl-C
+	.venv/bin/python deploy/compose/test.py up
+
+compose-test: install compose-tools  ## build every image, run the compose stack on the demo sites, search via the API container, tear down
+	.venv/bin/python deploy/compose/test.py test
