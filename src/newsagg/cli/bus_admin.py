@@ -1,4 +1,5 @@
-"""`newsagg status` and `newsagg replay`: look at and move the indexer group, on any bus.
+"""`newsagg replay`: move the indexer group back on the log, on any bus (`newsagg status`,
+in status.py, shows where it is).
 
 Rebuilding an index is a replay of the log, not a re-crawl: `replay` moves the
 indexer group's committed offsets back (Bus.rewind); the next `newsagg index`
@@ -7,7 +8,6 @@ re-reads from there, and idempotent upserts make the second pass harmless.
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 
@@ -15,49 +15,9 @@ from newsagg.core.adapters import open_bus
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
     BusUnavailable,
-    DataCorrupted,
     GroupActive,
-    dead_letter_topic,
 )
 from newsagg.core.settings import Settings
-
-
-def print_status(settings: Settings, *, as_json: bool = False) -> int:
-    """Per-partition lag of the indexer group on the articles topic, and the DLQ size.
-
-    A bus that is down or damaged is one line on stderr and exit 1, not a traceback.
-    """
-    try:
-        bus = open_bus(settings.resolved_bus_url, settings)
-    except (BusUnavailable, DataCorrupted) as exc:
-        print(f"newsagg status: {exc}", file=sys.stderr)
-        return 1
-    try:
-        lag = bus.group_lag(ARTICLES_TOPIC, settings.indexer_group)
-        dead = bus.topic_size(dead_letter_topic(ARTICLES_TOPIC))
-    except (BusUnavailable, DataCorrupted) as exc:
-        print(f"newsagg status: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        bus.close()
-    if as_json:
-        report = {
-            "bus": settings.resolved_bus_url,
-            "group": settings.indexer_group,
-            "topic": ARTICLES_TOPIC,
-            "lag": {str(p): n for p, n in sorted(lag.items())},
-            "dead_letters": dead,
-        }
-        print(json.dumps(report))
-        return 0
-    print(f"bus: {settings.resolved_bus_url}")
-    print(f"group {settings.indexer_group!r} on {ARTICLES_TOPIC!r}:")
-    print("  partition  lag")
-    for partition, count in sorted(lag.items()):
-        print(f"  {partition:>9}  {count}")
-    print(f"  {'total':>9}  {sum(lag.values())}")
-    print(f"dead letters in {dead_letter_topic(ARTICLES_TOPIC)!r}: {dead}")
-    return 0
 
 
 def replay(settings: Settings, since: datetime | None) -> int:

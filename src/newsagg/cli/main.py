@@ -144,9 +144,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     status = command(
         "status",
-        "indexer lag per partition and dead letters",
-        "Show the indexer group's lag per partition of the articles topic and the number "
-        "of dead letters, on the embedded bus or Kafka.",
+        "health per source, indexer lag and dead letters (works with the services down)",
+        "Show what the monitoring dashboard shows, from the crawl state, the store and the "
+        "bus: per source its last successful poll, the errors of its last pass and its "
+        "articles today (UTC); the indexer group's lag per partition and the dead letters. "
+        "Exits with 1, naming why, when a source had no successful poll for more than twice "
+        "its interval, or the bus, store, crawl state or sources file cannot be read.",
     )
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     replay = command(
@@ -278,9 +281,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         )
         print_search(settings, search, as_json=args.json)
     elif args.command == "status":
-        from newsagg.cli.bus_admin import print_status
+        from newsagg.cli.status import print_status
 
-        return print_status(settings, as_json=args.json)
+        return print_status(settings, as_json_output=args.json)
     elif args.command == "replay":
         from newsagg.cli.bus_admin import replay
 
