@@ -19,6 +19,7 @@ from grafana_foundation_sdk.builders import dashboard as gd
 from grafana_foundation_sdk.builders import prometheus as prom
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
@@ -46,6 +47,14 @@ def series(
 ) -> timeseries.Panel:
     panel = timeseries.Panel().title(title).description(description).unit(unit)
     panel = panel.datasource(DATASOURCE).span(width).height(8)
+    panel = panel.legend(
+        common.VizLegendOptions()
+        .show_legend(True)
+        .display_mode(cm.LegendDisplayMode.LIST)
+        .placement(cm.LegendPlacement.BOTTOM)
+    ).tooltip(
+        common.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING)
+    )
     for q in queries:
         panel = panel.with_target(q)
     return panel
@@ -208,6 +217,7 @@ def sources() -> list[Builder]:
         .datasource(DATASOURCE)
         .span(24)
         .height(8)
+        .show_header(True)
         .with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
         .with_transformation(
             dm.DataTransformerConfig(
@@ -221,8 +231,8 @@ def sources() -> list[Builder]:
     )
     for ref, expr in columns.items():
         health = health.with_target(table_query(expr, ref))
-    for name, (_, unit) in names.items():
-        health = health.override_by_name(name, [dm.DynamicConfigValue(id_val="unit", value=unit)])
+    for title, unit in names.values():  # overrides match the names after `organize`
+        health = health.override_by_name(title, [dm.DynamicConfigValue(id_val="unit", value=unit)])
     return [
         gd.Row("Sources"),
         health,

@@ -99,6 +99,17 @@ def test_the_dashboard_has_the_four_rows_and_queries_only_newsagg_metrics():
     assert rows == ["Pipeline overview", "Sources", "API", "Store"]
     ids = [p["id"] for p in board["panels"]]
     assert len(set(ids)) == len(ids)
+    panels = [p for p in board["panels"] if p["type"] != "row"]
+    assert all(p["options"] for p in panels), "every panel has its options, not null"
+    for panel in panels:
+        renamed = {
+            new
+            for t in panel["transformations"]
+            if t["id"] == "organize"
+            for new in t["options"]["renameByName"].values()
+        }
+        overridden = {o["matcher"]["options"] for o in panel["fieldConfig"]["overrides"]}
+        assert overridden <= renamed, "overrides name the columns as organize renamed them"
     for title, expr in dashboard_queries():
         assert "newsagg_" in expr or expr.startswith("up{"), (title, expr)
     variables = {v["name"]: v for v in board["templating"]["list"]}
