@@ -18,6 +18,7 @@ import copy
 import re
 import socket
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 DOC = ROOT / "docs" / "kubernetes.md"
 PROMETHEUS = ROOT / "deploy" / "prometheus"
+DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 KUBERNETES_VERSIONS = ("1.32.0", "1.37.0")
 """The oldest release the manifests claim (docs/kubernetes.md; StatefulSets set the pod-index
 label the crawler takes its shard from since 1.28) and the newest kubernetes-validate 1.37
@@ -173,6 +175,26 @@ def pinned_image_problems(resources: list[Resource]) -> list[str]:
                 continue
             if not name or "/" in tag or tag in {"", "latest"}:
                 problems.append(f"{resource_id(workload)}: {container['name']}: {image!r}")
+    return problems
+
+
+def image_build_problems(resources: list[Resource]) -> list[str]:
+    """Each newsagg container runs the image deploy/docker/Dockerfile builds for it
+    (newsagg/<stage>:<project version>) as the user that Dockerfile sets."""
+    dockerfile = DOCKERFILE.read_text()
+    stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", dockerfile, re.M | re.I))
+    (user,) = re.findall(r"^USER\s+(\d+):(\d+)\s*$", dockerfile, re.M)
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    problems = []
+    for workload in workloads(resources):
+        context = workload["spec"]["template"]["spec"]["securityContext"]
+        if (str(context.get("runAsUser")), str(context.get("runAsGroup"))) != user:
+            problems.append(f"{resource_id(workload)}: not the images' user {':'.join(user)}")
+        for container in containers(workload):
+            image = container["image"]
+            stage = image.removeprefix("newsagg/").partition(":")[0]
+            if image != f"newsagg/{stage}:{version}" or stage not in stages:
+                problems.append(f"{resource_id(workload)}: {image} is no newsagg/<stage>:{version}")
     return problems
 
 
@@ -524,6 +546,10 @@ def test_every_image_is_pinned() -> None:
     assert pinned_image_problems(RESOURCES) == []
 
 
+def test_the_images_are_those_the_dockerfile_builds_for_this_version() -> None:
+    assert image_build_problems(RESOURCES) == []
+
+
 def test_every_pod_has_probes_limits_and_runs_restricted() -> None:
     assert pod_problems(RESOURCES) == []
 
@@ -615,6 +641,20 @@ BROKEN: dict[
             "Deployment", "newsagg-api", lambda c: c.update(image="registry:5000/newsagg/api")
         ),
         pinned_image_problems,
+    ),
+    "another version": (
+        _container(
+            "Deployment", "newsagg-indexer", lambda c: c.update(image="newsagg/indexer:0.0.9")
+        ),
+        image_build_problems,
+    ),
+    "no such build stage": (
+        _container("Deployment", "newsagg-api", lambda c: c.update(image="newsagg/search:0.1.0")),
+        image_build_problems,
+    ),
+    "another user": (
+        _pod("Deployment", "newsagg-api", lambda p: p["securityContext"].update(runAsUser=1000)),
+        image_build_problems,
     ),
     "no liveness probe": (
         _container("Deployment", "newsagg-indexer", lambda c: c.pop("livenessProbe")),
