@@ -397,6 +397,13 @@ def wait_for_seed_story(api: str, slug: str, timeout: float) -> dict[str, Any]:
     raise ComposeError(f"{url}: the seed story ({slug}) is not the first hit; last answer {last}")
 
 
+def per_indexer(prometheus: str) -> str:
+    """Articles each indexer consumed, as Prometheus scraped them: the two share one group."""
+    query = urllib.parse.urlencode({"query": "sum by (instance) (newsagg_bus_consumed_total)"})
+    result = get_json(f"{prometheus}/api/v1/query?{query}")["data"]["result"]
+    return ", ".join(sorted(f"{r['metric']['instance']}: {r['value'][1]}" for r in result))
+
+
 def wait_for_scrapes(prometheus: str, timeout: float) -> list[dict[str, Any]]:
     """Every newsagg target scraped and up, as Prometheus's own API reports it."""
     query = urllib.parse.urlencode({"query": 'up{job=~"newsagg-.*"}'})
@@ -475,6 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"Prometheus scrapes {len(up)} newsagg targets, all up: {', '.join(instances)}")
             ready = get_json(f"{api}/readyz")
             log(f"indexed {ready.get('articles')} articles ({time.monotonic() - started:.0f} s)")
+            log(f"consumed per indexer (last scrape): {per_indexer(prometheus)}")
             if args.mode == "up":
                 search = f"{api}/?q={QUERY.replace(' ', '+')}"
                 print(f"\nSearch page: {search}\nPrometheus:  {prometheus}", flush=True)

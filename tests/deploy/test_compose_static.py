@@ -346,3 +346,19 @@ def test_local_elasticsearch_passes_dotted_variables_as_settings() -> None:
     es = by_path("deploy/compose/elasticsearch/run.py")
     env = {"discovery.type": "single-node", "http.port": "19200", "ES_JAVA_OPTS": "-Xmx1g"}
     assert es.settings(env) == ["-Ediscovery.type=single-node", "-Ehttp.port=19200"]
+
+
+def test_grafana_is_provisioned_from_deploy_grafana() -> None:
+    """The dashboard provider's path is where compose mounts the dashboards, and compose's
+    data source is deploy/grafana's (name, uid, type) at the compose network's Prometheus."""
+    grafana = load(COMPOSE)["services"]["grafana"]
+    mounts = dict(v.split(":")[:2] for v in grafana["volumes"] if v.startswith("./"))
+    provider = load(ROOT / "deploy/grafana/provisioning/dashboards/newsagg.yml")
+    (path,) = [p["options"]["path"] for p in provider["providers"]]
+    assert mounts["./deploy/grafana/dashboards"] == path
+    assert list((ROOT / "deploy/grafana/dashboards").glob("*.json"))
+    theirs = load(ROOT / "deploy/grafana/provisioning/datasources/newsagg.yml")["datasources"]
+    ours = load(ROOT / "deploy/compose/grafana/datasources/newsagg.yml")["datasources"]
+    keys = ("name", "uid", "type")
+    assert [{k: d[k] for k in keys} for d in ours] == [{k: d[k] for k in keys} for d in theirs]
+    assert ours[0]["url"] == "http://prometheus:9090"
