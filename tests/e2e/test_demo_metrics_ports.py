@@ -14,6 +14,7 @@ import pytest
 from support.pipeline import INDEXING_TIMEOUT
 from support.servers import Service, free_port, wait_until
 
+pytestmark = pytest.mark.e2e
 DEFAULT_PORTS = (9101, 9102)
 
 
