@@ -4,6 +4,7 @@ store alert's condition (and the API's 5xx one) true until the node is back."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,8 +95,11 @@ def test_a_stopped_store_makes_the_store_alert_true(tmp_path: Path, node: Any, m
 
         node.stop()
         republish_one(pipeline)
-        for _ in range(5):  # searches answer 503 while the store is down
+        # searches answer 503 while the store is down, for a while (`rate` needs a series
+        # that grows across scrapes, not one that appears at its first failures)
+        for _ in range(10):
             assert pipeline.get("/v1/search", q="festival")[0] == 503
+            time.sleep(0.5)
         down = wait_until(
             lambda: holds(prometheus, "NewsaggStoreUnavailable"),
             60,
