@@ -3,6 +3,7 @@ data kept apart, and one "is up" banner with every address."""
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import threading
@@ -167,3 +168,18 @@ def test_metrics_ports_are_checked_on_the_metrics_host():
 def test_the_banner_names_a_reachable_metrics_address_when_bound_to_all():
     settings = Settings(api_port=8123, crawler_metrics_port=9201, metrics_host="0.0.0.0")
     assert "crawler http://127.0.0.1:9201/metrics" in cli._banner(settings, 0, None)
+
+
+def test_a_metrics_host_this_machine_cannot_listen_on_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """EADDRNOTAVAIL (another machine's address, as the kernel answers it) is not 'taken'."""
+
+    class ElsewhereSocket(socket.socket):
+        def bind(self, address: object) -> None:
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+
+    monkeypatch.setattr(cli.socket, "socket", ElsewhereSocket)
+    settings = Settings(api_port=0, crawler_metrics_port=9101, indexer_metrics_port=0)
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1:9101 .*set NEWSAGG_METRICS_HOST"):
+        cli._claim_ports(settings, {}, choose_free=False)

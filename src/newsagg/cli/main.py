@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -324,13 +325,20 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _port_is_free(host: str, port: int) -> bool:
+def _port_is_free(host: str, port: int, host_variable: str) -> bool:
+    """False when another program holds the port; a host this machine cannot listen on
+    (a typo, another machine's address) is a ValueError naming its variable."""
     with socket.socket(_family(host)) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
-        except OSError:
-            return False
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise ValueError(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                f"set {host_variable} to an address of this machine"
+            ) from exc
     return True
 
 
@@ -351,7 +359,8 @@ def _claim_ports(
     for field, variable, what in SERVICE_PORTS:
         port = getattr(settings, field)
         host = settings.api_host if field == "api_port" else settings.metrics_host
-        if port == 0 or _port_is_free(host, port):
+        host_variable = "NEWSAGG_API_HOST" if field == "api_port" else "NEWSAGG_METRICS_HOST"
+        if port == 0 or _port_is_free(host, port, host_variable):
             continue
         if choose_free and variable not in env:
             chosen[field] = _free_port(host)
