@@ -1,6 +1,6 @@
 """`make cluster-test`: the scaled-out pipeline on real clusters, through three crashes.
 
-    .venv/bin/python -m reliability.cluster [--pages 100] [--page-delay 2] [--down 10]
+    .venv/bin/python -m reliability.cluster [--pages 100] [--page-delay 7] [--down 10]
 
 3 Kafka brokers (topics with replication 3, min.insync.replicas 2) and 2 Elasticsearch
 nodes (2 shards, 1 replica) from deploy/local/launch.py; the two demo outlets and three
@@ -493,7 +493,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--page-delay",
         type=float,
-        default=5.0,
+        default=7.0,
         help="seconds per story page: the crawl must outlast the three faults",
     )
     parser.add_argument("--down", type=float, default=10.0, help="seconds each victim stays down")
