@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -104,6 +105,9 @@ def search_traffic(pipeline: Pipeline) -> None:
         for q in ("Milind Soman cycling", "festival", '"roadside romance"'):
             pipeline.api("/v1/search", q=q, sort=sort)
     pipeline.api("/v1/search", q="cycling", facets="")
+    for path in ("/", "/static/search.css"):
+        with urllib.request.urlopen(f"{pipeline.url}{path}", timeout=10) as page:
+            assert page.status == 200, path
     assert pipeline.get("/v1/search", q='"unbalanced')[0] == 400
     assert pipeline.get("/v1/articles/not-an-id")[0] == 404
     assert pipeline.get("/v1/search", q="x", size=1000)[0] == 422
@@ -200,6 +204,9 @@ def test_every_dashboard_query_returns_data(monitored: Monitored):
     time.sleep(3)  # two scrapes after the traffic
     assert get_json(f"{monitored.pipeline.url}/healthz")[0] == 200
     sources = "(marquee-daily|reel-news|bad-pages)"
+    # route templates, never raw paths: the page, its files, the API's routes
+    routes = {s["metric"]["route"] for s in prometheus.query("newsagg_api_requests_total")}
+    assert {"/", "static", "/v1/search", "/v1/articles/{article_id}"} <= routes, routes
     # the $source variable's query: label_values(newsagg_crawler_poll_interval_seconds, source)
     offered = {
         s["metric"]["source"] for s in prometheus.query("newsagg_crawler_poll_interval_seconds")
