@@ -19,7 +19,9 @@ from support.servers import free_port, wait_until
 
 from newsagg.cli.demo_site import OUTLETS, DemoSites
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+"""Two Elasticsearch starts on a busy machine (the session's first, and after the stop)
+can each take two minutes: more than the suite's 300 s per test."""
 OUTLET = next(o for o in OUTLETS if o.source == "reel-news")
 """The smaller demo outlet: enough articles to index, quick to crawl."""
 
