@@ -16,11 +16,18 @@ MANIFEST = json.loads(MANIFEST_PATH.read_text())
 JVM_FIXTURES = frozenset({"kafka_url", "private_kafka", "elasticsearch_node", "elasticsearch_url"})
 """Fixtures that start a JVM (Kafka or Elasticsearch from deploy/local): their tests are `jvm`."""
 BROWSER_DIR = Path(__file__).parent / "browser"
+SLOW_PATHS = tuple(
+    Path(__file__).parent / path
+    for path in ("e2e", "reliability", "integration/test_crawl_restart.py")
+)
+"""Whole multi-process pipelines, the reliability rows, crawls killed mid-pass: `slow`,
+minutes in all; `-m "not jvm and not browser and not slow"` is the quick loop."""
 _running: list[pytest.Item] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark by what a test uses, so a new Kafka or browser test cannot forget its marker.
+    """Mark by what a test uses or where it is, so a new Kafka, browser or pipeline test
+    cannot forget its marker.
 
     Fixtures fetched at run time (`request.getfixturevalue`) are not in the closure: their
     parameters carry the mark instead, and `pytest_fixture_setup` below refuses to start a
@@ -30,6 +37,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.jvm)
         if item.path.is_relative_to(BROWSER_DIR):
             item.add_marker(pytest.mark.browser)
+        if any(item.path.is_relative_to(path) for path in SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(wrapper=True)
