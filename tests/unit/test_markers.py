@@ -1,6 +1,7 @@
-"""`pytest -m "not jvm and not browser"` is the quick loop: it must never start a JVM or a
-browser, however a new test reaches Kafka or Elasticsearch. Checked on tests/conftest.py
-itself, in a scratch suite whose fixtures record being started instead of starting."""
+"""`pytest -m "not jvm and not browser and not slow"` is the quick loop: it must never start
+a JVM or a browser, however a new test reaches Kafka or Elasticsearch, nor run the slow
+pipeline suites. Checked on tests/conftest.py itself, in a scratch suite whose fixtures
+record being started instead of starting."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ SCRATCH_SUITE = {
     ),
     "test_embedded": "def test_embedded(tmp_path):\n    pass\n",
     "browser/test_page": "def test_page():\n    pass\n",
+    "e2e/test_flow": "def test_flow():\n    pass\n",
+    "reliability/test_row": "def test_row():\n    pass\n",
 }
 # Stand-ins for support/kafka_broker.py and support/elasticsearch_node.py, same names.
 STAND_INS = "".join(
@@ -37,7 +40,9 @@ STAND_INS = "".join(
         ("private_kafka", "function"),
     ]
 )
-MARKERS = "[pytest]\naddopts = --strict-markers\nmarkers =\n    jvm: x\n    browser: x\n"
+MARKERS = (
+    "[pytest]\naddopts = --strict-markers\nmarkers =\n    jvm: x\n    browser: x\n    slow: x\n"
+)
 
 
 @pytest.fixture
@@ -45,17 +50,23 @@ def scratch(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini(MARKERS)
     conftest = CONFTEST.replace("pytest_plugins = ", "_real_plugins = ")
     pytester.makeconftest(f"{conftest}\n\n{STAND_INS}")
-    (pytester.path / "browser").mkdir()
+    for directory in ("browser", "e2e", "reliability"):
+        (pytester.path / directory).mkdir()
     pytester.makepyfile(**SCRATCH_SUITE)
     return pytester
 
 
-def test_the_quick_loop_leaves_out_every_test_that_reaches_a_jvm_or_a_browser(
+def test_the_quick_loop_leaves_out_every_test_that_reaches_a_jvm_a_browser_or_is_slow(
     scratch: pytest.Pytester,
 ):
-    result = scratch.runpytest("-m", "not jvm and not browser", "-s")
-    result.assert_outcomes(passed=2, deselected=5)
+    result = scratch.runpytest("-m", "not jvm and not browser and not slow", "-s")
+    result.assert_outcomes(passed=2, deselected=7)
     assert "STARTED" not in result.stdout.str()
+    result = scratch.runpytest("-m", "slow", "-q", "--co")
+    assert sorted(line for line in result.outlines if "::" in line) == [
+        "e2e/test_flow.py::test_flow",
+        "reliability/test_row.py::test_row",
+    ]
     result = scratch.runpytest("-m", "jvm", "-q", "--co")
     assert sorted(line for line in result.outlines if "::" in line) == [
         "test_fetched_and_marked.py::test_bus[kafka]",
