@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from newsagg.core.adapters.tantivy_store import TantivyStore
@@ -16,9 +17,17 @@ MANIFEST = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
 
 
 def demo_articles() -> list[Article]:
-    """Every article of every outlet, under its own source name (one host per outlet)."""
+    """Every article of every outlet, under its own source name (one host per outlet); a
+    list of the caller's own."""
+    return list(_extracted())
+
+
+@cache
+def _extracted() -> tuple[Article, ...]:
+    """Extracted once per test session (a second or two of trafilatura each time, asked for
+    by a dozen tests); Articles are frozen, so sharing them is safe."""
     crawled = datetime(2026, 11, 25, tzinfo=UTC)
-    articles = []
+    articles: list[Article] = []
     for outlet in OUTLETS:
         base = f"https://{outlet.source}.demo.test"
         articles += [
@@ -31,7 +40,7 @@ def demo_articles() -> list[Article]:
             for page in sorted((outlet.site_dir / "articles").glob("*.html"))
             if page.stem not in ("empty", "not-html")
         ]
-    return articles
+    return tuple(articles)
 
 
 def demo_corpus() -> list[Article]:
