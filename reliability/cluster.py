@@ -47,6 +47,14 @@ CRAWLERS = 2
 INDEXERS = 3
 PARTITIONS = 6
 GENERATED_SITES = 3
+EXPECTED_LAYOUT = {
+    "topic_partitions": PARTITIONS,
+    "topic_replicas": [3],
+    "topic_min_insync_replicas": 2,
+    "index_shards": 2,
+    "index_replicas": 1,
+}
+"""What the services must have created on the clusters from the settings `make cluster` prints."""
 NOT_ARTICLES = {"empty", "not-html"}
 """Pages of the demo's first outlet that are bad input for the crawler, not stories."""
 
@@ -72,6 +80,8 @@ class Report:
     rss_mb: dict[str, float] = field(default_factory=dict)
     es_health_at_end: str = ""
     sizes: dict[str, float] = field(default_factory=dict)
+    layout: dict[str, Any] = field(default_factory=dict)
+    """What the services created, read back from the servers at the end."""
     """Bytes on disk at the end: the index (primaries, all copies), the articles topic."""
     complete_after_s: float | None = None
     problems: list[str] = field(default_factory=list)
@@ -391,6 +401,35 @@ class Run:
             report.sizes = self.sizes()
         except Exception as exc:  # reported, not raised: the count is what matters
             report.es_health_at_end = f"unknown ({exc})"
+        try:
+            report.layout = self.layout()
+        except Exception as exc:  # a layout that cannot be read is not a layout checked
+            report.problems.append(f"could not read the topic's and index's layout: {exc!r}")
+        else:
+            if report.layout != EXPECTED_LAYOUT:
+                report.problems.append(f"layout {report.layout}, expected {EXPECTED_LAYOUT}")
+
+    def layout(self) -> dict[str, Any]:
+        """The articles topic's partitions, replicas and min.insync.replicas as the brokers
+        describe them, and the index's shards and replicas as Elasticsearch has them."""
+        from kafka import KafkaAdminClient
+        from kafka.admin import ConfigResource, ConfigResourceType
+
+        admin = KafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)
+        try:
+            (topic,) = admin.describe_topics(["articles"])
+            configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "articles")])
+        finally:
+            admin.close()
+        min_isr = configs["topic"]["articles"]["min.insync.replicas"]["value"]
+        (index,) = self.es._get("/articles/_settings").values()
+        return {
+            "topic_partitions": len(topic["partitions"]),
+            "topic_replicas": sorted({len(p["replica_nodes"]) for p in topic["partitions"]}),
+            "topic_min_insync_replicas": int(min_isr),
+            "index_shards": int(index["settings"]["index"]["number_of_shards"]),
+            "index_replicas": int(index["settings"]["index"]["number_of_replicas"]),
+        }
 
     def sizes(self) -> dict[str, float]:
         """What the corpus takes on disk, for README's sizing: the index's primaries and all
@@ -448,6 +487,12 @@ def _print(report: Report) -> None:
         console.print(table)
     print("stall: from the kill to the next article indexed; back after: to serving again")
     print(f"Elasticsearch health at the end: {report.es_health_at_end}")
+    if report.layout:
+        print(
+            "created: topic articles {topic_partitions} partitions x {topic_replicas} replicas, "
+            "min.insync.replicas {topic_min_insync_replicas}; index {index_shards} shards "
+            "+ {index_replicas} replica".format(**report.layout)
+        )
     if report.sizes.get("index_docs"):
         docs = report.sizes["index_docs"]
         index_kib = report.sizes["index_primary_bytes"] / docs / 1024
