@@ -16,18 +16,17 @@ MANIFEST = json.loads(MANIFEST_PATH.read_text())
 JVM_FIXTURES = frozenset({"kafka_url", "private_kafka", "elasticsearch_node", "elasticsearch_url"})
 """Fixtures that start a JVM (Kafka or Elasticsearch from deploy/local): their tests are `jvm`."""
 BROWSER_DIR = Path(__file__).parent / "browser"
-SLOW_PATHS = tuple(
-    Path(__file__).parent / path
-    for path in ("e2e", "reliability", "integration/test_crawl_restart.py")
-)
-"""Whole multi-process pipelines, the reliability rows, crawls killed mid-pass: `slow`,
-minutes in all; `-m "not jvm and not browser and not slow"` is the quick loop."""
+SLOW_TESTS = ("e2e/*", "integration/test_crawl*.py", "api/test_schemathesis.py")
+"""`slow` by where they are, besides every `e2e` test (services as separate processes,
+fault runs): real `newsagg crawl` processes (seconds each) and the API fuzzing. Minutes
+in all, so the quick loop, `-m "not jvm and not browser and not slow"`, leaves them to
+`make test`."""
 _running: list[pytest.Item] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark by what a test uses or where it is, so a new Kafka, browser or pipeline test
-    cannot forget its marker.
+    """Mark by what a test uses or where it is, so a new Kafka, browser, pipeline or crawl
+    test cannot forget its marker.
 
     Fixtures fetched at run time (`request.getfixturevalue`) are not in the closure: their
     parameters carry the mark instead, and `pytest_fixture_setup` below refuses to start a
@@ -37,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.jvm)
         if item.path.is_relative_to(BROWSER_DIR):
             item.add_marker(pytest.mark.browser)
-        if any(item.path.is_relative_to(path) for path in SLOW_PATHS):
+        if item.get_closest_marker("e2e") or any(map(item.path.match, SLOW_TESTS)):
             item.add_marker(pytest.mark.slow)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 import pty
 import subprocess
 import sys
 from pathlib import Path
 
-from newsagg.crawler.progress import CLEAR_LINE, progress_line, progress_settings
+from newsagg.crawler.progress import CLEAR_LINE
 
 from newsagg.cli.demo_site import DemoSites
 
@@ -56,29 +55,3 @@ def test_a_crawl_into_a_pipe_shows_none(tmp_path: Path, demo_site: DemoSites):
     assert code == 0, shown[-2000:]
     assert "crawled: " not in shown
     assert CLEAR_LINE not in shown
-
-
-def test_the_line_counts_failures_and_leaves_out_steps():
-    stats = {
-        "downloader/response_count": 9,
-        "listing/ok": 2,
-        "listing/robots_txt/disallowed": 1,
-        "article/extracted": 5,
-        "article/published": 4,
-        "article/unchanged": 1,
-        "article/http_404": 2,
-        "article/no_article": 1,
-    }
-    assert progress_line(stats) == (
-        "2 listings read, 9 pages fetched, 4 published, 1 unchanged, 3 failed"
-    )
-
-
-def test_only_a_one_shot_crawl_at_a_terminal_asks_for_it():
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    assert progress_settings(True, Terminal())["NEWSAGG_PROGRESS"] is True
-    assert progress_settings(False, Terminal()) == {}
-    assert progress_settings(True, io.StringIO()) == {}

@@ -29,7 +29,7 @@ SCRATCH_SUITE = {
     "test_embedded": "def test_embedded(tmp_path):\n    pass\n",
     "browser/test_page": "def test_page():\n    pass\n",
     "e2e/test_flow": "def test_flow():\n    pass\n",
-    "reliability/test_row": "def test_row():\n    pass\n",
+    "test_services": "import pytest\npytestmark = pytest.mark.e2e\ndef test_up():\n    pass\n",
 }
 # Stand-ins for support/kafka_broker.py and support/elasticsearch_node.py, same names.
 STAND_INS = "".join(
@@ -42,6 +42,7 @@ STAND_INS = "".join(
 )
 MARKERS = (
     "[pytest]\naddopts = --strict-markers\nmarkers =\n    jvm: x\n    browser: x\n    slow: x\n"
+    "    e2e: x\n"
 )
 
 
@@ -50,7 +51,7 @@ def scratch(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini(MARKERS)
     conftest = CONFTEST.replace("pytest_plugins = ", "_real_plugins = ")
     pytester.makeconftest(f"{conftest}\n\n{STAND_INS}")
-    for directory in ("browser", "e2e", "reliability"):
+    for directory in ("browser", "e2e"):
         (pytester.path / directory).mkdir()
     pytester.makepyfile(**SCRATCH_SUITE)
     return pytester
@@ -65,7 +66,7 @@ def test_the_quick_loop_leaves_out_every_test_that_reaches_a_jvm_a_browser_or_is
     result = scratch.runpytest("-m", "slow", "-q", "--co")
     assert sorted(line for line in result.outlines if "::" in line) == [
         "e2e/test_flow.py::test_flow",
-        "reliability/test_row.py::test_row",
+        "test_services.py::test_up",
     ]
     result = scratch.runpytest("-m", "jvm", "-q", "--co")
     assert sorted(line for line in result.outlines if "::" in line) == [

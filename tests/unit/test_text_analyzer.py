@@ -48,6 +48,7 @@ def test_the_tricky_cases_match(both):
         assert ours.analyze(text) == tantivys.analyze(text), text
 
 
+@pytest.mark.slow  # some 77,000 words through both analyzers
 def test_every_word_stems_alike(both):
     ours, tantivys = both
     words = _words()
@@ -56,6 +57,7 @@ def test_every_word_stems_alike(both):
     assert differ == []
 
 
+@pytest.mark.slow  # some 280,000 code points through both analyzers
 def test_every_assigned_code_point_splits_lowercases_and_folds_alike(both):
     """Each character between letters: a separator, or part of the word and its folding.
     (Code points unassigned in this Python's Unicode are left out: Rust's tables are newer.)"""
