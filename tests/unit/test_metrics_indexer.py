@@ -113,6 +113,13 @@ def test_articles_the_store_refuses_are_dead_lettered_as_rejected_and_not_fresh(
     assert sample("newsagg_freshness_fetched_to_searchable_seconds_count") == fresh
 
 
+def test_both_retry_series_exist_before_the_first_retry():
+    """rate() and the retries panel need a series at 0; one born at 1 hides the first retry."""
+    exposed = generate_latest(REGISTRY).decode()
+    for dependency in ("store", "bus"):
+        assert f'newsagg_indexer_retries_total{{dependency="{dependency}"}}' in exposed
+
+
 def test_retries_are_counted_by_the_dependency_that_was_down():
     bus, store = MemoryBus(), MemoryStore()
     a = article(5, published=None, fetched=timedelta(seconds=1))

@@ -64,6 +64,8 @@ RETRIES = Counter(
     ["dependency"],
     registry=REGISTRY,
 )
+for _dependency in ("store", "bus"):
+    RETRIES.labels(_dependency)  # a series at 0 from the start: rate() sees the first retry
 STORE_DOCUMENTS = Gauge("newsagg_store_documents", "Documents in the store.", registry=REGISTRY)
 STORE_SIZE = Gauge(
     "newsagg_store_size_bytes",
