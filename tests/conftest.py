@@ -18,9 +18,9 @@ JVM_FIXTURES = frozenset({"kafka_url", "private_kafka", "elasticsearch_node", "e
 BROWSER_DIR = Path(__file__).parent / "browser"
 SLOW_TESTS = ("e2e/*", "integration/test_crawl*.py", "api/test_schemathesis.py")
 """`slow` by where they are, besides every `e2e` test (services as separate processes,
-fault runs): real `newsagg crawl` processes (seconds each) and the API fuzzing. Minutes
-in all, so the quick loop, `-m "not jvm and not browser and not slow"`, leaves them to
-`make test`."""
+fault runs) and every test of the crawler's test site (`site` in tests/integration): real
+`newsagg crawl` processes (seconds each) and the API fuzzing. Minutes in all, so the quick
+loop, `-m "not jvm and not browser and not slow"`, leaves them to `make test`."""
 _running: list[pytest.Item] = []
 
 
@@ -36,7 +36,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.jvm)
         if item.path.is_relative_to(BROWSER_DIR):
             item.add_marker(pytest.mark.browser)
-        if item.get_closest_marker("e2e") or any(map(item.path.match, SLOW_TESTS)):
+        crawls = "site" in getattr(item, "fixturenames", ()) and item.path.match("integration/*")
+        if crawls or item.get_closest_marker("e2e") or any(map(item.path.match, SLOW_TESTS)):
             item.add_marker(pytest.mark.slow)
 
 

@@ -46,6 +46,7 @@ def fronted(tmp_path: Path) -> Iterator[tuple[LiveApi, int]]:
             nginx.wait(timeout=20)
 
 
+@pytest.mark.slow  # waits out nginx's timeout on 300 half-sent requests: 12 s
 def test_nginx_closes_half_sent_requests_and_the_api_stays_up(fronted: tuple[LiveApi, int]):
     api, port = fronted
     measured = subprocess.run(
