@@ -16,7 +16,8 @@ The machine has no image registry and no bridge network, so this script
 4. serves the demo news sites on loopback ports, picks free ports for every listener,
    and runs `docker-compose -f docker-compose.yml -f deploy/compose/local.yml up -d`;
 5. (test) waits until the API container answers "Milind Soman cycling" with the demo's
-   seed story first, and Prometheus scrapes all four newsagg targets; then `down -v`.
+   seed story first, Prometheus scrapes all four newsagg targets, and the indexers'
+   consumed counters it scraped add up to the indexed articles; then `down -v`.
 Exit code 0 when every check passed. Needs root (dockerd), docker.io, docker-compose and
 debootstrap (the Makefile installs them), and Java + Maven like deploy/local.
 """
@@ -155,6 +156,19 @@ class Engine:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.proc = None
+        # dockerd leaves its default network namespace mounted in the exec root.
+        netns = self.state / "exec" / "netns" / "default"
+        if os.path.ismount(netns):
+            subprocess.run(["umount", str(netns)], check=False)
+
+    def prune(self) -> None:
+        """Drop replaced images, and the build cache when the disk runs low: with vfs every
+        layer is a full copy of its image, so the data root grows by gigabytes a build."""
+        self.docker("image", "prune", "--force")
+        usage = shutil.disk_usage(self.state)
+        if usage.free < 0.3 * usage.total:
+            log(f"under 30 % of the disk free: dropping the build cache in {self.state}")
+            self.docker("builder", "prune", "--all", "--force")
 
     def docker(self, *args: str, **kwargs: Any) -> str:
         return run([DOCKER, *args], env=self.env, **kwargs)
@@ -320,13 +334,16 @@ class Stack:
 
     def __init__(self, engine: Engine, project: str, env: dict[str, str], work: Path) -> None:
         self.engine = engine
-        self.env = {**engine.env, **env}
+        # Removing a container copies nothing but deletes a whole vfs tree: on a loaded
+        # machine that outlasts docker-compose's default 60 s client timeout.
+        self.env = {**engine.env, "COMPOSE_HTTP_TIMEOUT": "600", **env}
         self.config = compose_config(self.env)
         for service in self.config["services"].values():
             if service.get("network_mode") == "host":
                 service.pop("ports", None)
         merged = work / "docker-compose.merged.yml"
         merged.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        self.project = project
         self.base = [COMPOSE, "--project-name", project, "--project-directory", str(REPO)]
         self.base += ["-f", str(merged)]
 
@@ -369,6 +386,22 @@ class Stack:
                 raise ComposeError(f"not healthy after {timeout:.0f} s: {states}")
             time.sleep(2)
 
+    def remove(self, *, volumes: bool) -> None:
+        """`down`, then whatever it left (a container stuck in removal, its volumes)."""
+        keep = ["--volumes"] if volumes else []
+        try:
+            self.compose("down", *keep, "--remove-orphans", "--timeout", "20")
+        except ComposeError as exc:
+            print(f"compose: down failed, removing what is left: {exc}", file=sys.stderr)
+        label = f"label=com.docker.compose.project={self.project}"
+        leftovers = self.engine.docker("ps", "-aq", "--filter", label).split()
+        if leftovers:
+            self.engine.docker("rm", "-f", "-v", *leftovers)
+        if volumes:
+            names = self.engine.docker("volume", "ls", "-q", "--filter", label).split()
+            if names:
+                self.engine.docker("volume", "rm", "-f", *names)
+
     def diagnose(self) -> None:
         """What a failed run needs: each service's state and the end of its log."""
         with contextlib.suppress(ComposeError):
@@ -382,8 +415,9 @@ def get_json(url: str, timeout: float = 5) -> Any:
         return json.load(response)
 
 
-def wait_for_seed_story(api: str, slug: str, timeout: float) -> dict[str, Any]:
-    """The API container's answer once the seed story is the first hit."""
+def wait_for_seed_story(api: str, story_url: str, timeout: float) -> dict[str, Any]:
+    """The API container's answer once the seed story, as this run's demo site serves it,
+    is the first hit."""
     url = f"{api}/v1/search?{urllib.parse.urlencode({'q': QUERY})}"
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -391,17 +425,26 @@ def wait_for_seed_story(api: str, slug: str, timeout: float) -> dict[str, Any]:
         with contextlib.suppress(OSError, ValueError):
             last = get_json(url)
             hits = last.get("hits") or []
-            if hits and slug in hits[0]["url"]:
+            if hits and hits[0]["url"] == story_url:
                 return last
         time.sleep(2)
-    raise ComposeError(f"{url}: the seed story ({slug}) is not the first hit; last answer {last}")
+    raise ComposeError(f"{url}: {story_url} is not the first hit; last answer {last}")
 
 
-def per_indexer(prometheus: str) -> str:
-    """Articles each indexer consumed, as Prometheus scraped them: the two share one group."""
+def wait_for_consumed(prometheus: str, articles: int, timeout: float) -> dict[str, float]:
+    """Articles consumed per indexer instance, as Prometheus scraped them, once together
+    they account for every indexed article (the two indexers share one consumer group)."""
     query = urllib.parse.urlencode({"query": "sum by (instance) (newsagg_bus_consumed_total)"})
-    result = get_json(f"{prometheus}/api/v1/query?{query}")["data"]["result"]
-    return ", ".join(sorted(f"{r['metric']['instance']}: {r['value'][1]}" for r in result))
+    deadline = time.monotonic() + timeout
+    consumed: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            result = get_json(f"{prometheus}/api/v1/query?{query}")["data"]["result"]
+            consumed = {r["metric"]["instance"]: float(r["value"][1]) for r in result}
+            if sum(consumed.values()) >= articles:
+                return consumed
+        time.sleep(2)
+    raise ComposeError(f"Prometheus saw {consumed} consumed, fewer than {articles} indexed")
 
 
 def wait_for_scrapes(prometheus: str, timeout: float) -> list[dict[str, Any]]:
@@ -467,7 +510,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             env["LOCAL_PROMETHEUS_TARGETS"] = str(prometheus_targets(work / "targets", ports))
             stack = Stack(engine, f"newsagg-{args.mode}", env, work)
             build_service_images(engine, stack.config)
+            engine.prune()
             log(f"images ready ({time.monotonic() - began:.0f} s since start)")
+            if args.mode == "test":  # what an interrupted earlier run left must not count
+                stack.remove(volumes=True)
             started = time.monotonic()
             stack.compose("up", "-d", "--no-build")
             stack.wait_healthy(stack.services, args.timeout)
@@ -475,14 +521,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"all {len(stack.services)} containers healthy ({took:.0f} s)")
             api = f"http://127.0.0.1:{ports['NEWSAGG_API_PORT']}"
             prometheus = f"http://127.0.0.1:{ports['LOCAL_PROMETHEUS_PORT']}"
-            page = wait_for_seed_story(api, manifest["reference_slug"], args.timeout)
+            seed = f"{sites.url}/articles/{manifest['reference_slug']}.html"
+            page = wait_for_seed_story(api, seed, args.timeout)
             log(f"API container: {QUERY!r} -> first of {page['total']}: {page['hits'][0]['url']}")
             up = wait_for_scrapes(prometheus, args.timeout)
             instances = sorted(f"{r['metric']['job']}@{r['metric']['instance']}" for r in up)
             log(f"Prometheus scrapes {len(up)} newsagg targets, all up: {', '.join(instances)}")
             ready = get_json(f"{api}/readyz")
             log(f"indexed {ready.get('articles')} articles ({time.monotonic() - started:.0f} s)")
-            log(f"consumed per indexer (last scrape): {per_indexer(prometheus)}")
+            consumed = wait_for_consumed(prometheus, ready["articles"], args.timeout)
+            shares = ", ".join(f"{i}: {n:.0f}" for i, n in sorted(consumed.items()))
+            log(f"consumed per indexer, as Prometheus scraped it: {shares}")
             if args.mode == "up":
                 search = f"{api}/?q={QUERY.replace(' ', '+')}"
                 print(f"\nSearch page: {search}\nPrometheus:  {prometheus}", flush=True)
@@ -498,9 +547,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         if stack is not None:
-            keep = [] if args.mode == "up" else ["--volumes"]  # `up` keeps its data
-            with contextlib.suppress(ComposeError):
-                stack.compose("down", *keep, "--remove-orphans", "--timeout", "20")
+            try:
+                stack.remove(volumes=args.mode == "test")  # `up` keeps its data
+            except ComposeError as exc:
+                print(f"compose: tear-down incomplete: {exc}", file=sys.stderr)
         engine.stop()
         shutil.rmtree(work, ignore_errors=True)
         log(f"torn down, dockerd stopped ({time.monotonic() - began:.0f} s in all)")
