@@ -92,7 +92,7 @@ def test_an_interrupted_pass_is_completed_by_the_next(
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: slow_fetches(site) - before >= 6, 60, "a quarter of the articles")
+        wait_until(lambda: slow_fetches(site) - before >= 6, 180, "a quarter of the articles")
         interrupt(first)
         first.wait(timeout=60)
     finally:
