@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Every knob of newsagg; README's configuration table lists them."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSAGG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NEWSAGG_", extra="ignore", env_ignore_empty=True)
+    """An empty variable (`NEWSAGG_STORE_CA_CERTS=` in a .env or compose file) means unset,
+    not the value "": an empty path would be the current directory."""
 
     data_dir: Path = Field(Path("data"), description="Where embedded state lives.")
     bus_url: str = Field(
