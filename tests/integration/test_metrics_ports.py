@@ -5,10 +5,8 @@ supervisor does not restart (tests/unit/test_supervisor.py)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +14,6 @@ import pytest
 from newsagg.cli.supervisor import CONFIG_ERROR
 
 SOURCES = "sources:\n  - name: example\n    feeds: [https://news.example.com/rss.xml]\n"
-
-
-@pytest.fixture
-def taken_port() -> Iterator[int]:
-    with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
-        other.listen()
-        yield other.getsockname()[1]
 
 
 @pytest.mark.parametrize(

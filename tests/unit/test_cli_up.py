@@ -7,7 +7,7 @@ import errno
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,15 +18,6 @@ from newsagg.cli import main as cli
 from newsagg.cli.demo_site import PORTS_FILE
 
 SOURCES = "sources:\n  - name: example\n    feeds: [https://news.example.com/rss.xml]\n"
-
-
-@pytest.fixture
-def taken_port() -> Iterator[int]:
-    """A port another program listens on."""
-    with socket.socket() as other:
-        other.bind(("127.0.0.1", 0))
-        other.listen()
-        yield other.getsockname()[1]
 
 
 def free_port() -> int:
