@@ -183,7 +183,7 @@ def report(
                 "target": t["target"],
                 "newsagg": _cell(t.get("newsagg", "")),
                 "peer": _cell(t.get("peer", "")),
-                "value": _cell(t["value"]),
+                "value": f"{t['value']:.4g}",
                 "goal": t["goal"],
                 "met": {True: "yes", False: "NO", None: ""}[t["met"]],
             }
