@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         description="`newsagg search` asks this API (http://host:port) instead of opening the "
         "store itself; empty = the store.",
     )
+    api_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="API worker processes answering on one port; 0 = one per core, or 1 when "
+        "api_rate_limit is on (its token buckets live in each process).",
+    )
     crawler_metrics_port: int = Field(9101, ge=0, le=65535, description="0 turns it off.")
     indexer_metrics_port: int = Field(9102, ge=0, le=65535, description="0 turns it off.")
     metrics_host: str = Field(
@@ -104,6 +111,13 @@ class Settings(BaseSettings):
     max_page_bytes: int = Field(10_000_000, gt=0)
     indexer_group: str = "indexer"
     indexer_batch_size: int = Field(200, ge=1, le=10_000)
+    indexer_batch_wait: float = Field(
+        0.2,
+        ge=0,
+        le=10,
+        description="Seconds a batch waits for more messages after its first one before it is "
+        "written and committed (or until it is indexer_batch_size long).",
+    )
     indexer_max_retry_delay: float = Field(30.0, gt=0)
     kafka_partitions: int = Field(
         6,

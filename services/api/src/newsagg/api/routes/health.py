@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from newsagg.api.deps import StoreDep, get_bus
-from newsagg.api.metrics import REGISTRY
+from newsagg.api.metrics import exposition
 from newsagg.api.models import BusHealth, Health
 from newsagg.api.problems import NotReady
 from newsagg.core.ports import BusUnavailable, DataCorrupted
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(tags=["operations"])
@@ -59,4 +59,4 @@ def _bus_health(request: Request) -> BusHealth:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def get_metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
