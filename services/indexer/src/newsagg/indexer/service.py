@@ -60,6 +60,7 @@ def _index(settings: Settings, stop: threading.Event) -> None:
             consumer,
             store,
             batch_size=settings.indexer_batch_size,
+            batch_wait=settings.indexer_batch_wait,
             max_retry_delay=settings.indexer_max_retry_delay,
             stop=stop,
             group=settings.indexer_group,

@@ -1,5 +1,10 @@
 """The indexer's loop: consume a batch, validate, upsert, and only then commit.
 
+A batch closes at `batch_size` messages or `batch_wait` seconds after its first message,
+whichever comes first: a lone article is searchable within `batch_wait` (plus one store
+commit), and a burst (a crawl pass publishing as it extracts) costs one store commit, not
+one per article.
+
 Delivery is at least once: offsets move only after the store acknowledged the
 batch (and the dead letters of the batch are on the bus), and upserts are
 idempotent, so a crash anywhere re-delivers work without duplicating it.
@@ -75,6 +80,7 @@ class Indexer:
         store: SearchStore,
         *,
         batch_size: int = 200,
+        batch_wait: float = 0.2,
         max_retry_delay: float = 30.0,
         stop: threading.Event | None = None,
         group: str = "indexer",
@@ -84,6 +90,7 @@ class Indexer:
         self.consumer = consumer
         self.store = store
         self.batch_size = batch_size
+        self.batch_wait = batch_wait
         self.max_retry_delay = max_retry_delay
         self.stop = stop or threading.Event()
         self.group = group
@@ -100,12 +107,28 @@ class Indexer:
                     lambda: self.consumer.poll(self.batch_size, timeout=1.0), "poll the bus"
                 )
                 if messages:
-                    self.process(messages)
+                    self.process(self._fill(messages))
                 elif time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
                     self._report_lag()
                     self._report_store()
         except Stopped:
             log.info("stopped before the current batch was committed; it will be redelivered")
+
+    def _fill(self, messages: list[Message]) -> list[Message]:
+        """Add to the batch until it is full or `batch_wait` seconds have passed since its
+        first message: one store commit for a burst, a bounded wait for a lone message."""
+        deadline = time.monotonic() + self.batch_wait
+        while len(messages) < self.batch_size and not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            wanted = self.batch_size - len(messages)
+            messages.extend(
+                self._retrying(
+                    lambda n=wanted, t=left: self.consumer.poll(n, timeout=t), "poll the bus"
+                )
+            )
+        return messages
 
     def process(self, messages: Sequence[Message]) -> None:
         """Handle one batch: upsert the valid, dead-letter the invalid, then commit all."""
