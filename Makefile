@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools cluster cluster-test prometheus compose-tools compose-up compose-test
+.PHONY: install demo test lint format up clean kafka elasticsearch browser nginx reliability reliability-tools cluster cluster-test prometheus compose-tools compose-up compose-test bench bench-quick
 
 install: .venv/.installed
 
@@ -24,8 +24,30 @@ demo: install  ## serve the bundled demo site, crawl it, index it, serve the sea
 up: install  ## crawler + indexer + API on the sources in NEWSAGG_SOURCES (default sources.yaml)
 	.venv/bin/newsagg up
 
-test: install lint browser nginx prometheus  ## the whole suite (CI runs this)
+test: install lint browser nginx prometheus bench-quick  ## the whole suite (CI runs this)
 	NEWSAGG_TEST_CHROMIUM=$(CHROMIUM) .venv/bin/pytest
+
+# issue 16: every benchmark, in this order; each writes <results>/<name>.json through
+# bench/_report.py, then bench/summary.py prints one table and exits 1 if one of BENCH_EXPECT
+# has no results from this run. A failing (or missing) script fails the target at the end.
+BENCHES := extraction crawl freshness index search api bus
+BENCH_EXPECT := extraction,crawl,freshness,index,search,api
+define run_benches
+	@$(2) since=$$(date +%s); failed=; \
+	for b in $(BENCHES); do \
+		echo "== bench/$$b.py $(1)"; start=$$SECONDS; \
+		.venv/bin/python bench/$$b.py $(1) || failed="$$failed $$b"; \
+		echo "== bench/$$b.py: $$((SECONDS - start)) s"; \
+	done; \
+	.venv/bin/python bench/summary.py --expect $(BENCH_EXPECT) --since $$since || failed="$$failed summary"; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed" >&2; exit 1; fi
+endef
+
+bench: install nginx reliability-tools  ## every benchmark in full (bench/results/*.json, py-spy profiles beside), then one table
+	$(call run_benches,)
+
+bench-quick: install nginx reliability-tools  ## every benchmark with --quick (same code paths, small sizes) into a temp dir; make test runs it
+	$(call run_benches,--quick,export NEWSAGG_BENCH_RESULTS=$${NEWSAGG_BENCH_RESULTS:-$$(mktemp -d -t newsagg-bench-quick.XXXXXX)}; echo "results in $$NEWSAGG_BENCH_RESULTS";)
 
 browser:  ## Debian's Chromium for the search page tests (apt-get, as root or with sudo)
 	@if [ ! -x "$(CHROMIUM)" ]; then \
