@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(markdown(table, machine))
     else:
-        console = Console()
+        # a log (CI, `make bench | tee`) is not an 80-column terminal: keep rows unbroken
+        console = Console(width=None if sys.stdout.isatty() else 160)
         shown = Table(title=f"issue 16 targets ({directory})")
         for column in COLUMNS:
             shown.add_column(column, justify="left" if column == "stage" else "right")
@@ -148,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             style = {"no": "red", "yes": "green"}.get(row[-1])
             shown.add_row(*row, style=style)
         console.print(shown)
-        console.print(machine)
+        console.print(machine, soft_wrap=True)
         plain = [r.name for r in results if not r.data.get("targets")]
         if plain:
-            console.print(f"Results without targets (rows only): {', '.join(plain)}.")
+            console.print(
+                f"Results without targets (rows only): {', '.join(plain)}.", soft_wrap=True
+            )
     for issue in issues:
         print(f"summary: {issue}", file=sys.stderr)
     return 1 if issues else 0
