@@ -1,0 +1,277 @@
+"""Crawl throughput end to end (issue 16, targets 2 and 6), all in one run on one site.
+
+.venv/bin/python bench/crawl.py [--quick] [--pages N] [--newsplease-pages M] [--profile]
+
+A local site (bench/crawl_site.py: the 121 real benchmark pages copied under distinct
+URLs, 8 sources with feeds and news sitemaps, Debian's nginx on loopback) is crawled by:
+
+- newsagg: `newsagg crawl --once` in a temporary data dir (embedded bus), politeness as
+  configured except NEWSAGG_CRAWL_HOST_CONCURRENCY (a documented setting; the site is
+  ours). pages/s is published articles over the wall time of the whole command, start
+  included; CPU seconds and peak RSS over its whole process tree (extraction workers too).
+- the extraction ceiling: plain `trafilatura.extract` (defaults) over the same files read
+  from disk by a process pool on every core; pages/s over the extraction map, after one
+  warm-up page per worker.
+- news-please 1.6.16, installed into .cache/bench/news-please (outside the timing), with
+  its RssCrawler from each source's homepage over a site built the same way with fewer
+  pages (--newsplease-pages, so its run stays under ~5 minutes); its body F1 against the
+  benchmark's ground truth with the scoring of bench/extraction_score.py.
+
+Ratios are of pages/s measured in this run; CPU ms per page is the steadier figure on a
+shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+from _measure import Measured, run_measured
+from _report import profile_path, report, results_dir, target
+from crawl_site import Site, build_site, originals, serve
+from extraction_score import score
+
+ROOT = Path(__file__).resolve().parents[1]
+NEWSAGG = ROOT / ".venv" / "bin" / "newsagg"
+NEWSPLEASE_VERSION = "1.6.16"
+NEWSPLEASE_VENV = ROOT / ".cache" / "bench" / "news-please"
+_PASS_LINE = re.compile(r"pass finished: [^:]+: \d+ listed, (\d+) new")
+
+
+def run_newsagg(site: Site, work: Path, host_concurrency: int, profile: Path | None) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "sources.yaml").write_text(site.sources_yaml())
+    log = work / "newsagg.log"
+    env = {
+        **os.environ,
+        "NEWSAGG_DATA_DIR": str(work / "data"),
+        "NEWSAGG_SOURCES": str(work / "sources.yaml"),
+        "NEWSAGG_CRAWL_HOST_CONCURRENCY": str(host_concurrency),
+    }
+    with log.open("wb") as stderr:  # the published count is read from the crawl's log
+        measured = run_measured(
+            [str(NEWSAGG), "crawl", "--once"], env=env, timeout=900, profile=profile, stderr=stderr
+        )
+    text = log.read_text(errors="replace")
+    if measured.returncode != 0:
+        raise RuntimeError(f"newsagg crawl failed ({measured.returncode}):\n{text[-3000:]}")
+    published = sum(int(n) for n in _PASS_LINE.findall(text))
+    return _row("newsagg crawl --once", published, measured)
+
+
+def _row(tool: str, pages: int, measured: Measured, note: str = "") -> dict[str, Any]:
+    return {
+        "tool": tool,
+        "pages": pages,
+        "wall_s": round(measured.wall_s, 2),
+        "pages_per_s": round(pages / measured.wall_s, 2) if measured.wall_s else 0.0,
+        "cpu_ms_per_page": round(1000 * measured.cpu_s / pages, 1) if pages else 0.0,
+        "peak_rss_mb": round(measured.peak_rss_mb, 1),
+        "note": note,
+    }
+
+
+def _plain_extract(path: str) -> int:
+    import trafilatura
+
+    return len(trafilatura.extract(Path(path).read_bytes()) or "")
+
+
+def _warm() -> None:
+    import trafilatura
+
+    trafilatura.extract("<html><body><p>" + "warm up the extractor. " * 20 + "</p></body></html>")
+
+
+def run_ceiling(site: Site, workers: int) -> dict[str, Any]:
+    """Plain trafilatura on every core over the site's files: the crawl's upper bound."""
+    paths = [str(page.path) for page in site.pages]
+    with ProcessPoolExecutor(workers, initializer=_warm) as pool:
+        list(pool.map(_plain_extract, paths[:workers], chunksize=1))  # every worker started
+        children = psutil.Process().children(recursive=True)
+        before = sum(sum(c.cpu_times()[:2]) for c in children)
+        started = time.monotonic()
+        list(pool.map(_plain_extract, paths, chunksize=4))
+        wall = time.monotonic() - started
+        cpu = sum(sum(c.cpu_times()[:2]) for c in children) - before
+        rss = sum(c.memory_info().rss for c in children) / 2**20
+    return _row(
+        f"trafilatura.extract x{workers} processes",
+        len(paths),
+        Measured(wall, cpu, rss, 0),
+        "files read from disk; no fetching",
+    )
+
+
+def ensure_newsplease() -> Path:
+    """news-please in its own venv (its dependencies clash with ours), pinned."""
+    python = NEWSPLEASE_VENV / "bin" / "python"
+    check = [str(python), "-c", "import importlib.metadata as m; print(m.version('news-please'))"]
+    if python.exists():
+        found = subprocess.run(check, capture_output=True, text=True)
+        if found.stdout.strip() == NEWSPLEASE_VERSION:
+            return NEWSPLEASE_VENV / "bin" / "news-please"
+    uv = shutil.which("uv") or str(ROOT / ".cache" / "uv" / "bin" / "uv")
+    print(f"installing news-please=={NEWSPLEASE_VERSION} into {NEWSPLEASE_VENV} (not timed)")
+    subprocess.run([uv, "venv", "-q", "--python", "3.11", str(NEWSPLEASE_VENV)], check=True)
+    subprocess.run(
+        [uv, "pip", "install", "-q", f"news-please=={NEWSPLEASE_VERSION}"],
+        env={**os.environ, "VIRTUAL_ENV": str(NEWSPLEASE_VENV)},
+        check=True,
+    )
+    return NEWSPLEASE_VENV / "bin" / "news-please"
+
+
+def newsplease_config(site: Site, work: Path) -> Path:
+    """Its default config, storing JSON only, RssCrawler on each source's homepage, and
+    its article heuristics off (every feed item on this site is an article)."""
+    default = NEWSPLEASE_VENV.glob("lib/python*/site-packages/newsplease/config/config.cfg")
+    cfg = next(default).read_text()
+    cfg = cfg.replace("working_path = ~/news-please-repo/", f"working_path = {work}/")
+    cfg = re.sub(
+        r"ITEM_PIPELINES = \{[^}]*\}",
+        "ITEM_PIPELINES = {'newsplease.pipeline.pipelines.ArticleMasterExtractor':100,\n"
+        "                  'newsplease.pipeline.pipelines.JsonFileStorage':300\n"
+        "                  }",
+        cfg,
+    )
+    cfg = cfg.replace("LOG_LEVEL = INFO", "LOG_LEVEL = WARNING")
+    config = work / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.cfg").write_text(cfg)
+    sites = [
+        {
+            "url": home,
+            "crawler": "RssCrawler",
+            "overwrite_heuristics": {
+                "og_type": False,
+                "linked_headlines": False,
+                "self_linked_headlines": False,
+                "crawler_contains_only_article_alikes": True,
+            },
+            "pass_heuristics_condition": "crawler_contains_only_article_alikes",
+        }
+        for home in site.sources.values()
+    ]
+    (config / "sitelist.hjson").write_text(json.dumps({"base_urls": sites}, indent=1))
+    return config
+
+
+def run_newsplease(site: Site, work: Path) -> dict[str, Any]:
+    command = ensure_newsplease()
+    work.mkdir(parents=True, exist_ok=True)
+    config = newsplease_config(site, work)
+    measured = run_measured(
+        [str(command), "-c", str(config), "--no-confirm"],
+        env={**os.environ, "HOME": str(work)},
+        cwd=work,
+        timeout=420,
+    )
+    outputs = list((work / "data").rglob("*.json"))
+    truth = site.truth()
+    expected = {original.key: original.body for original in originals()}
+    pairs = []
+    for output in outputs:
+        item = json.loads(output.read_text())
+        key = truth.get(item.get("url", ""))
+        if key is not None:
+            pairs.append((item.get("maintext") or "", expected[key]))
+    f1 = score(pairs).f1 if pairs else 0.0
+    row = _row(
+        f"news-please {NEWSPLEASE_VERSION}",
+        len(outputs),
+        measured,
+        f"its own site of {len(site.pages)} pages; body F1 {f1:.3f} over {len(pairs)} pages",
+    )
+    return {**row, "body_f1": round(f1, 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="~100 pages, no news-please")
+    parser.add_argument("--pages", type=int, help="article pages on the site (default 2,000)")
+    parser.add_argument("--newsplease-pages", type=int, default=400)
+    parser.add_argument("--host-concurrency", type=int, default=8)
+    parser.add_argument("--profile", action="store_true", help="py-spy over the newsagg crawl")
+    args = parser.parse_args()
+    pages = args.pages or (100 if args.quick else 2000)
+    workers = len(os.sched_getaffinity(0))
+    results_dir().mkdir(parents=True, exist_ok=True)
+    profile = profile_path("crawl", "profile") if args.profile else None
+    peer: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory(prefix="newsagg-bench-crawl-") as temp:
+        work = Path(temp)
+        work.chmod(0o755)  # nginx's workers run as another user when nginx starts as root
+        site = build_site(work / "site", pages)
+        with serve(site):
+            ours = run_newsagg(site, work / "newsagg", args.host_concurrency, profile)
+            ceiling = run_ceiling(site, workers)
+        rows = [ours, ceiling]
+        if args.quick:
+            rows.append(
+                {**_row("news-please", 0, Measured(0, 0, 0, 0)), "note": "skipped in quick mode"}
+            )
+        else:
+            np_site = build_site(work / "np-site", args.newsplease_pages)
+            with serve(np_site):
+                peer = run_newsplease(np_site, work / "news-please")
+            rows.append(peer)
+    targets = [
+        target(
+            "crawl pages/s vs the extraction ceiling (plain trafilatura, all cores)",
+            round(ours["pages_per_s"] / ceiling["pages_per_s"], 3),
+            ">= 0.8",
+            newsagg=f"{ours['pages_per_s']} pages/s",
+            peer=f"{ceiling['pages_per_s']} pages/s",
+        )
+    ]
+    if peer is not None and peer["pages_per_s"]:
+        targets.append(
+            target(
+                "crawl pages/s vs news-please",
+                round(ours["pages_per_s"] / peer["pages_per_s"], 2),
+                ">= 5",
+                newsagg=f"{ours['pages_per_s']} pages/s",
+                peer=f"{peer['pages_per_s']} pages/s",
+            )
+        )
+        targets.append(
+            target(
+                "crawl CPU ms per page vs news-please (lower is better)",
+                round(ours["cpu_ms_per_page"] / peer["cpu_ms_per_page"], 3),
+                "",
+                newsagg=f"{ours['cpu_ms_per_page']} ms",
+                peer=f"{peer['cpu_ms_per_page']} ms",
+            )
+        )
+    targets.append(
+        target(
+            "crawler peak RSS, MB (whole process tree)",
+            ours["peak_rss_mb"],
+            "",
+            newsagg=f"{ours['peak_rss_mb']} MB",
+        )
+    )
+    params = {
+        "pages": pages,
+        "sources": len(site.sources),
+        "cores": workers,
+        "host_concurrency": args.host_concurrency,
+        "newsplease_pages": 0 if args.quick else args.newsplease_pages,
+        "quick": args.quick,
+    }
+    report("crawl", rows, params, targets)
+
+
+if __name__ == "__main__":
+    main()
