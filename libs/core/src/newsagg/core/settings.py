@@ -107,6 +107,21 @@ class Settings(BaseSettings):
         description="Which of them this crawler is (0..shards-1): it crawls the sources whose "
         "name hashes to it (sources.shard_of).",
     )
+    websub_callback_url: str = Field(
+        "",
+        description="WebSub: the base URL hubs reach the crawler's callback listener at "
+        "(https://crawler.example.com/websub); empty = WebSub off, every source is polled.",
+    )
+    websub_host: str = Field(
+        "127.0.0.1", min_length=1, description="WebSub: address the callback listener binds."
+    )
+    websub_port: int = Field(9103, ge=1, le=65535, description="WebSub: the listener's port.")
+    websub_lease_seconds: int = Field(
+        86_400,
+        ge=2,
+        le=864_000,
+        description="WebSub: lease asked of a hub; renewed when three quarters of it passed.",
+    )
     download_timeout: float = Field(30.0, gt=0)
     max_page_bytes: int = Field(10_000_000, gt=0)
     indexer_group: str = "indexer"
@@ -196,6 +211,17 @@ class Settings(BaseSettings):
                     f"api_trusted_proxies: {item!r} is not an IP address or network like "
                     "10.0.0.5 or 10.0.0.0/24"
                 ) from exc
+        return value
+
+    @field_validator("websub_callback_url")
+    @classmethod
+    def _callback_is_a_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError(
+                f"websub_callback_url: {value!r} is not an http(s) URL like "
+                "https://crawler.example.com/websub"
+            )
         return value
 
     @field_validator("api_public_url")

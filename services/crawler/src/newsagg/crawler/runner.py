@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,8 @@ from newsagg.crawler.metrics import (
 from newsagg.crawler.progress import progress_settings
 from newsagg.crawler.spider import NewsSpider
 from newsagg.crawler.state import CrawlState
-from scrapy.crawler import CrawlerProcess
+from newsagg.crawler.websub import WebSub
+from scrapy.crawler import Crawler, CrawlerProcess
 from twisted.python.failure import Failure
 
 log = logging.getLogger("newsagg.crawler")
@@ -157,8 +159,19 @@ def crawl(
             if crawler.spider is not None and (unreadable := crawler.spider.report.unreadable()):
                 raise UnreadableSources(unreadable)
         else:
-            for source in sources:
-                _poll(process, source, state, settings.crawl_max_age_days)
+            pollers = {
+                source.name: SourcePoller(process, source, state, settings.crawl_max_age_days)
+                for source in sources
+            }
+            websub = None
+            if settings.websub_callback_url:
+                websub = WebSub(settings, state, sources, lambda name: pollers[name].now())
+                for poller in pollers.values():
+                    poller.watch = websub.watch
+            for poller in pollers.values():
+                poller.now()
+            if websub is not None:  # after the first crawl: Scrapy has installed its reactor
+                websub.start()
             process.start(stop_after_crawl=False)
     finally:
         state.close()
@@ -177,17 +190,53 @@ def _set_gauges(sources: list[Source], state: CrawlState) -> None:
             LAST_SUCCESS.labels(source.name).set(known.last_success)
 
 
-def _poll(process: CrawlerProcess, source: Source, state: CrawlState, max_age_days: int) -> None:
-    """Crawl one source now and again `interval` seconds after each pass ends."""
+class SourcePoller:
+    """Crawls one source now and again `interval` seconds after each pass ends; `now()`
+    (a WebSub notification) starts a pass at once, or right after the one running."""
 
-    def again(outcome: object) -> None:
+    def __init__(
+        self, process: CrawlerProcess, source: Source, state: CrawlState, max_age_days: int
+    ) -> None:
+        self.process = process
+        self.source = source
+        self.state = state
+        self.max_age_days = max_age_days
+        self.watch: Callable[[Crawler], None] | None = None
+        """Called with each pass's crawler before it starts (WebSub reads its feeds)."""
+        self._running = False
+        self._again = False
+        self._next: Any = None
+
+    def now(self) -> None:
+        if self._running:
+            self._again = True  # the running pass may have read the feed before the change
+            return
+        if self._next is not None and self._next.active():
+            self._next.cancel()
+        self._crawl()
+
+    def _crawl(self) -> None:
+        self._running, self._again = True, False
+        log.info("crawling %s (then every %.0fs)", self.source.name, self.source.interval)
+        crawler = self.process.create_crawler(NewsSpider)
+        if self.watch is not None:
+            self.watch(crawler)
+        spider_args = {
+            "sources": [self.source],
+            "state": self.state,
+            "max_age_days": self.max_age_days,
+        }
+        self.process.crawl(crawler, **spider_args).addBoth(self._done)
+
+    def _done(self, outcome: object) -> None:
         from twisted.internet import reactor  # imported late: Scrapy chooses the reactor
 
+        self._running = False
         if isinstance(outcome, Failure):
-            log.error("crawl of %s failed: %s", source.name, outcome.getTraceback())
-        if reactor.running:  # type: ignore[attr-defined]
-            reactor.callLater(source.interval, _poll, process, source, state, max_age_days)  # type: ignore[attr-defined]
-
-    log.info("crawling %s (then every %.0fs)", source.name, source.interval)
-    spider_args = {"sources": [source], "state": state, "max_age_days": max_age_days}
-    process.crawl(NewsSpider, **spider_args).addBoth(again)
+            log.error("crawl of %s failed: %s", self.source.name, outcome.getTraceback())
+        if not reactor.running:  # type: ignore[attr-defined]
+            return
+        if self._again:
+            self._next = reactor.callLater(0, self._crawl)  # type: ignore[attr-defined]
+        else:
+            self._next = reactor.callLater(self.source.interval, self._crawl)  # type: ignore[attr-defined]

@@ -44,6 +44,17 @@ CREATE TABLE IF NOT EXISTS source_passes (
     errors       INTEGER NOT NULL,
     last_success REAL
 );
+CREATE TABLE IF NOT EXISTS websub (
+    topic         TEXT PRIMARY KEY,
+    source        TEXT NOT NULL,
+    hub           TEXT NOT NULL,
+    token         TEXT NOT NULL UNIQUE,
+    secret        TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    requested_at  REAL NOT NULL,
+    lease_seconds INTEGER,
+    expires_at    REAL
+);
 """
 
 
@@ -56,6 +67,25 @@ class SourcePass:
     """Failed articles and listings in the last pass."""
     last_success: float | None
     """Unix time one of its listings last answered (ok or 304), in any pass."""
+
+
+@dataclass(frozen=True)
+class WebSubSubscription:
+    """A WebSub subscription to `topic` at `hub`, as the crawl state keeps it, so a
+    restarted crawler still answers the hub at the same callback with the same secret."""
+
+    topic: str
+    source: str
+    hub: str
+    token: str
+    """The callback's last path segment: unguessable, one per topic."""
+    secret: str
+    status: str
+    """requested (sent, not yet verified), active (verified), denied (by the hub)."""
+    requested_at: float
+    lease_seconds: int | None = None
+    expires_at: float | None = None
+    """Unix time the hub's lease ends (set at verification)."""
 
 
 CORRUPTED_REMEDY = (
@@ -161,6 +191,29 @@ class CrawlState:
         with self._lock:
             rows = self._conn.execute("SELECT * FROM source_passes").fetchall()
         return {row[0]: SourcePass(row[1], row[2], row[3]) for row in rows}
+
+    def save_subscription(self, subscription: WebSubSubscription) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO websub VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    subscription.topic,
+                    subscription.source,
+                    subscription.hub,
+                    subscription.token,
+                    subscription.secret,
+                    subscription.status,
+                    subscription.requested_at,
+                    subscription.lease_seconds,
+                    subscription.expires_at,
+                ),
+            )
+
+    def subscriptions(self) -> dict[str, WebSubSubscription]:
+        """Every WebSub subscription, by callback token."""
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM websub").fetchall()
+        return {row[3]: WebSubSubscription(*row) for row in rows}
 
     def forget_articles(self, article_ids: Iterable[str]) -> int:
         """Drop the rows of these articles (`newsagg purge`); returns how many listed URLs
