@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from newsagg.api.guards import install_cors, install_forwarded, install_guards
 from newsagg.api.metrics import REQUEST_SECONDS, REQUESTS
@@ -18,17 +18,42 @@ from newsagg.core.adapters import open_store
 from newsagg.core.ports import Bus, SearchStore
 from newsagg.core.settings import Settings
 from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def route_label(request: Request) -> str:
+def route_label(scope: Scope) -> str:
     """The route template that answered (bounded, unlike the path): "static" for the page's
     files, "unmatched" when no route did (a 404, or a request refused before routing)."""
-    route = request.scope.get("route")
+    route = scope.get("route")
     if isinstance(route, Mount) or (
-        route is None and request.url.path.startswith(STATIC_PREFIX + "/")
+        route is None and scope["path"].startswith(STATIC_PREFIX + "/")
     ):
         return "static"
     return getattr(route, "path", "unmatched")
+
+
+class MeasureMiddleware:
+    """Counts and times every request by route and status, when its answer starts (as
+    long as a stream then takes). Plain ASGI: Starlette's BaseHTTPMiddleware runs each
+    request through a task and memory streams, a cost every request paid."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def measured_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = route_label(scope)
+                REQUESTS.labels(route, str(message["status"])).inc()
+                REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, measured_send)
 
 
 def create_app(
@@ -69,18 +94,7 @@ def create_app(
     install_web(app)
 
     install_guards(app, settings)
-
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = route_label(request)
-        REQUESTS.labels(route, str(response.status_code)).inc()
-        REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(MeasureMiddleware)  # outside the guards: refusals are counted too
     install_cors(app, settings)
     install_forwarded(app, settings)
     return app

@@ -10,7 +10,9 @@ from newsagg.core.ports import Bus, SearchStore
 from newsagg.core.settings import Settings
 
 
-def get_store(request: Request) -> SearchStore:
+async def get_store(request: Request) -> SearchStore:
+    """async, as get_settings: FastAPI runs a plain `def` dependency in its threadpool, a
+    thread handoff per request for a lookup."""
     return request.app.state.store
 
 
@@ -25,7 +27,7 @@ def get_bus(request: Request) -> Bus:
         return state.bus
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

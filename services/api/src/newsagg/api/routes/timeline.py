@@ -32,8 +32,9 @@ async def get_timeline(
     ] = Interval.DAY,
 ) -> TimelineResponse:
     counting = filters.query.model_copy(update={"size": 0, "facets": ()})
-    page = await run_in_threadpool(store.search, counting)
-    found = await run_in_threadpool(store.timeline, counting, interval)
+    page, found = await run_in_threadpool(
+        lambda: (store.search(counting), store.timeline(counting, interval))
+    )
     if found and (found[-1].start - found[0].start) / interval.step >= MAX_BUCKETS:
         raise invalid(
             "interval",

@@ -6,12 +6,13 @@ asks /v1 for everything, so it shows exactly what an API client would get.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 STATIC_PREFIX = "/static"
@@ -37,12 +38,25 @@ def install_web(app: FastAPI) -> None:
     app.include_router(router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=WEB_DIR / "static"), name="static")
 
-    @app.middleware("http")
-    async def page_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        if path == "/" or path.startswith(STATIC_PREFIX + "/"):
-            response.headers.update(PAGE_HEADERS)
-        return response
+    app.add_middleware(PageHeadersMiddleware)
+
+
+class PageHeadersMiddleware:
+    """The page's security headers on `/` and its static files (plain ASGI, no per-request
+    task as Starlette's BaseHTTPMiddleware would run)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/" or path.startswith(STATIC_PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(PAGE_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
