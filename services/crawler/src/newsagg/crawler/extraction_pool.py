@@ -4,9 +4,11 @@ Parsing a page takes tens of milliseconds of CPU; on the reactor thread (or a
 thread, under the GIL) it would hold up fetching. A process pool sized to the
 cores does it in parallel. The polling crawler runs one Scrapy crawl per source
 at once, so the crawls share one pool: it starts with the first open spider and
-stops with the last. Workers come from a forkserver with the extraction code
-preloaded: forking the crawler itself would copy its reactor, bus and metrics
-threads mid-flight.
+then stays up, warm, between passes (a pass that ends must not make the next
+one pay for starting workers again); it ends with the crawler process. Workers
+come from a forkserver that has preloaded the extraction code and warmed it
+(worker_preload): forking the crawler itself would copy its reactor, bus and
+metrics threads mid-flight.
 
 Workers end with the crawler, even when it is killed with SIGKILL. The forkserver is
 their parent, and it cannot notice the crawler's death: it waits for EOF on an "alive"
@@ -55,12 +57,23 @@ def _exit_with(crawler_pid: int) -> None:
 
 
 def _start_worker(crawler_pid: int) -> None:
-    """Tie the worker's life to the crawler's, then load the language model once per
-    worker, not on its first page."""
+    """Tie the worker's life to the crawler's (the forkserver preloaded the rest)."""
     _exit_with(crawler_pid)
-    from newsagg.crawler.extraction_language import detect_language
 
-    detect_language("warm up the language model with a sentence of plain English text")
+
+def _spawn_workers(executor: ProcessPoolExecutor, workers: int) -> None:
+    """Start the forkserver and every worker now, on a thread, while the crawl fetches
+    its listings. Left to the first submit, the start (imports, the preload's warm-up:
+    seconds of CPU) would block the reactor thread that submits."""
+
+    def spawn() -> None:
+        try:
+            for started in [executor.submit(os.getpid) for _ in range(workers)]:
+                started.result()
+        except Exception:  # a pool shut down or broken meanwhile: the next submit tells
+            return
+
+    threading.Thread(target=spawn, name="extraction-pool-start", daemon=True).start()
 
 
 def _as_deferred(future: Future[T]) -> Deferred[T]:
@@ -81,7 +94,11 @@ def _as_deferred(future: Future[T]) -> Deferred[T]:
 
 
 class ExtractionPool:
-    """A reference-counted ProcessPoolExecutor that submits work as Deferreds."""
+    """A ProcessPoolExecutor started by its first user, kept warm while the process
+    lives, that submits work as Deferreds.
+
+    Its workers exit with the crawler process: at a normal exit concurrent.futures
+    joins them, on a kill each one's pidfd watch ends it."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or cores()
@@ -95,7 +112,7 @@ class ExtractionPool:
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["newsagg.crawler.extraction"])
+        context.set_forkserver_preload(["newsagg.crawler.worker_preload"])
         return ProcessPoolExecutor(
             self.workers,
             mp_context=context,
@@ -108,13 +125,33 @@ class ExtractionPool:
             self._users += 1
             if self._executor is None:
                 self._executor = self._start()
+                _spawn_workers(self._executor, self.workers)
 
     def release(self) -> None:
+        """A crawl is done with the pool; its workers stay up for the next pass."""
         with self._lock:
             self._users = max(0, self._users - 1)
-            if self._users == 0 and self._executor is not None:
+
+    def shutdown(self) -> None:
+        """Stop the workers now (tests, and a process that crawls no more)."""
+        with self._lock:
+            if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
+
+    @property
+    def users(self) -> int:
+        """Crawls between open_spider and close_spider now."""
+        with self._lock:
+            return self._users
+
+    @property
+    def worker_pids(self) -> frozenset[int]:
+        """The live workers' pids (empty before the first crawl)."""
+        with self._lock:
+            executor = self._executor
+            processes = dict(getattr(executor, "_processes", None) or {})
+        return frozenset(pid for pid, process in processes.items() if process.is_alive())
 
     def submit(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
         """Run `function` in a worker; a dead worker fails this call and renews the pool."""
