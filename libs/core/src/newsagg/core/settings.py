@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     indexer_group: str = "indexer"
     indexer_batch_size: int = Field(200, ge=1, le=10_000)
     indexer_batch_wait: float = Field(
-        0.2,
+        0.1,
         ge=0,
         le=10,
         description="Seconds a batch waits for more messages after its first one before it is "

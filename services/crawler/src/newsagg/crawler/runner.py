@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -191,8 +192,10 @@ def _set_gauges(sources: list[Source], state: CrawlState) -> None:
 
 
 class SourcePoller:
-    """Crawls one source now and again `interval` seconds after each pass ends; `now()`
-    (a WebSub notification) starts a pass at once, or right after the one running."""
+    """Crawls one source now and every `interval` seconds from the start of each pass (at
+    once after a pass that took longer), so a story waits at most one interval plus a
+    pass; `now()` (a WebSub notification) starts a pass at once, or right after the one
+    running."""
 
     def __init__(
         self, process: CrawlerProcess, source: Source, state: CrawlState, max_age_days: int
@@ -206,6 +209,7 @@ class SourcePoller:
         self._running = False
         self._again = False
         self._next: Any = None
+        self._started = 0.0
 
     def now(self) -> None:
         if self._running:
@@ -217,6 +221,7 @@ class SourcePoller:
 
     def _crawl(self) -> None:
         self._running, self._again = True, False
+        self._started = time.monotonic()
         log.info("crawling %s (then every %.0fs)", self.source.name, self.source.interval)
         crawler = self.process.create_crawler(NewsSpider)
         if self.watch is not None:
@@ -239,4 +244,5 @@ class SourcePoller:
         if self._again:
             self._next = reactor.callLater(0, self._crawl)  # type: ignore[attr-defined]
         else:
-            self._next = reactor.callLater(self.source.interval, self._crawl)  # type: ignore[attr-defined]
+            wait = max(0.0, self.source.interval - (time.monotonic() - self._started))
+            self._next = reactor.callLater(wait, self._crawl)  # type: ignore[attr-defined]

@@ -80,7 +80,7 @@ class Indexer:
         store: SearchStore,
         *,
         batch_size: int = 200,
-        batch_wait: float = 0.2,
+        batch_wait: float = 0.1,
         max_retry_delay: float = 30.0,
         stop: threading.Event | None = None,
         group: str = "indexer",
