@@ -2,14 +2,15 @@
 
 Mirrors es_schema. Text fields are analysed by tantivy itself with the chain
 text_analyzer describes; tantivy stores naive datetimes, ours are UTC, so every date
-crosses here. The whole article (but its text) is kept as JSON in `doc`, so a hit is
-read back without a field-by-field mapping.
+crosses here. The whole article (but its text) is kept as JSON in `doc` (stored, not
+indexed), so a hit is read back without a field-by-field mapping.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import tantivy
 from newsagg.core.adapters.text_analyzer import MAX_TOKEN_BYTES, STEMMER_LANGUAGE
@@ -44,8 +45,19 @@ def schema() -> tantivy.Schema:
     builder.add_date_field("published_at", indexed=True, fast=True)
     builder.add_date_field("sort_date", fast=True)
     builder.add_date_field("crawled_at", stored=True, fast=True)
-    builder.add_text_field("doc", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_bytes_field("doc", stored=True, indexed=False)
     return builder.build()
+
+
+def stores_doc_as_text(index_dir: Path) -> bool:
+    """Whether an index made before the `doc` field became stored-only bytes is at index_dir.
+
+    That layout also indexed the whole JSON as one term per article, which cost ~40 % of
+    the indexing CPU and was never searched; its indexes keep working (read and written
+    in their layout) until they are rebuilt (`newsagg repair --index`).
+    """
+    fields = json.loads((index_dir / "meta.json").read_bytes())["schema"]
+    return any(field["name"] == "doc" and field["type"] == "text" for field in fields)
 
 
 def naive_utc(value: datetime) -> datetime:
@@ -58,6 +70,12 @@ def from_nanos(nanos: int) -> datetime:
     return EPOCH + timedelta(microseconds=nanos // 1000)
 
 
+def nanos_of(value: datetime) -> int:
+    """A datetime as tantivy's fast-field key for dates: nanoseconds since the epoch (UTC)."""
+    delta = naive_utc(value) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
 def nanos_value(value: float | None) -> datetime | None:
     """A max over a date field: float nanoseconds, None when no document has one."""
     if value is None:
@@ -65,7 +83,7 @@ def nanos_value(value: float | None) -> datetime | None:
     return (EPOCH + timedelta(seconds=round(value / 1e9))).replace(tzinfo=UTC)
 
 
-def to_document(article: Article) -> tantivy.Document:
+def to_document(article: Article, *, doc_as_text: bool = False) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("id", article.id)
     doc.add_text("title", article.title)
@@ -80,7 +98,10 @@ def to_document(article: Article) -> tantivy.Document:
         doc.add_date("published_at", naive_utc(article.published_at))
     doc.add_date("sort_date", naive_utc(article.published_at or article.crawled_at))
     doc.add_date("crawled_at", naive_utc(article.crawled_at))
-    doc.add_text("doc", article.model_dump_json(exclude={"text"}))
+    if doc_as_text:
+        doc.add_text("doc", article.model_dump_json(exclude={"text"}))
+    else:
+        doc.add_bytes("doc", article.model_dump_json(exclude={"text"}).encode("utf-8"))
     return doc
 
 
