@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -198,9 +197,16 @@ class SourcePoller:
     running."""
 
     def __init__(
-        self, process: CrawlerProcess, source: Source, state: CrawlState, max_age_days: int
+        self,
+        process: CrawlerProcess,
+        source: Source,
+        state: CrawlState,
+        max_age_days: int,
+        clock: Any = None,
     ) -> None:
         self.process = process
+        self.clock = clock
+        """callLater and seconds (IReactorTime); None: Scrapy's reactor, once installed."""
         self.source = source
         self.state = state
         self.max_age_days = max_age_days
@@ -221,7 +227,7 @@ class SourcePoller:
 
     def _crawl(self) -> None:
         self._running, self._again = True, False
-        self._started = time.monotonic()
+        self._started = self._clock.seconds()
         log.info("crawling %s (then every %.0fs)", self.source.name, self.source.interval)
         crawler = self.process.create_crawler(NewsSpider)
         if self.watch is not None:
@@ -233,16 +239,23 @@ class SourcePoller:
         }
         self.process.crawl(crawler, **spider_args).addBoth(self._done)
 
-    def _done(self, outcome: object) -> None:
-        from twisted.internet import reactor  # imported late: Scrapy chooses the reactor
+    @property
+    def _clock(self) -> Any:
+        if self.clock is None:
+            from twisted.internet import reactor  # imported late: Scrapy chooses the reactor
 
+            self.clock = reactor
+        return self.clock
+
+    def _done(self, outcome: object) -> None:
         self._running = False
         if isinstance(outcome, Failure):
             log.error("crawl of %s failed: %s", self.source.name, outcome.getTraceback())
-        if not reactor.running:  # type: ignore[attr-defined]
+        clock = self._clock
+        if not getattr(clock, "running", True):  # the reactor is stopping
             return
         if self._again:
-            self._next = reactor.callLater(0, self._crawl)  # type: ignore[attr-defined]
+            self._next = clock.callLater(0, self._crawl)
         else:
-            wait = max(0.0, self.source.interval - (time.monotonic() - self._started))
-            self._next = reactor.callLater(wait, self._crawl)  # type: ignore[attr-defined]
+            wait = max(0.0, self.source.interval - (clock.seconds() - self._started))
+            self._next = clock.callLater(wait, self._crawl)
