@@ -1,53 +1,71 @@
-"""Article extraction: body F1 on the article-extraction-benchmark, speed and metadata coverage.
+"""Article extraction: body F1, pages per CPU-second next to trafilatura, cross-validated F1.
 
-.venv/bin/python bench/extraction.py --data DIR [--limit N]
+.venv/bin/python bench/extraction.py [--quick] [--no-cv] [--data DIR] [--folds 5]
 
-Compares the project's extractor (`extract_article`, what the crawler runs) with
-plain `trafilatura.extract` defaults, in one process on one core, scored as the
-dataset's authors score (see extraction_score.py). pages/s is pages per CPU
-second of this process (time.process_time) over the extraction calls only, after
-one untimed warm-up page each (imports, model loading): on a shared machine wall
-time measures the neighbours too.
+Speed: newsagg's `extract_article` (what the crawler runs: text, dates, authors,
+language, tags) against plain `trafilatura.extract` (text only) on the same pages,
+in one process, interleaved page by page so that a busy neighbour slows both
+alike; pages per CPU-second of this process (time.process_time) over the calls
+only, after one untimed warm-up page each (imports, language model). Scored as
+the dataset's authors score (extraction_score.py).
+
+--cv (on by default in the full run): 5-fold cross-validation by site
+(extraction_cv.py) of every combination of trafilatura's options and our
+clean-up rules (`Choices`): per fold, the combination best on the other folds,
+scored on the held-out sites; then each rule's held-out gain (on minus off, the
+rest as shipped) and the fixed configurations per fold. --quick: about 15 pages,
+no cross-validation. The full run also writes a py-spy profile of newsagg alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
+import itertools
+import sys
 import time
 from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import trafilatura
-from _report import report
-from extraction_score import score
-from newsagg.crawler.extraction import ExtractionError, extract_article
+from _measure import run_measured
+from _report import profile_path, report, target
+from corpus import DATA, Page, benchmark_pages
+from extraction_cv import folds_by_site, nested_cv, site_of, spread
+from extraction_score import PageScore, aggregate, score, score_page
+from newsagg.crawler.extraction import (
+    CHOICES,
+    Choices,
+    ExtractionError,
+    _parse,
+    body_text_of,
+    extract_article,
+    json_ld_article,
+    main_content,
+    page_meta,
+)
 
 META = ("title", "date", "authors", "language")
+QUICK_PAGES = 15
+CRAWLED = datetime(2026, 11, 30, tzinfo=UTC)
+"""A fixed crawl time: the benchmark's pages are older, and runs stay comparable."""
+PEER = "trafilatura.extract defaults"
+PEER_FAST = "trafilatura.extract(include_comments=False, fast=True)"
+RULES = ("trailing_chrome", "head_chrome", "prompts", "stated_body", "baseline_rescue")
+FOCUS = ("recall", "balanced", "precision")
+MODES = ((True, False), (True, True), (False, False))
+"""(fast, retry_short): fast; fast with a short extraction done again in full; full."""
+TODAY = Choices(fast=False, retry_short=False)
+"""The options and rules before cross-validation chose (all rules, trafilatura's fallback)."""
 
 
-def load_pages(data: Path, limit: int | None) -> list[tuple[str, bytes, str]]:
-    """(url, page bytes, expected body) for each page of the split, in id order."""
-    truth = json.loads((data / "ground-truth.json").read_text(encoding="utf-8"))
-    pages = [
-        (
-            entry["url"],
-            gzip.decompress((data / "html" / f"{key}.html.gz").read_bytes()),
-            entry["articleBody"],
-        )
-        for key, entry in sorted(truth.items())
-    ]
-    return pages[:limit] if limit else pages
-
-
-def ours(url: str, page: bytes) -> tuple[str, dict[str, bool]]:
+def ours(page: Page) -> tuple[str, dict[str, bool]]:
     try:
         article = extract_article(
-            page, url=url, source=urlsplit(url).hostname or "unknown", crawled_at=datetime.now(UTC)
+            page.html, url=page.url, source=site_of(page.url), crawled_at=CRAWLED
         )
     except ExtractionError:
         return "", dict.fromkeys(META, False)
@@ -59,13 +77,20 @@ def ours(url: str, page: bytes) -> tuple[str, dict[str, bool]]:
     }
 
 
-def plain_trafilatura(url: str, page: bytes) -> tuple[str, dict[str, bool]]:
-    return trafilatura.extract(page.decode("utf-8"), url=url) or "", {}
+def plain_trafilatura(page: Page) -> tuple[str, dict[str, bool]]:
+    return trafilatura.extract(page.html.decode("utf-8"), url=page.url) or "", {}
 
 
-def plain_metadata(url: str, page: bytes) -> dict[str, bool]:
+def fast_trafilatura(page: Page) -> tuple[str, dict[str, bool]]:
+    text = trafilatura.extract(
+        page.html.decode("utf-8"), url=page.url, include_comments=False, fast=True
+    )
+    return text or "", {}
+
+
+def trafilatura_metadata(page: Page) -> dict[str, bool]:
     """What trafilatura's own metadata finds (not timed: `extract` defaults skip it)."""
-    doc = trafilatura.bare_extraction(page.decode("utf-8"), url=url, with_metadata=True)
+    doc = trafilatura.bare_extraction(page.html.decode("utf-8"), url=page.url, with_metadata=True)
     if doc is None:
         return dict.fromkeys(META, False)
     return {
@@ -76,29 +101,176 @@ def plain_metadata(url: str, page: bytes) -> dict[str, bool]:
     }
 
 
-def measure(
-    name: str,
-    extractor: Callable[[str, bytes], tuple[str, dict[str, bool]]],
-    pages: list[tuple[str, bytes, str]],
-    metadata: Callable[[str, bytes], dict[str, bool]] | None = None,
-) -> dict[str, Any]:
-    extractor(pages[0][0], pages[0][1])  # warm-up, untimed
-    texts, found, seconds = [], [], 0.0
-    for url, page, _ in pages:
-        started = time.process_time()
-        text, meta = extractor(url, page)
-        seconds += time.process_time() - started
-        texts.append(text)
-        found.append(metadata(url, page) if metadata else meta)
-    result = score((text, expected) for text, (_, _, expected) in zip(texts, pages, strict=True))
+Extractor = Callable[[Page], tuple[str, dict[str, bool]]]
+
+
+def measure(extractors: dict[str, Extractor], pages: list[Page]) -> dict[str, dict[str, Any]]:
+    """Texts, metadata found and CPU seconds per extractor, interleaved page by page."""
+    for extractor in extractors.values():
+        extractor(pages[0])  # warm-up, untimed
+    runs: dict[str, dict[str, Any]] = {
+        name: {"texts": [], "found": [], "cpu_s": 0.0} for name in extractors
+    }
+    for page in pages:
+        for name, extractor in extractors.items():
+            started = time.process_time()
+            text, found = extractor(page)
+            runs[name]["cpu_s"] += time.process_time() - started
+            runs[name]["texts"].append(text)
+            runs[name]["found"].append(found)
+    return runs
+
+
+def row(name: str, run: dict[str, Any], pages: list[Page]) -> dict[str, Any]:
+    found = run["found"] if run["found"][0] else [trafilatura_metadata(p) for p in pages]
+    result = score((text, page.body) for text, page in zip(run["texts"], pages, strict=True))
     return {
         "extractor": name,
         "F1": result.f1,
         "precision": result.precision,
         "recall": result.recall,
-        "pages/s": len(pages) / seconds,
+        "pages/CPU-s": len(pages) / run["cpu_s"],
         **{f"{key} %": 100 * sum(f[key] for f in found) / len(found) for key in META},
     }
+
+
+# -- cross-validation -------------------------------------------------------------------
+
+
+def candidates() -> list[Choices]:
+    """Every combination of trafilatura's focus and mode and the rules on or off."""
+    return [
+        Choices(
+            focus=focus,  # type: ignore[arg-type]
+            fast=fast,
+            retry_short=retry,
+            **dict(zip(RULES, rules, strict=True)),
+        )
+        for focus in FOCUS
+        for fast, retry in MODES
+        for rules in itertools.product((True, False), repeat=len(RULES))
+    ]
+
+
+def simpler(choices: Choices) -> tuple[int, ...]:
+    """Fewer rules on, then the cheaper mode, then trafilatura's default focus first."""
+    return (
+        sum(getattr(choices, rule) for rule in RULES),
+        MODES.index((choices.fast, choices.retry_short)),
+        FOCUS.index(choices.focus) if choices.focus != "balanced" else -1,
+    )
+
+
+def page_scores(pages: list[Page], options: list[Choices]) -> dict[Choices, list[PageScore]]:
+    """Each candidate's score on each page; trafilatura runs once per (focus, fast)."""
+    scores: dict[Choices, list[PageScore]] = {c: [] for c in options}
+    for page in pages:
+        tree = _parse(page.html, None)
+        stated = json_ld_article(tree)
+        meta = page_meta(tree, page.url, site_of(page.url), stated)
+        content = {
+            (focus, fast): main_content(tree, page.url, Choices(focus=focus, fast=fast))  # type: ignore[arg-type]
+            for focus, fast in itertools.product(FOCUS, (True, False))
+        }
+        seen: dict[str, PageScore] = {}
+        for choices in options:
+            body = deepcopy(content[choices.focus, choices.fast])  # the rules change it
+            slow = content[choices.focus, False]
+            text = body_text_of(
+                body, tree, meta.titles, stated, choices, slow_content=lambda c=slow: deepcopy(c)
+            )
+            if text not in seen:
+                seen[text] = score_page(text, page.body)
+            scores[choices].append(seen[text])
+    return scores
+
+
+def f1_on(scores: dict[Any, list[PageScore]]) -> Callable[[Any, list[int]], float]:
+    return lambda option, indices: aggregate([scores[option][i] for i in indices]).f1
+
+
+def cross_validate(
+    pages: list[Page], k: int, peers: dict[str, list[str]]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    folds = folds_by_site([p.url for p in pages], k)
+    options = candidates()
+    started = time.process_time()
+    scores = page_scores(pages, options)
+    for name, texts in peers.items():
+        scores[name] = [score_page(t, p.body) for t, p in zip(texts, pages, strict=True)]
+    f1 = f1_on(scores)
+    nested = nested_cv(options, f1, folds, simpler)
+    everything = list(range(len(pages)))
+    on_all = max(options, key=lambda c: (round(f1(c, everything), 6), [-x for x in simpler(c)]))
+    fixed = {"newsagg (as shipped)": CHOICES, "newsagg before (all rules, fallback)": TODAY}
+    rows: list[dict[str, Any]] = []
+
+    def cv_row(name: str, per_fold: list[float], note: str = "") -> None:
+        mean, sd = spread(per_fold)
+        rows.append(
+            {
+                "configuration": name,
+                "CV F1": mean,
+                "± sd": sd,
+                **{f"fold {i + 1}": v for i, v in enumerate(per_fold)},
+                "note": note,
+            }
+        )
+
+    cv_row(
+        "newsagg, chosen per fold (nested)",
+        [r.held_out_f1 for r in nested],
+        "; ".join(describe(r.chosen) for r in nested),  # type: ignore[arg-type]
+    )
+    for name, choices in fixed.items():
+        cv_row(name, [f1(choices, fold) for fold in folds], describe(choices))
+    for name in peers:
+        cv_row(name, [f1(name, fold) for fold in folds])
+    ablation = []
+    for rule in (*RULES, "retry_short", "fast"):
+        flipped = replace(CHOICES, **{rule: not getattr(CHOICES, rule)})
+        gains = [f1(CHOICES, fold) - f1(flipped, fold) for fold in folds]
+        if not getattr(CHOICES, rule):
+            gains = [-g for g in gains]
+        chosen = sum(getattr(r.chosen, rule) for r in nested)
+        ablation.append(
+            {
+                "rule": rule,
+                "shipped": getattr(CHOICES, rule),
+                "held-out gain (on - off)": spread(gains)[0],
+                "folds where on wins": sum(g > 0 for g in gains),
+                "folds where off wins": sum(g < 0 for g in gains),
+                "nested CV chose on": f"{chosen}/{len(folds)}",
+            }
+        )
+    summary = {
+        "folds": [len(f) for f in folds],
+        "sites": len({site_of(p.url) for p in pages}),
+        "candidates": len(options),
+        "chosen on all pages": describe(on_all),
+        "shipped is the all-pages choice": on_all == CHOICES,
+        "nested CV F1": spread([r.held_out_f1 for r in nested]),
+        "shipped CV F1": spread([f1(CHOICES, fold) for fold in folds]),
+        "per fold vs trafilatura fast": [f1(CHOICES, fold) - f1(PEER_FAST, fold) for fold in folds],
+        "cpu_s": time.process_time() - started,
+    }
+    return rows, {"ablation": ablation, **summary}
+
+
+def describe(choices: Choices) -> str:
+    """'recall, fast, -head_chrome': the focus, the mode and the rules left off."""
+    off = [f"-{rule}" for rule in RULES if not getattr(choices, rule)]
+    mode = "fallback" if not choices.fast else "fast+retry" if choices.retry_short else "fast"
+    return ", ".join([choices.focus, mode, *off])
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def profile(data: Path) -> None:
+    """newsagg alone over every page, for py-spy (a child run: the profile is its own)."""
+    for page in benchmark_pages(data):
+        ours(page)
 
 
 def main() -> None:
@@ -106,18 +278,74 @@ def main() -> None:
     parser.add_argument(
         "--data",
         type=Path,
-        required=True,
+        default=DATA,
         help="a copy of github.com/scrapinghub/article-extraction-benchmark"
-        " (its ground-truth.json and html/)",
+        " (its ground-truth.json and html/); default: the copy in bench/data",
     )
-    parser.add_argument("--limit", type=int, help="only the first N pages")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_PAGES} pages, no CV")
+    parser.add_argument("--no-cv", action="store_true", help="skip the cross-validation")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--profile-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    pages = load_pages(args.data, args.limit)
-    rows = [
-        measure("newsagg extract_article", ours, pages),
-        measure("trafilatura.extract defaults", plain_trafilatura, pages, plain_metadata),
+    if args.profile_only:
+        profile(args.data)
+        return
+    pages = benchmark_pages(args.data)
+    if args.quick:
+        pages = pages[:: len(pages) // QUICK_PAGES][:QUICK_PAGES]
+    runs = measure(
+        {"newsagg extract_article": ours, PEER: plain_trafilatura, PEER_FAST: fast_trafilatura},
+        pages,
+    )
+    rows = [row(name, run, pages) for name, run in runs.items()]
+    ratio = rows[0]["pages/CPU-s"] / rows[1]["pages/CPU-s"]
+    targets = [
+        target(
+            "extraction pages/CPU-s vs trafilatura",
+            ratio,
+            ">= 1.0",
+            newsagg=f"{rows[0]['pages/CPU-s']:.1f} pages/CPU-s",
+            peer=f"{rows[1]['pages/CPU-s']:.1f} pages/CPU-s (trafilatura.extract)",
+        )
     ]
-    report("extraction", rows, {"pages": len(pages), "data": args.data.name})
+    params: dict[str, Any] = {"pages": len(pages), "data": args.data.name}
+    if not (args.quick or args.no_cv):
+        cv_rows, cv = cross_validate(
+            pages,
+            args.folds,
+            {name: run["texts"] for name, run in runs.items() if name != rows[0]["extractor"]},
+        )
+        report("extraction.cv", cv_rows, {"folds": cv["folds"], "sites": cv["sites"]})
+        report("extraction.ablation", cv["ablation"], {"shipped": describe(CHOICES)})
+        shipped, sd = cv["shipped CV F1"]
+        peer_fast = next(r for r in cv_rows if r["configuration"] == PEER_FAST)
+        targets.append(
+            target(
+                "CV F1",
+                shipped,
+                ">= 0.975",
+                newsagg=f"{shipped:.4f} ± {sd:.4f}",
+                peer=f"{peer_fast['CV F1']:.4f} ± {peer_fast['± sd']:.4f} ({PEER_FAST})",
+            )
+        )
+        params.update(
+            {
+                "folds": cv["folds"],
+                "nested CV F1": cv["nested CV F1"],
+                "chosen on all pages": cv["chosen on all pages"],
+                "shipped": describe(CHOICES),
+                "shipped is the all-pages choice": cv["shipped is the all-pages choice"],
+                "cv_rows": cv_rows,
+                "ablation": cv["ablation"],
+                "cv_cpu_s": cv["cpu_s"],
+            }
+        )
+    report("extraction", rows, params, targets)
+    if not (args.quick or args.no_profile):
+        command = [sys.executable, __file__, "--profile-only", "--data", str(args.data)]
+        done = run_measured(command, profile=profile_path("extraction", "newsagg"))
+        print(f"profile of newsagg alone: {done.profile}, {done.cpu_s:.1f} CPU-s")
 
 
 if __name__ == "__main__":

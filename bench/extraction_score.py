@@ -64,7 +64,11 @@ def _mean_ratio(pages: list[PageScore], wrong: str) -> float:
 
 def score(pairs: Iterable[tuple[str, str]]) -> Score:
     """Score (predicted, expected) text pairs as the dataset's authors do."""
-    pages = [score_page(predicted, expected) for predicted, expected in pairs]
+    return aggregate([score_page(predicted, expected) for predicted, expected in pairs])
+
+
+def aggregate(pages: list[PageScore]) -> Score:
+    """Precision, recall and F1 over already scored pages (any subset: a fold, say)."""
     precision, recall = _mean_ratio(pages, "fp"), _mean_ratio(pages, "fn")
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return Score(precision, recall, f1)

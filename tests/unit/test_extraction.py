@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from lxml import html as lxml_html
-from newsagg.crawler.extraction import ExtractionError, extract_article
+from newsagg.crawler.extraction import ExtractionError, body_text_of, extract_article
 from newsagg.crawler.extraction_authors import normalise_authors, site_names
 from newsagg.crawler.extraction_encoding import decode_html
+from newsagg.crawler.extraction_jsonld import JsonLdArticle
 from newsagg.crawler.extraction_language import detect_language
 from newsagg.crawler.extraction_text import clean_lines
 
@@ -357,3 +359,57 @@ def test_fixture_pages_exist():
     data = Path(__file__).parents[1] / "data" / "extraction"
     assert (data / "harbour-ferry.html").is_file()
     assert (data / "festa-da-colheita.html.gz").is_file()
+
+
+# -- what the extraction skips to stay fast ----------------------------------------------
+
+TEXT_DATE_BODY = "<p>Published 12 May 2022</p>" + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+
+
+def test_a_listing_date_skips_the_search_of_the_visible_text():
+    """The feed's date is exact; htmldate's extensive search would only find a day."""
+    listed = datetime(2024, 1, 2, 3, 4, tzinfo=UTC)
+    assert extract(page(body=TEXT_DATE_BODY)).published_at.date().isoformat() == "2022-05-12"
+    assert extract(page(body=TEXT_DATE_BODY), feed_published_at=listed).published_at == listed
+
+
+def test_the_pages_own_dates_still_win_over_a_listing_date():
+    listed = datetime(2024, 1, 2, 3, 4, tzinfo=UTC)
+    stated = json_ld(datePublished="2023-06-01T08:00:00Z")
+    assert extract(page(head=stated), feed_published_at=listed).published_at == datetime(
+        2023, 6, 1, 8, 0, tzinfo=UTC
+    )
+    in_url = extract(
+        page(), url="https://news.example.com/2023/07/04/bridge.html", feed_published_at=listed
+    )
+    assert in_url.published_at == datetime(2023, 7, 4, tzinfo=UTC)
+
+
+def test_language_is_detected_from_the_head_of_the_text():
+    portuguese = (
+        "A câmara municipal aprovou na terça-feira a reconstrução da velha ponte sobre o rio, "
+        "pondo fim a um debate que dividia os bairros das duas margens há quase três anos. "
+    )
+    english = " ".join(PARAGRAPHS)
+    assert detect_language(portuguese * 8 + english * 20, "en") == "pt"
+    assert detect_language(english * 3 + portuguese * 40, "pt") == "en"
+
+
+def test_a_short_fast_extraction_is_done_again_with_trafilaturas_comparison():
+    """The fast mode's one miss on the benchmark took a 273-character teaser for the story."""
+    paragraphs = [f"{n}. {p}" for n in range(3) for p in PARAGRAPHS]
+    story = "<body>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</body>"
+    tree = lxml_html.document_fromstring(page())
+    asked: list[str] = []
+
+    def slow_content() -> etree._Element:
+        asked.append("again")
+        return etree.fromstring(story)
+
+    teaser = etree.fromstring("<body><p>Only the caption under the photo, no story.</p></body>")
+    text = body_text_of(teaser, tree, ["Bridge vote"], JsonLdArticle(), slow_content=slow_content)
+    assert text == "\n".join(paragraphs)
+    assert asked == ["again"]
+    long_enough = etree.fromstring(story)
+    body_text_of(long_enough, tree, ["Bridge vote"], JsonLdArticle(), slow_content=slow_content)
+    assert asked == ["again"]

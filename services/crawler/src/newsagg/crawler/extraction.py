@@ -8,9 +8,10 @@ authors, language and the body text's clean-up; this one decides what wins.
 from __future__ import annotations
 
 import re
-from copy import deepcopy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin
 
 import trafilatura
@@ -18,13 +19,20 @@ from lxml import etree
 from lxml import html as lxml_html
 from newsagg.core.article import Article, canonicalize_url
 from newsagg.crawler.extraction_authors import json_ld_names, normalise_authors, site_names
-from newsagg.crawler.extraction_dates import page_dates
+from newsagg.crawler.extraction_dates import meta_tags, page_dates
 from newsagg.crawler.extraction_encoding import decode_html
 from newsagg.crawler.extraction_jsonld import JsonLdArticle, body_text, json_ld_article
 from newsagg.crawler.extraction_language import detect_language
 from newsagg.crawler.extraction_text import body_to_text, clean_lines
 from newsagg.crawler.identity import trusted_canonical
-from trafilatura.metadata import extract_metadata
+from trafilatura.metadata import (
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+)
+from trafilatura.settings import Document
 
 MIN_TEXT_CHARS = 200
 _WORD = re.compile(r"\w+")
@@ -42,19 +50,25 @@ class ExtractionError(ValueError):
     """A page that holds no article we can index (empty, not HTML, no body)."""
 
 
-def _meta(tree: lxml_html.HtmlElement, *names: str) -> str | None:
+def _meta(meta: Mapping[str, list[str]], *names: str) -> str | None:
+    """The first non-blank content of the first named meta tag (`meta_tags(tree)`)."""
     for name in names:
-        values = tree.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content')
+        values = meta.get(name, ())
         if values and values[0].strip():
             return str(values[0]).strip()
     return None
 
 
-def _canonical(tree: lxml_html.HtmlElement, url: str) -> str:
+def _link(tree: lxml_html.HtmlElement, rel: str) -> str | None:
+    """The first <link rel=...> href (a walk over <link> elements: cheaper than XPath's //)."""
+    return next((link.get("href") for link in tree.iter("link") if link.get("rel") == rel), None)
+
+
+def _canonical(tree: lxml_html.HtmlElement, url: str, meta: Mapping[str, list[str]]) -> str:
     """The page's own rel=canonical / og:url when it is a usable http(s) URL."""
-    stated = tree.xpath('//link[@rel="canonical"]/@href') or [_meta(tree, "og:url")]
-    if stated[0]:
-        candidate = urljoin(url, str(stated[0]).strip())
+    stated = _link(tree, "canonical") or _meta(meta, "og:url")
+    if stated:
+        candidate = urljoin(url, stated.strip())
         try:
             canonicalize_url(candidate)
         except ValueError:
@@ -69,8 +83,7 @@ def stated_url(body: bytes | str) -> str | None:
         tree = _parse(body, None)
     except ExtractionError:
         return None
-    stated = tree.xpath('//link[@rel="canonical"]/@href') or [_meta(tree, "og:url")]
-    address = str(stated[0] or "").strip()
+    address = (_link(tree, "canonical") or _meta(meta_tags(tree), "og:url") or "").strip()
     try:
         canonicalize_url(address)
     except ValueError:
@@ -103,38 +116,77 @@ def _parse(body: bytes | str, content_type: str | None) -> lxml_html.HtmlElement
         raise ExtractionError(f"unparseable HTML: {exc}") from exc
 
 
-def _trafilatura(
-    tree: lxml_html.HtmlElement, url: str, crawled_at: datetime, *, search_dates: bool
-) -> Any:
-    """Recall-leaning trafilatura: our own clean-up removes the chrome it lets through."""
-    return trafilatura.bare_extraction(
+@dataclass(frozen=True)
+class Choices:
+    """trafilatura's options and our clean-up rules for the body text.
+
+    Each is chosen by cross-validation by site on the article-extraction-benchmark
+    (`bench/extraction.py --cv`): a rule stays on only if it raises the held-out F1.
+    """
+
+    focus: Literal["precision", "balanced", "recall"] = "recall"
+    fast: bool = True
+    """trafilatura without its readability/jusText comparison."""
+    retry_short: bool = True
+    """In fast mode, an extraction under RETRY_BELOW_CHARS is done again with the comparison."""
+    trailing_chrome: bool = True
+    """Link lists, their heading and prompts after the story's last paragraph."""
+    head_chrome: bool = True
+    """Headline again, kicker, dateline in the first lines."""
+    prompts: bool = True
+    """'Share this', 'Sign up', 'Read more' lines and bare e-mail addresses."""
+    stated_body: bool = True
+    """The publisher's complete JSON-LD articleBody over a much shorter extraction."""
+    baseline_rescue: bool = True
+    """trafilatura's baseline (every paragraph) when the extraction comes up short."""
+
+
+CHOICES = Choices()
+RETRY_BELOW_CHARS = 500
+"""Shorter than 120 of the benchmark's 121 real bodies: the fast heuristics may have taken
+a teaser or a caption instead of the story."""
+
+
+def main_content(tree: lxml_html.HtmlElement, url: str, choices: Choices = CHOICES) -> Any:
+    """trafilatura's main content as its XML body (None when it finds none); no metadata:
+    ours comes from one pass over JSON-LD and meta tags (`page_meta`)."""
+    doc = trafilatura.bare_extraction(
         tree,
         url=url,
-        with_metadata=True,
+        fast=choices.fast,
+        favor_precision=choices.focus == "precision",
+        favor_recall=choices.focus == "recall",
         include_comments=False,
         include_tables=True,
         include_links=True,  # to recognise link lists; the links are dropped from the text
-        favor_recall=True,
-        date_extraction_params=_date_params(crawled_at, search_dates),
     )
+    return None if doc is None else doc.body
 
 
-def _date_params(crawled_at: datetime, search: bool = True) -> dict[str, Any]:
-    """htmldate looks for the original publication day, never later than the crawl; its
-    extensive search of the text (a third of the time per page) only when needed."""
-    return {
-        "original_date": True,
-        "extensive_search": search,
-        "max_date": crawled_at.strftime("%Y-%m-%d"),
-    }
-
-
-def _body(doc: Any, tree: lxml_html.HtmlElement, titles: list[str], stated: JsonLdArticle) -> str:
-    """The extraction; the publisher's complete JSON-LD body when ours is missing, much
-    shorter, or the same words without paragraphs; trafilatura's baseline (every
-    paragraph) when both come up short."""
-    extracted = body_to_text(doc.body, titles) if doc is not None and doc.body is not None else ""
-    complete = body_text(stated.body)
+def body_text_of(
+    content: Any,
+    tree: lxml_html.HtmlElement,
+    titles: list[str],
+    stated: JsonLdArticle,
+    choices: Choices = CHOICES,
+    *,
+    slow_content: Callable[[], Any] | None = None,
+) -> str:
+    """The extraction, cleaned by the chosen rules; in fast mode a short one again with
+    trafilatura's comparison (`slow_content`), the longer kept; the publisher's complete
+    JSON-LD body when ours is missing, much shorter, or the same words without
+    paragraphs; trafilatura's baseline (every paragraph) when both come up short.
+    Changes `content`."""
+    extracted = _cleaned(content, titles, choices)
+    if (
+        choices.fast
+        and choices.retry_short
+        and slow_content is not None
+        and len(extracted) < RETRY_BELOW_CHARS
+    ):
+        again = _cleaned(slow_content(), titles, choices)
+        extracted = again if len(again) > len(extracted) else extracted
+    complete = body_text(stated.body) if choices.stated_body else None
     if (
         complete
         and len(complete) >= MIN_TEXT_CHARS
@@ -144,11 +196,73 @@ def _body(doc: Any, tree: lxml_html.HtmlElement, titles: list[str], stated: Json
         )
     ):
         return complete
-    if len(extracted) >= MIN_TEXT_CHARS:
+    if len(extracted) >= MIN_TEXT_CHARS or not choices.baseline_rescue:
         return extracted
-    _, baseline, _ = trafilatura.baseline(deepcopy(tree))
-    rescued = clean_lines(baseline or "", titles)
+    _, baseline, _ = trafilatura.baseline(tree)  # it works on a copy
+    rescued = clean_lines(baseline or "", titles, head=choices.head_chrome, prompts=choices.prompts)
     return rescued if len(rescued) > len(extracted) else extracted
+
+
+def _cleaned(content: Any, titles: list[str], choices: Choices) -> str:
+    if content is None:
+        return ""
+    return body_to_text(
+        content,
+        titles,
+        trailing=choices.trailing_chrome,
+        head=choices.head_chrome,
+        prompts=choices.prompts,
+    )
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """What the page says about itself, from one pass over its JSON-LD and meta tags;
+    trafilatura's costlier byline search of the layout only when the markup names no
+    author. No search of tag links: it found tags on 4 of the benchmark's 121 pages
+    for 3 % of the CPU."""
+
+    title: str
+    titles: list[str]
+    authors: list[str]
+    sitename: str | None
+    description: str | None
+    image: str | None
+    tags: list[str]
+
+
+def page_meta(
+    tree: lxml_html.HtmlElement,
+    url: str,
+    source: str,
+    stated: JsonLdArticle,
+    tags: Mapping[str, list[str]] | None = None,
+) -> PageMeta:
+    """`tags` is `meta_tags(tree)` when the caller has it already."""
+    tags = meta_tags(tree) if tags is None else tags
+    meta = examine_meta(tree)
+    h1_or_title = None if stated.headline or meta.title else extract_title(tree)
+    title = " ".join((stated.headline or meta.title or h1_or_title or "").split())
+    titles = [
+        t for t in (title, meta.title, _meta(tags, "og:title"), tree.findtext(".//title")) if t
+    ]
+    authors = json_ld_names(stated.authors)
+    if not authors:
+        byline = meta.author if meta.author and " " in meta.author else None
+        byline = byline or extract_meta_json(tree, Document()).author
+        authors = [byline or extract_author(tree) or ""]
+    sitename = meta.sitename or extract_sitename(tree)
+    site = site_names(sitename, stated.publisher, _meta(tags, "og:site_name"), source, url=url)
+    keywords = _tags(stated.keywords, meta.tags or [])
+    return PageMeta(
+        title=title,
+        titles=titles,
+        authors=normalise_authors(authors, site),
+        sitename=sitename,
+        description=meta.description or None,
+        image=meta.image or None,
+        tags=keywords,
+    )
 
 
 def extract_article(
@@ -170,40 +284,41 @@ def extract_article(
     crawled_at = crawled_at or datetime.now(UTC)
     tree = _parse(body, content_type)
     stated = json_ld_article(tree)
-    stated_dates = (stated.published, stated.modified)
-    marked_up, _ = page_dates(tree, json_ld=stated_dates, crawled_at=crawled_at)
-    doc = _trafilatura(tree, url, crawled_at, search_dates=marked_up is None)
-    if doc is None:  # no main content found: metadata still names the page, baseline may rescue
-        doc = extract_metadata(deepcopy(tree), url, _date_params(crawled_at))
-        doc.body = None
-    title = " ".join((stated.headline or doc.title or "").split())
-    titles = [
-        t for t in (title, doc.title, _meta(tree, "og:title"), tree.findtext(".//title")) if t
-    ]
-    text = _body(doc, tree, titles, stated)
+    tags = meta_tags(tree)
+    meta = page_meta(tree, url, source, stated, tags)
+    text = body_text_of(
+        main_content(tree, url),
+        tree,
+        meta.titles,
+        stated,
+        slow_content=lambda: main_content(tree, url, replace(CHOICES, fast=False)),
+    )
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no article body found (empty or too short)")
-    if not title:
+    if not meta.title:
         raise ExtractionError("no headline found")
+    canonical = _canonical(tree, url, tags)
     published, modified = page_dates(
-        tree, json_ld=stated_dates, day=doc.date, crawled_at=crawled_at
+        tree,
+        json_ld=(stated.published, stated.modified),
+        crawled_at=crawled_at,
+        url=canonical,
+        listed=feed_published_at is not None,
+        meta=tags,
     )
-    sites = site_names(doc.sitename, stated.publisher, _meta(tree, "og:site_name"), source, url=url)
     return Article.create(
         url=url,
-        canonical_url=trusted_canonical(_canonical(tree, url), url, own_sites),
+        canonical_url=trusted_canonical(canonical, url, own_sites),
         source=source,
-        title=title,
+        title=meta.title,
         text=text,
         crawled_at=crawled_at,
-        summary=doc.description or None,
-        authors=normalise_authors(json_ld_names(stated.authors) or [doc.author or ""], sites),
+        summary=meta.description,
+        authors=meta.authors,
         published_at=published or feed_published_at,
         updated_at=modified,
-        language=detect_language(
-            text, stated.language, tree.get("lang"), doc.language, _meta(tree, "og:locale")
-        ),
-        section=stated.section or _meta(tree, "article:section"),
-        tags=_tags(stated.keywords, doc.tags or []),
-        image_url=doc.image or None,
+        language=detect_language(text, stated.language, tree.get("lang"), _meta(tags, "og:locale")),
+        section=stated.section or _meta(tags, "article:section"),
+        tags=meta.tags,
+        image_url=meta.image,
     )

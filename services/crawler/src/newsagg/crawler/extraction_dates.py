@@ -1,9 +1,9 @@
 """Published and modified dates of a page, timezone-aware, from the most exact source first.
 
 Order: the article's JSON-LD, then meta tags and <time itemprop>, then htmldate's
-day (which it finds in the URL and the visible text). htmldate gives days only, so markup
-with a time wins. The crawl time is never a publish date, and a date after the
-crawl is a template's clock or a typo, not a publish date.
+day (which it finds in the URL and the visible text), asked only when the markup is
+silent. htmldate gives days only, so markup with a time wins. The crawl time is never a
+publish date, and a date after the crawl is a template's clock or a typo, not a publish date.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from dateutil import parser as dateutil_parser
+from htmldate import find_date
 from lxml import html as lxml_html
 
 _PUBLISHED_META = (
@@ -63,11 +64,6 @@ _ZONES = {
     }.items()
 }
 """Zone abbreviations that mean one offset in news bylines (IST, for one, does not)."""
-_LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-_META_XPATH = (
-    f"//meta[{_LOWER.format('@property')} = $n or {_LOWER.format('@name')} = $n"
-    " or @itemprop = $raw]/@content"
-)
 _YEAR = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 logging.getLogger("htmldate").setLevel(logging.ERROR)
 
@@ -100,10 +96,24 @@ def parse_datetime(value: Any) -> datetime | None:
         return None
 
 
-def _meta_dates(tree: lxml_html.HtmlElement, names: tuple[str, ...]) -> datetime | None:
+def meta_tags(tree: lxml_html.HtmlElement) -> dict[str, list[str]]:
+    """Every <meta> content by its property, name and itemprop (lower case), in page order:
+    one walk over the page instead of an XPath search of the whole tree per name."""
+    found: dict[str, list[str]] = {}
+    for element in tree.iter("meta"):
+        content = element.get("content")
+        if content is None:
+            continue
+        for attribute in ("property", "name", "itemprop"):
+            if key := element.get(attribute):
+                found.setdefault(key.strip().lower(), []).append(content)
+    return found
+
+
+def _meta_dates(meta: Mapping[str, list[str]], names: tuple[str, ...]) -> datetime | None:
     for name in names:
-        for value in tree.xpath(_META_XPATH, n=name.lower(), raw=name):
-            if parsed := parse_datetime(str(value)):
+        for value in meta.get(name.lower(), ()):
+            if parsed := parse_datetime(value):
                 return parsed
     return None
 
@@ -119,30 +129,52 @@ def page_dates(
     tree: lxml_html.HtmlElement,
     *,
     json_ld: tuple[str | None, str | None] = (None, None),
-    day: str | None = None,
     crawled_at: datetime,
+    url: str | None = None,
+    listed: bool = False,
+    meta: Mapping[str, list[str]] | None = None,
 ) -> tuple[datetime | None, datetime | None]:
     """(published, modified); modified only when it is later than published.
 
-    `day` is htmldate's finding (from the URL and the text, via trafilatura's
-    metadata), used when the markup states no date.
+    htmldate (the URL and the page's other markup, then, unless the page was `listed`
+    with a date by its feed or sitemap, its visible text) only when JSON-LD, meta
+    tags and <time itemprop> state no publish date: its extensive search of the text
+    builds dateparser patterns per locale and costs more than the rest of the page.
+    `meta` is `meta_tags(tree)` when the caller has it already.
     """
+    meta = meta_tags(tree) if meta is None else meta
     published = _first_past(
         crawled_at,
         lambda: parse_datetime(json_ld[0]),
-        lambda: _meta_dates(tree, _PUBLISHED_META),
+        lambda: _meta_dates(meta, _PUBLISHED_META),
         lambda: _time_itemprop(tree, "datePublished"),
-        lambda: parse_datetime(day),
+        lambda: parse_datetime(_htmldate(tree, url, crawled_at, extensive=False)),
+        lambda: (
+            None if listed else parse_datetime(_htmldate(tree, url, crawled_at, extensive=True))
+        ),
     )
     modified = _first_past(
         crawled_at,
         lambda: parse_datetime(json_ld[1]),
-        lambda: _meta_dates(tree, _MODIFIED_META),
+        lambda: _meta_dates(meta, _MODIFIED_META),
         lambda: _time_itemprop(tree, "dateModified"),
     )
     if modified and (not published or modified <= published):
         modified = None
     return published, modified
+
+
+def _htmldate(
+    tree: lxml_html.HtmlElement, url: str | None, crawled_at: datetime, *, extensive: bool
+) -> str | None:
+    """htmldate's original publication day (YYYY-MM-DD), never later than the crawl."""
+    return find_date(
+        tree,
+        url=url,
+        original_date=True,
+        extensive_search=extensive,
+        max_date=crawled_at.strftime("%Y-%m-%d"),
+    )
 
 
 def _first_past(crawled_at: datetime, *sources: Callable[[], datetime | None]) -> datetime | None:

@@ -129,18 +129,30 @@ def _is_head_chrome(line: str, titles: list[str]) -> bool:
     )
 
 
-def clean_lines(text: str, titles: list[str]) -> str:
-    """Plain text without blank lines, the chrome above the story, and prompt lines."""
+def clean_lines(text: str, titles: list[str], *, head: bool = True, prompts: bool = True) -> str:
+    """Plain text without blank lines and, each rule when on, the chrome above the story
+    (`head`) and prompt lines (`prompts`)."""
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
-    head = 0
-    while head < min(HEAD_LINES, len(lines) - 1) and _is_head_chrome(lines[head], titles):
-        head += 1
-    return "\n".join(line for line in lines[head:] if not _is_boilerplate(line))
+    start = 0
+    while (
+        head and start < min(HEAD_LINES, len(lines) - 1) and _is_head_chrome(lines[start], titles)
+    ):
+        start += 1
+    return "\n".join(line for line in lines[start:] if not (prompts and _is_boilerplate(line)))
 
 
-def body_to_text(body: etree._Element, titles: list[str]) -> str:
-    """trafilatura's XML body to paragraphs of plain text, without headline and chrome."""
-    _drop_trailing_chrome(body)
+def body_to_text(
+    body: etree._Element,
+    titles: list[str],
+    *,
+    trailing: bool = True,
+    head: bool = True,
+    prompts: bool = True,
+) -> str:
+    """trafilatura's XML body to paragraphs of plain text; each rule removes one kind of
+    chrome when on (`trailing`: link lists and prompts after the story). Changes `body`."""
+    if trailing:
+        _drop_trailing_chrome(body)
     etree.strip_tags(body, "ref")
-    return clean_lines(xmltotxt(body, False), titles)
+    return clean_lines(xmltotxt(body, False), titles, head=head, prompts=prompts)
