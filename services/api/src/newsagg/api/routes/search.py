@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from newsagg.api.deps import StoreDep
 from newsagg.api.metrics import SEARCH_SECONDS
-from newsagg.api.models import SearchResponse
+from newsagg.api.models import SearchResponse, json_response
 from newsagg.api.routes.filters import FiltersDep, invalid
 from newsagg.core.search import (
     MAX_PAGE_SIZE,
@@ -74,7 +74,7 @@ async def search_articles(
             examples=["source,author,day"],
         ),
     ] = "source",
-) -> SearchResponse:
+) -> Response:
     wanted = facet_names(facets)
     request = filters.query.model_copy(
         update={
@@ -91,12 +91,14 @@ async def search_articles(
     SEARCH_SECONDS.labels(sort.value, "true" if wanted else "false").observe(
         time.perf_counter() - started
     )
-    return SearchResponse(
-        query=filters.text,
-        total=page.total,
-        offset=request.offset,
-        size=size,
-        hits=page.hits,
-        facets={name: page.facets.get(FACET_NAMES[name], []) for name in wanted},
-        next_cursor=encode_cursor(request, page),
+    return json_response(
+        SearchResponse(
+            query=filters.text,
+            total=page.total,
+            offset=request.offset,
+            size=size,
+            hits=page.hits,
+            facets={name: page.facets.get(FACET_NAMES[name], []) for name in wanted},
+            next_cursor=encode_cursor(request, page),
+        )
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from newsagg.api.deps import StoreDep
-from newsagg.api.models import TimelineResponse
+from newsagg.api.models import TimelineResponse, json_response
 from newsagg.api.routes.filters import FiltersDep, invalid
 from newsagg.core.search import Interval, fill_gaps
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +30,7 @@ async def get_timeline(
     interval: Annotated[
         Interval, Query(description="Bucket width: hour, day (default) or week (from Monday).")
     ] = Interval.DAY,
-) -> TimelineResponse:
+) -> Response:
     counting = filters.query.model_copy(update={"size": 0, "facets": ()})
     page, found = await run_in_threadpool(
         lambda: (store.search(counting), store.timeline(counting, interval))
@@ -42,10 +42,12 @@ async def get_timeline(
             "narrow from/to or use a wider interval",
         )
     buckets = fill_gaps(found, interval)
-    return TimelineResponse(
-        query=filters.text,
-        interval=interval,
-        total=page.total,
-        undated=page.total - sum(bucket.count for bucket in buckets),
-        buckets=buckets,
+    return json_response(
+        TimelineResponse(
+            query=filters.text,
+            interval=interval,
+            total=page.total,
+            undated=page.total - sum(bucket.count for bucket in buckets),
+            buckets=buckets,
+        )
     )
