@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -227,7 +228,7 @@ class SourcePoller:
 
     def _crawl(self) -> None:
         self._running, self._again = True, False
-        self._started = self._clock.seconds()
+        self._started = self._now()
         log.info("crawling %s (then every %.0fs)", self.source.name, self.source.interval)
         crawler = self.process.create_crawler(NewsSpider)
         if self.watch is not None:
@@ -238,6 +239,11 @@ class SourcePoller:
             "max_age_days": self.max_age_days,
         }
         self.process.crawl(crawler, **spider_args).addBoth(self._done)
+
+    def _now(self) -> float:
+        """Monotonic seconds; never the reactor's clock before the first crawl has
+        installed Scrapy's reactor (importing it would install Twisted's default one)."""
+        return self.clock.seconds() if self.clock is not None else time.monotonic()
 
     @property
     def _clock(self) -> Any:
@@ -257,5 +263,5 @@ class SourcePoller:
         if self._again:
             self._next = clock.callLater(0, self._crawl)
         else:
-            wait = max(0.0, self.source.interval - (clock.seconds() - self._started))
+            wait = max(0.0, self.source.interval - (self._now() - self._started))
             self._next = clock.callLater(wait, self._crawl)

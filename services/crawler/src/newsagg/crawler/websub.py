@@ -44,6 +44,7 @@ from prometheus_client import Counter
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
+from twisted.internet.error import CannotListenError
 from twisted.internet.threads import deferToThread
 from twisted.web import resource, server
 
@@ -163,7 +164,14 @@ class WebSub:
         """Listen for hubs, and renew (or redo) what the crawl state remembers."""
         site = _Site(_Callback(self))
         site.requestFactory = type("WebSubRequest", (_LimitedRequest,), {"limit": self.max_bytes})
-        self._reactor.listenTCP(self.port, site, interface=self.host)
+        try:
+            self._reactor.listenTCP(self.port, site, interface=self.host)
+        except CannotListenError as exc:
+            raise ValueError(
+                f"cannot listen for WebSub hubs on {self.host}:{self.port}: {exc.socketError};"
+                " set NEWSAGG_WEBSUB_PORT to a free port or NEWSAGG_WEBSUB_HOST to an address"
+                " of this machine (an empty NEWSAGG_WEBSUB_CALLBACK_URL turns WebSub off)"
+            ) from exc
         log.info(
             "WebSub: listening on %s:%d for hubs (callbacks under %s), %d subscription(s) kept",
             self.host,
