@@ -7,11 +7,14 @@ requests of both, and SIGTERM stops the whole tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +70,17 @@ def metric(text: str, name: str, labels: str) -> float:
     return 0.0
 
 
-def test_two_workers_share_the_port_and_their_metrics(tmp_path: Path):
+@dataclass
+class TwoWorkers:
+    port: int
+    api: subprocess.Popen[bytes]
+    workers: list[psutil.Process]
+    log: Path
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[TwoWorkers]:
+    """`newsagg api` with NEWSAGG_API_WORKERS=2 on a small index, both workers serving."""
     index = tmp_path / "index"
     writer = open_store(f"tantivy:///{index}", writable=True)
     writer.ensure_schema()
@@ -98,32 +111,48 @@ def test_two_workers_share_the_port_and_their_metrics(tmp_path: Path):
         api = subprocess.Popen(
             [sys.executable, "-m", "newsagg.cli.main", "api"], env=env, stdout=out, stderr=out
         )
-    parent = psutil.Process(api.pid)
+    workers: list[psutil.Process] = []
     try:
         wait_until(
             lambda: log.read_text().count("Application startup complete") == 2,
             START_S,
             "both workers to start",
         )
-        workers = workers_of(parent)
+        workers = workers_of(psutil.Process(api.pid))
         assert len(workers) == 2, log.read_text()
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(12):  # a connection each, so either worker may take it
-            with urllib.request.urlopen(f"{base}/v1/search?q=Soman", timeout=30) as response:
-                assert response.status == 200
-        for _ in range(4):  # whichever worker answers the scrape, it counts both workers'
-            with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
-                text = response.read().decode()
-            assert (
-                metric(text, "newsagg_api_requests_total", 'route="/v1/search",status="200"') == 12
-            )
-            assert "process_resident_memory_bytes" in text
+        yield TwoWorkers(port, api, workers, log)
     finally:
-        api.send_signal(signal.SIGTERM)
-        returncode = api.wait(timeout=60)
-    assert returncode == 0, log.read_text()
-    gone = psutil.wait_procs(workers, timeout=30)[1]
-    assert gone == [], "workers outlived the API process"
+        if api.poll() is None:
+            api.send_signal(signal.SIGTERM)
+            api.wait(timeout=60)
+        for worker in workers:  # what a failed test left running
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+
+
+def test_two_workers_share_the_port_and_their_metrics(two_workers: TwoWorkers):
+    base = f"http://127.0.0.1:{two_workers.port}"
+    for _ in range(12):  # a connection each, so either worker may take it
+        with urllib.request.urlopen(f"{base}/v1/search?q=Soman", timeout=30) as response:
+            assert response.status == 200
+    for _ in range(4):  # whichever worker answers the scrape, it counts both workers'
+        with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
+            text = response.read().decode()
+        assert metric(text, "newsagg_api_requests_total", 'route="/v1/search",status="200"') == 12
+        assert "process_resident_memory_bytes" in text
+    two_workers.api.send_signal(signal.SIGTERM)
+    assert two_workers.api.wait(timeout=60) == 0, two_workers.log.read_text()
+    alive = psutil.wait_procs(two_workers.workers, timeout=30)[1]
+    assert alive == [], "workers outlived the API process"
+
+
+def test_workers_stop_when_their_parent_is_killed(two_workers: TwoWorkers):
+    """kill -9 of the parent (the reliability harness does it): its workers must not go on
+    serving the port unsupervised."""
+    two_workers.api.send_signal(signal.SIGKILL)
+    two_workers.api.wait(timeout=30)
+    alive = psutil.wait_procs(two_workers.workers, timeout=60)[1]
+    assert alive == [], "workers outlived their killed parent"
 
 
 def test_several_workers_with_a_rate_limit_are_refused_at_start(tmp_path: Path):

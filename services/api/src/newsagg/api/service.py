@@ -10,9 +10,13 @@ worker answers it, shows the sums over all of them.
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 
 import uvicorn
@@ -24,6 +28,7 @@ from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
 WORKER_HEALTHCHECK_SECONDS = 60
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def run_api(settings: Settings) -> None:
@@ -43,8 +48,22 @@ def run_api(settings: Settings) -> None:
 
 def worker_app(settings: Settings) -> ASGIApp:
     """The app of one worker process (spawned: it logs as the parent was told to)."""
+    stop_with_parent()
     configure_logging(settings.log_level, settings.log_format, "api")
     return create_app(settings)
+
+
+def stop_with_parent() -> None:
+    """Have Linux send this worker SIGTERM (a graceful stop) when its parent dies: a parent
+    killed with -9 cannot stop its workers, which would go on serving the port."""
+    parent = multiprocessing.parent_process()
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent.pid:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_count(settings: Settings) -> int:
