@@ -13,7 +13,7 @@ from newsagg.core.adapters.tantivy_schema import ANALYZER, news_analyzer, stores
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article
 from newsagg.core.query import parse_query
-from newsagg.core.search import SearchQuery
+from newsagg.core.search import SearchQuery, Sort
 
 CRAWLED = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -95,4 +95,42 @@ def test_the_batched_crawl_lookup_keeps_newest_across_commits(tmp_path: Path):
     assert store.get(_article(3).id).title == "Harbour regatta"
     assert store.get(_article(13).id).title == "Harbour festival"
     assert store.search(SearchQuery(query=parse_query("old"))).total == 0
+    store.close()
+
+
+def test_date_pages_keep_id_order_within_a_second_across_page_edges(tmp_path: Path):
+    """Seconds shared by many articles, cut by page edges, by offset and by cursor."""
+    store = TantivyStore(tmp_path / "index", writable=True)
+    store.ensure_schema()
+    seconds = [CRAWLED - timedelta(seconds=s) for s in (0, 0, 0, 0, 0, 1, 2, 2, 2, 2, 2, 2, 3)]
+    articles = [
+        Article.create(
+            url=f"https://ties.example/{n}",
+            source="ties",
+            title="Harbour festival",
+            text="The harbour festival opened.",
+            published_at=moment,
+            crawled_at=CRAWLED,
+        )
+        for n, moment in enumerate(seconds)
+    ]
+    for n in range(0, len(articles), 4):  # several segments
+        store.upsert(articles[n : n + 4])
+    expected = [a.id for a in sorted(articles, key=lambda a: (-a.published_at.timestamp(), a.id))]
+    base = SearchQuery(query=parse_query("harbour"), sort=Sort.DATE, facets=())
+    for size in (1, 2, 3, 4, 5):
+        by_offset = []
+        for offset in range(0, len(articles), size):
+            page = store.search(base.model_copy(update={"size": size, "offset": offset}))
+            assert page.total == len(articles)
+            by_offset += [hit.id for hit in page.hits]
+        assert by_offset == expected, size
+        by_cursor, after = [], None
+        while True:
+            page = store.search(base.model_copy(update={"size": size, "after": after}))
+            by_cursor += [hit.id for hit in page.hits]
+            if len(page.hits) < size:
+                break
+            after = page.last_sort
+        assert by_cursor == expected, size
     store.close()

@@ -60,6 +60,8 @@ from newsagg.core.search import (
 )
 from tantivy import Occur, Order, Query
 
+TIES_GUESS = 64
+"""Articles of one second read at once (by id) when a date page's edge cuts through it."""
 INTERVALS: dict[Interval, dict[str, str]] = {
     Interval.HOUR: {"fixed_interval": "1h"},
     Interval.DAY: {"fixed_interval": "1d"},
@@ -282,16 +284,20 @@ class TantivyStore:
         if query.query is not None and text_query is None:
             return SearchPage(total=0, hits=[])
         full = self._full_query(query, text_query)
-        total = searcher.search(full, limit=1).count or 0
-        seeking = query.sort == Sort.DATE and query.after is not None
         scored: list[tuple[float, Any, float]]
-        if query.offset >= total and not seeking:
-            scored = []  # past the end: a forged cursor's offset costs nothing
+        if (
+            query.offset
+            and query.after is None
+            and query.offset >= (total := searcher.search(full, limit=1).count or 0)
+        ):
+            scored = []  # past the end: a forged cursor's offset costs no top-offset heap
         elif query.sort == Sort.DATE:
-            found = self._date_page(searcher, full, query.after, query.offset, query.size)
+            found, total = self._date_page(searcher, full, query.after, query.offset, query.size)
             scored = [(0.0, address, key) for key, address in found]
         else:
+            # One pass scores the page and counts the matches (a count apart was a second).
             result = searcher.search(full, limit=max(query.size, 1), offset=query.offset)
+            total = result.count or 0
             scored = [(float(score), address, float(score)) for score, address in result.hits]
             scored = scored[: query.size]
         snippets = (
@@ -341,65 +347,79 @@ class TantivyStore:
         after: tuple[Any, ...] | None,
         offset: int,
         size: int,
-    ) -> list[tuple[int, Any]]:
-        """(sort_date in ns, address) of a page in (sort_date desc, id asc) order.
+    ) -> tuple[list[tuple[int, Any]], int]:
+        """(sort_date in ns, address) of a page in (sort_date desc, id asc) order, and the
+        number of matches of `full`.
 
         With a cursor the page seeks: the rest of the cursor's second by id, then the
         newest matches older than it; no offset is counted, so depth costs nothing.
         """
-        if size <= 0:
-            return []
         if after is None:
             return self._date_window(searcher, full, offset, size)
+        total = searcher.search(full, limit=1).count or 0
+        if size <= 0:
+            return [], total
         moment, last_id = int(after[0]), str(after[1])
         page = [(moment, a) for a in self._ties(searcher, full, moment, last_id)][:size]
         older = self._with(full, self._date_range(None, moment, include_upper=False))
-        return page + self._date_window(searcher, older, 0, size - len(page))
+        return page + self._date_window(searcher, older, 0, size - len(page))[0], total
 
     def _date_window(
         self, searcher: tantivy.Searcher, full: Query, offset: int, size: int
-    ) -> list[tuple[int, Any]]:
-        """Hits offset..offset+size in (sort_date desc, id asc) order.
+    ) -> tuple[list[tuple[int, Any]], int]:
+        """Hits offset..offset+size in (sort_date desc, id asc) order, and the matches.
 
         tantivy sorts by one field, and documents of the same second come back in index
-        order, not by id. The dates of the window are right whatever the tie order; the
-        seconds at the window's two edges may be cut, so they are re-read whole by id
-        (from the fast field, no document loaded) and the window's share of them taken.
-        A second with very many articles costs a read of all of their ids.
+        order, not by id. The dates of the window are right whatever the tie order. One
+        hit more on each side tells whether the second at an edge of the window goes on
+        beyond it; only such a cut second is re-read whole by id (from the fast field, no
+        document loaded) and the window's share of it taken, so a window with no tie
+        across its edges costs one search. A second with very many articles costs a read
+        of all of their ids.
         """
-        if size <= 0:
-            return []
-        found = searcher.search(
-            full, limit=size, offset=offset, order_by_field="sort_date", order=Order.Desc
-        ).hits
+        lead = 1 if offset else 0
+        result = searcher.search(
+            full,
+            limit=max(size, 0) + 1 + lead,
+            offset=offset - lead,
+            order_by_field="sort_date",
+            order=Order.Desc,
+        )
+        total = result.count or 0
+        keys = [int(key) for key, _ in result.hits]
+        found = result.hits[lead : lead + max(size, 0)]
+        if not found:
+            return [], total
+        top_cut = lead and len(keys) > lead and keys[0] == keys[lead]
+        end = lead + len(found)
+        bottom_cut = len(keys) > end and keys[end] == keys[end - 1]
         groups: dict[int, list[Any]] = {}
         for key, address in found:
             groups.setdefault(int(key), []).append(address)
-        edges = {min(groups, default=0), max(groups, default=0)}
+        first, last = int(found[0][0]), int(found[-1][0])
         window: list[tuple[int, Any]] = []
         for moment, addresses in groups.items():
-            if moment in edges:
+            if (moment == first and top_cut) or (moment == last and bottom_cut):
                 newer = self._with(full, self._date_range(moment, None, include_lower=False))
                 above = (searcher.search(newer, limit=1).count or 0) if offset else 0
                 before = max(0, offset - above)
                 addresses = self._ties(searcher, full, moment, None)[
                     before : before + len(addresses)
                 ]
-            else:
+            elif len(addresses) > 1:
                 addresses = sorted(addresses, key=lambda a: self._id_of(searcher, a))
             window.extend((moment, address) for address in addresses)
-        return window
+        return window, total
 
     def _ties(
         self, searcher: tantivy.Searcher, full: Query, moment: int, last_id: str | None
     ) -> list[Any]:
         """Addresses of the matches of one sort_date second, by id, after `last_id`."""
         same = self._with(full, self._date_range(moment, moment))
-        count = searcher.search(same, limit=1).count or 0
-        if not count:
-            return []
-        ordered = searcher.search(same, limit=count, order_by_field="id", order=Order.Asc).hits
-        return [address for key, address in ordered if last_id is None or str(key) > last_id]
+        result = searcher.search(same, limit=TIES_GUESS, order_by_field="id", order=Order.Asc)
+        if (result.count or 0) > TIES_GUESS:  # a crowded second: read it all
+            result = searcher.search(same, limit=result.count, order_by_field="id", order=Order.Asc)
+        return [address for key, address in result.hits if last_id is None or str(key) > last_id]
 
     def _date_range(
         self,
@@ -442,7 +462,7 @@ class TantivyStore:
         full = self._full_query(query, text_query)
         after: tuple[Any, ...] | None = None
         while True:
-            page = self._date_page(searcher, full, after, 0, page_size)
+            page, _ = self._date_page(searcher, full, after, 0, page_size)
             for moment, address in page:
                 article = from_document(searcher.doc(address))
                 after = (moment, article.id)

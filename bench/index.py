@@ -1,0 +1,190 @@
+"""Indexing rate: generated articles into the embedded store and into Elasticsearch.
+
+.venv/bin/python bench/index.py [--docs 40000] [--batch 1000] [--es-docs 40000] [--quick]
+
+The articles are bench/corpus.py's (windows of real news bodies, ~300 words), made before
+the clock starts. Each store gets them through its own `upsert`, in batches of `--batch`
+(every upsert durable and searchable on return, as the SearchStore port asks):
+
+- embedded: TantivyStore, and beside it in the same run tantivy alone on the same
+  documents with the same layout and analyzer (documents built untimed, one commit per
+  batch): the engine's ceiling on this machine, the peer the store's rate is a ratio of;
+- Elasticsearch (skipped with --quick): a single local node started by deploy/local/launch.py
+  (as the tests start one), upserts as the indexer makes them, then the same articles again
+  into a fresh index inside `bulk_ingest()` (periodic refresh off, restored after).
+
+docs/s is wall time over the upserts (the figure the targets name); CPU-seconds of this
+process (all its threads: tantivy's indexing and merging threads included) are the
+steadier figure on a shared machine. Peak RSS is of this process, sampled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import tantivy
+from _measure import TreeSampler, self_cpu
+from _report import report, target
+from corpus import generated_articles
+from newsagg.core.adapters.tantivy_schema import ANALYZER, news_analyzer, schema, to_document
+from newsagg.core.adapters.tantivy_store import TantivyStore
+from newsagg.core.article import Article
+
+ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_GOAL = ">= 10000"
+ES_GOAL = ">= 3000"
+
+
+def timed(label: str, n: int, run: Callable[[], None], **extra: Any) -> dict[str, Any]:
+    """Run, and the row: docs/s wall and per CPU-second of this process."""
+    gc.collect()
+    wall, cpu = time.perf_counter(), self_cpu()
+    run()
+    wall, cpu = time.perf_counter() - wall, self_cpu() - cpu
+    row = {
+        "store": label,
+        "docs": n,
+        "docs/s": round(n / wall, 1),
+        "docs per CPU-s": round(n / cpu, 1),
+        "wall s": round(wall, 2),
+    }
+    print(f"{label}: {row['docs/s']:,.0f} docs/s ({row['docs per CPU-s']:,.0f} per CPU-s)")
+    return row | extra
+
+
+def embedded(articles: Sequence[Article], batch: int, tmp: Path) -> Callable[[], None]:
+    store = TantivyStore(tmp / "embedded", writable=True)
+    store.ensure_schema()
+
+    def run() -> None:
+        for i in range(0, len(articles), batch):
+            store.upsert(articles[i : i + batch])
+        store.close()
+
+    return run
+
+
+def tantivy_alone(articles: Sequence[Article], batch: int, tmp: Path) -> Callable[[], None]:
+    """The same documents and layout straight into tantivy: the engine's own rate here."""
+    path = tmp / "alone"
+    path.mkdir()
+    index = tantivy.Index(schema(), path=str(path))
+    index.register_tokenizer(ANALYZER, news_analyzer())
+    documents = [to_document(article) for article in articles]
+
+    def run() -> None:
+        writer = index.writer(heap_size=64_000_000, num_threads=1)
+        for i in range(0, len(documents), batch):
+            for document in documents[i : i + batch]:
+                writer.add_document(document)
+            writer.commit()
+        writer.wait_merging_threads()
+
+    return run
+
+
+def _launcher() -> Any:
+    spec = importlib.util.spec_from_file_location("newsagg_local", ROOT / "deploy/local/launch.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["newsagg_local"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def elasticsearch_rows(articles: Sequence[Article], batch: int) -> list[dict[str, Any]]:
+    """Upserts as the indexer makes them, then the same into a new index in bulk_ingest()."""
+    from elasticsearch import Elasticsearch
+    from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
+
+    node = _launcher().LocalElasticsearch(heap="1g").start()
+    rows = []
+    try:
+        client = Elasticsearch(node.url, request_timeout=120)
+        for label, bulk in (("Elasticsearch", False), ("Elasticsearch, bulk_ingest()", True)):
+            store = ElasticsearchStore(client, f"bench-{int(bulk)}", replicas=0)
+            store.ensure_schema()
+
+            def run(store: ElasticsearchStore = store, bulk: bool = bulk) -> None:
+                if bulk:
+                    with store.bulk_ingest():
+                        for i in range(0, len(articles), batch):
+                            store.upsert(articles[i : i + batch])
+                else:
+                    for i in range(0, len(articles), batch):
+                        store.upsert(articles[i : i + batch])
+
+            assert node.pid is not None
+            with TreeSampler(node.pid) as node_tree:
+                row = timed(label, len(articles), run)
+            assert store.count() == len(articles), "not every article is searchable"
+            node_cpu, node_rss = node_tree.result()
+            rows.append(row | {"node CPU-s": round(node_cpu, 1), "node peak RSS MB": node_rss})
+            store.drop()
+        client.close()
+    finally:
+        node.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=int, default=40_000)
+    parser.add_argument("--es-docs", type=int, default=40_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--quick", action="store_true", help="3,000 docs, embedded only")
+    args = parser.parse_args()
+    n = 3_000 if args.quick else args.docs
+    articles = list(generated_articles(max(n, 0 if args.quick else args.es_docs)))
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, make in (("tantivy alone", tantivy_alone), ("embedded store", embedded)):
+            run = make(articles[:n], args.batch, Path(tmp))
+            with TreeSampler(os.getpid()) as me:
+                row = timed(label, n, run)
+            rows.append(row | {"peak RSS MB": round(me.result()[1], 1)})
+    targets = [
+        target(
+            "4: docs/s into the embedded store",
+            rows[1]["docs/s"],
+            EMBEDDED_GOAL,
+            newsagg=rows[1]["docs/s"],
+            peer=f"tantivy alone {rows[0]['docs/s']:,.0f}",
+        ),
+        target(
+            "4: embedded store / tantivy alone, docs/s", rows[1]["docs/s"] / rows[0]["docs/s"], ""
+        ),
+    ]
+    if not args.quick:
+        es = elasticsearch_rows(articles[: args.es_docs], args.batch)
+        rows.extend(es)
+        best = max(es, key=lambda row: row["docs/s"])
+        targets.append(
+            target(
+                "4: docs/s into Elasticsearch",
+                best["docs/s"],
+                ES_GOAL,
+                newsagg=f"{best['docs/s']:,.0f} ({best['store']})",
+                peer=f"per-upsert refresh {es[0]['docs/s']:,.0f}",
+            )
+        )
+    report(
+        "index",
+        rows,
+        {"docs": n, "es_docs": 0 if args.quick else args.es_docs, "batch": args.batch},
+        targets,
+    )
+
+
+if __name__ == "__main__":
+    main()
