@@ -30,6 +30,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -224,6 +225,23 @@ def get(connection: http.client.HTTPConnection, path: str) -> bytes:
     return body
 
 
+def threaded_store_rate(kinds: list[Kind], calls: int, threads: int) -> float:
+    """Store calls per second (every kind in turn) from `threads` threads of this process:
+    whether the store's searches run in parallel in one process, i.e. what tantivy's
+    bindings do with the GIL (they release it while tantivy searches and aggregates; the
+    snippets, documents and models around that hold it)."""
+    per_thread = max(1, calls // threads)
+
+    def run(offset: int) -> None:
+        for i in range(per_thread):
+            kinds[(offset + i) % len(kinds)].store_call()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run, range(threads)))
+    return per_thread * threads / (time.perf_counter() - started)
+
+
 def tree_cpu_s(root: psutil.Process) -> float:
     """user+sys seconds of a process and its live children (the API's workers)."""
     total = 0.0
@@ -366,7 +384,21 @@ def main() -> None:
     index = shared_index(docs)
     store = TantivyStore(index, writable=False)
     kinds = editor_kinds(store, depth)
-    rows: list[dict[str, Any]] = []
+    for kind in kinds:
+        kind.store_call()  # warm
+    calls = len(kinds) * (3 if quick else 12)
+    one_thread = threaded_store_rate(kinds, calls, 1)
+    two_threads = threaded_store_rate(kinds, calls, 2)
+    rows: list[dict[str, Any]] = [
+        {
+            "API process": "(none: store in this process)",
+            "measure": f"store calls/s, {n} thread{'s' if n > 1 else ''} (kinds in turn)",
+            "API": "",
+            "store": rate,
+            "API / store": "",
+        }
+        for n, rate in ((1, one_thread), (2, two_threads))
+    ]
     configs = [0] if quick else [1, 0]  # 1: one process, as before issue 16; 0: the default
     summary: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -444,6 +476,9 @@ def main() -> None:
         target(f"API p99 ms, wrk {load_s:.0f} s load", load.p99_ms, ""),
         target(f"API peak RSS MB ({now['label']})", now["rss"], ""),
     ]
+    targets.append(
+        target("store calls/s, 2 threads / 1 thread (one process)", two_threads / one_thread, "")
+    )
     if 1 in summary:
         before = summary[1]
         targets.append(
