@@ -247,11 +247,12 @@ class SourcePoller:
 
     @property
     def _clock(self) -> Any:
-        if self.clock is None:
-            from twisted.internet import reactor  # imported late: Scrapy chooses the reactor
+        """The test's clock, or the reactor (only once a crawl has run: see _now)."""
+        if self.clock is not None:
+            return self.clock
+        from twisted.internet import reactor  # imported late: Scrapy chooses the reactor
 
-            self.clock = reactor
-        return self.clock
+        return reactor
 
     def _done(self, outcome: object) -> None:
         self._running = False

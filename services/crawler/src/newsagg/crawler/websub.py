@@ -162,7 +162,7 @@ class WebSub:
 
     def start(self) -> None:
         """Listen for hubs, and renew (or redo) what the crawl state remembers."""
-        site = _Site(_Callback(self))
+        site = _Site(_Callback(self), timeout=self.timeout)  # idle connections closed
         site.requestFactory = type("WebSubRequest", (_LimitedRequest,), {"limit": self.max_bytes})
         try:
             self._reactor.listenTCP(self.port, site, interface=self.host)
