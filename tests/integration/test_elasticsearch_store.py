@@ -57,6 +57,44 @@ def test_schema_is_a_versioned_index_behind_a_read_and_a_write_alias(store: Elas
     assert store.health()
 
 
+def _refresh_interval(store: ElasticsearchStore) -> str:
+    settings = store.client.indices.get_settings(index=store.write_alias)
+    return next(iter(settings.values()))["settings"]["index"]["refresh_interval"]
+
+
+def test_an_upsert_is_searchable_on_return_with_no_wait_for_refresh(store: ElasticsearchStore):
+    """Chunks of BULK_CHUNK_DOCS carry no refresh; one refresh after the last."""
+    store.client.indices.put_settings(
+        index=store.write_alias, settings={"index": {"refresh_interval": "60s"}}
+    )
+    assert store.upsert([story(n) for n in range(30)]).written == 30
+    assert store.search(SearchQuery(query=parse_query("cycling"))).total == 30
+
+
+def test_bulk_ingest_defers_refresh_and_restores_the_interval(store: ElasticsearchStore):
+    assert _refresh_interval(store) == "1s"
+    assert store.upsert([story(0)]).written == 1
+    with store.bulk_ingest():
+        assert _refresh_interval(store) == "-1"
+        assert store.upsert([story(n) for n in range(1, 40)]).written == 39
+        assert store.get(story(5).id) == story(5)  # durable: a get reads the translog
+        assert store.search(SearchQuery(query=parse_query("cycling"))).total == 1
+    assert _refresh_interval(store) == "1s"
+    assert store.search(SearchQuery(query=parse_query("cycling"))).total == 40
+
+
+def test_bulk_ingest_restores_the_interval_when_the_block_fails(store: ElasticsearchStore):
+    def replay_that_stops() -> None:
+        with store.bulk_ingest():
+            store.upsert([story(1)])
+            raise RuntimeError("the replay stopped")
+
+    with pytest.raises(RuntimeError):
+        replay_that_stops()
+    assert _refresh_interval(store) == "1s"
+    assert store.search(SearchQuery(query=parse_query("cycling"))).total == 1
+
+
 def test_scan_walks_every_hit_past_the_result_window(store: ElasticsearchStore):
     """Paging stops at index.max_result_window (10,000 by default; 100 here to stay
     quick); scan walks a point in time with search_after and has no such limit."""

@@ -5,8 +5,16 @@ and alias swaps in es_admin. What this module adds: every call maps an unreachab
 overloaded cluster to StoreUnavailable (the API answers 503, the indexer backs off),
 upserts are bulk writes with external versioning (version = crawled_at in ms,
 `external_gte`), so an older crawl gets a 409 and is counted stale, never written; and
-`refresh=wait_for`, so an upsert returns once the batch is durable (translog fsynced
-per request) and searchable.
+an upsert returns once the batch is durable (translog fsynced per request) and
+searchable: its bulk requests (BULK_CHUNK_DOCS / BULK_CHUNK_BYTES each) carry no refresh,
+one refresh of the write index follows the last. Each request waiting for the periodic
+refresh (`refresh=wait_for`, as before) held every 500-document chunk up to a second.
+
+Ingesting a backlog (a replay, a new index filled from the bus): `with store.bulk_ingest():`
+turns the write index's periodic refresh off and skips the refresh per upsert, so
+segments are not made per batch; on leaving, the refresh interval is restored and one
+refresh makes everything written searchable. Inside it an upsert is durable on return but
+searchable only at the end.
 """
 
 from __future__ import annotations
@@ -52,6 +60,10 @@ PERMANENT_STATUSES = (400, 413)
 HIT_SOURCE = ["id", "url", "title", "source", "published_at", "authors", "language"]
 SIMILAR_FIELDS = ["title_terms", "text_terms"]
 SCAN_KEEP_ALIVE = "2m"
+BULK_CHUNK_DOCS = 2_000
+BULK_CHUNK_BYTES = 16 * 2**20
+"""Per bulk request: ~2 KB articles make ~4 MB requests, inside Elasticsearch's advice
+of 5-15 MB; the byte cap keeps long articles from making one huge request."""
 
 
 def _millis(value: float | None) -> datetime | None:
@@ -96,6 +108,7 @@ class ElasticsearchStore:
         self.write_alias = schema.write_alias(prefix)
         self._analyzer = TextAnalyzer()
         self._queries = QueryTranslator(self._analyzer)
+        self._ingesting = False
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> ElasticsearchStore:
@@ -197,7 +210,8 @@ class ElasticsearchStore:
                 actions,
                 index=self.write_alias,
                 require_alias=True,
-                refresh="wait_for",
+                chunk_size=BULK_CHUNK_DOCS,
+                max_chunk_bytes=BULK_CHUNK_BYTES,
                 raise_on_error=False,
                 raise_on_exception=False,
                 max_retries=BULK_RETRIES,
@@ -215,12 +229,41 @@ class ElasticsearchStore:
                     rejected[result["_id"]] = bulk_error_reason(result.get("error"))
                 else:  # 429/5xx after retries, a missing alias, a write block: later
                     unavailable.append(bulk_error_reason(result.get("error")))
+            if written and not self._ingesting:
+                self.client.indices.refresh(index=self.write_alias)
         if unavailable:
             raise StoreUnavailable(f"{len(unavailable)} document(s) not written: {unavailable[0]}")
         if rejected:
             log.warning("Elasticsearch refused %d document(s): %s", len(rejected), rejected)
             raise StoreRejected(rejected)
         return UpsertResult(written=written, stale=stale + len(articles) - len(newest))
+
+    @contextmanager
+    def bulk_ingest(self) -> Iterator[None]:
+        """Periodic refresh off on the write index while a backlog is written; see the module
+        docstring. The interval it had is restored even when the block raises."""
+        with unavailable_on_outage("prepare a bulk ingest"):
+            current = self.client.indices.get_settings(
+                index=self.write_alias, name="index.refresh_interval", include_defaults=True
+            )
+            index, body = next(iter(current.body.items()))
+            interval = (
+                body.get("settings", {}).get("index", {}).get("refresh_interval")
+                or body["defaults"]["index"]["refresh_interval"]
+            )
+            self.client.indices.put_settings(
+                index=index, settings={"index": {"refresh_interval": "-1"}}
+            )
+        self._ingesting = True
+        try:
+            yield
+        finally:
+            self._ingesting = False
+            with unavailable_on_outage("end a bulk ingest"):
+                self.client.indices.put_settings(
+                    index=index, settings={"index": {"refresh_interval": interval}}
+                )
+                self.client.indices.refresh(index=index)
 
     def delete_source(self, source: str) -> list[str]:
         """Delete every article of `source` (bulk deletes by id through the write alias,
