@@ -1,11 +1,14 @@
 """Wiring of the API service: uvicorn on NEWSAGG_API_HOST:NEWSAGG_API_PORT.
 
 With more than one worker (NEWSAGG_API_WORKERS, default one per core) uvicorn's own
-supervisor binds the port once and runs that many worker processes on it. A search
-spends much of its time in Python (snippets, models, JSON, HTTP) holding the GIL, so
-threads alone do not use a second core; processes do. The workers count their requests
-in Prometheus multiprocess mode (files in a directory of this run), so /metrics, whichever
-worker answers it, shows the sums over all of them.
+supervisor binds the port once and runs that many worker processes on it. Within a worker
+the store's calls already run in threads, off the event loop, but tantivy's bindings release
+the GIL only while tantivy searches: snippets, documents, models, JSON and HTTP hold it, and
+two threads of one process ran store calls 1.3x as fast as one (bench/api.py, "store
+calls/s, 2 threads / 1 thread"). Cores are used by processes. uvicorn runs on uvloop and
+httptools (dependencies of this package). The workers count their requests in Prometheus
+multiprocess mode (files in a directory of this run), so /metrics, whichever worker answers
+it, shows the sums over all of them.
 """
 
 from __future__ import annotations
