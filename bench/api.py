@@ -310,6 +310,9 @@ class WrkRun:
     errors: int
     p50_ms: float
     p99_ms: float
+    cores_busy: float
+    """CPU seconds of the API's process tree per second of the run: how many cores it got
+    (on a machine busy with other work, fewer than it could use)."""
 
 
 def _ms(value: str, unit: str) -> float:
@@ -328,6 +331,8 @@ def wrk(api: Api, kinds: list[Kind], connections: int, seconds: float, workdir: 
         '  return wrk.format("GET", paths[(i % #paths) + 1])\nend\n'
     )
     threads = min(connections, 2)
+    root = psutil.Process(api.process.pid)
+    cpu, started = tree_cpu_s(root), time.perf_counter()
     out = subprocess.run(
         [
             "wrk",
@@ -344,6 +349,7 @@ def wrk(api: Api, kinds: list[Kind], connections: int, seconds: float, workdir: 
         text=True,
         check=True,
     ).stdout
+    cores_busy = (tree_cpu_s(root) - cpu) / (time.perf_counter() - started)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     percentiles = dict(re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)", out, re.MULTILINE))
@@ -364,6 +370,7 @@ def wrk(api: Api, kinds: list[Kind], connections: int, seconds: float, workdir: 
         errors,
         parse(percentiles["50"]),
         parse(percentiles["99"]),
+        cores_busy,
     )
 
 
@@ -426,7 +433,9 @@ def main() -> None:
             }
             figures = {
                 "req/s, 1 client (wrk, kinds mixed)": one.requests_per_s,
+                "API cores busy, 1 client": one.cores_busy,
                 "req/s, 16 clients": sixteen.requests_per_s,
+                "API cores busy, 16 clients": sixteen.cores_busy,
                 "p99 ms, 16 clients": sixteen.p99_ms,
                 "peak RSS MB, API process tree": peak_rss_mb,
                 "CPU s, API process tree": cpu_s,
@@ -437,6 +446,7 @@ def main() -> None:
                     f"p50 ms, {load_s:.0f} s load": load.p50_ms,
                     f"p99 ms, {load_s:.0f} s load": load.p99_ms,
                     f"errors, {load_s:.0f} s load": float(load.errors),
+                    f"API cores busy, {load_s:.0f} s load": load.cores_busy,
                 }
             rows.extend(
                 {
@@ -457,8 +467,9 @@ def main() -> None:
             f"API req/s, 16 clients / 1 client ({now['label']})",
             now["sixteen"].requests_per_s / now["one"].requests_per_s,
             ">= 1.8",
-            newsagg=f"{now['sixteen'].requests_per_s:.1f} req/s",
-            peer=f"{now['one'].requests_per_s:.1f} req/s",
+            newsagg=f"{now['sixteen'].requests_per_s:.1f} req/s "
+            f"({now['sixteen'].cores_busy:.2f} cores busy)",
+            peer=f"{now['one'].requests_per_s:.1f} req/s ({now['one'].cores_busy:.2f} cores busy)",
         ),
         target(
             f"API p50 / store p50, worst kind ({now['worst']['measure'].removeprefix('p50 ms, ')})",
