@@ -34,15 +34,16 @@ import trafilatura
 from _measure import run_measured
 from _report import profile_path, report, target
 from corpus import DATA, Page, benchmark_pages
-from extraction_cv import folds_by_site, nested_cv, site_of, spread
+from extraction_cv import choose, folds_by_site, nested_cv, site_of, spread
 from extraction_score import PageScore, aggregate, score, score_page
 from newsagg.crawler.extraction import (
     CHOICES,
     Choices,
     ExtractionError,
     _parse,
-    body_text_of,
+    cleaned_text,
     extract_article,
+    finish_text,
     json_ld_article,
     main_content,
     page_meta,
@@ -55,10 +56,14 @@ CRAWLED = datetime(2026, 11, 30, tzinfo=UTC)
 PEER = "trafilatura.extract defaults"
 PEER_FAST = "trafilatura.extract(include_comments=False, fast=True)"
 RULES = ("trailing_chrome", "head_chrome", "prompts", "stated_body", "baseline_rescue")
+TEXT_RULES = ("trailing_chrome", "head_chrome", "prompts")
+"""The rules that work on trafilatura's body; the others choose between whole texts."""
 FOCUS = ("recall", "balanced", "precision")
 MODES = ((True, False), (True, True), (False, False))
 """(fast, retry_short): fast; fast with a short extraction done again in full; full."""
 TODAY = Choices(fast=False, retry_short=False)
+TOLERANCE = 0.002
+"""A training-F1 gain below this is noise: one of ~97 training pages moving by a fifth."""
 """The options and rules before cross-validation chose (all rules, trafilatura's fallback)."""
 
 
@@ -153,36 +158,55 @@ def candidates() -> list[Choices]:
 
 
 def simpler(choices: Choices) -> tuple[int, ...]:
-    """Fewer rules on, then the cheaper mode, then trafilatura's default focus first."""
-    return (
-        sum(getattr(choices, rule) for rule in RULES),
-        MODES.index((choices.fast, choices.retry_short)),
-        FOCUS.index(choices.focus) if choices.focus != "balanced" else -1,
-    )
+    """The cheaper mode first (speed is a target of its own, issue 16), then fewer
+    departures from trafilatura (rules on, a focus other than its default)."""
+    rules = sum(getattr(choices, rule) for rule in RULES)
+    return (MODES.index((choices.fast, choices.retry_short)), rules + (choices.focus != "balanced"))
 
 
 def page_scores(pages: list[Page], options: list[Choices]) -> dict[Choices, list[PageScore]]:
-    """Each candidate's score on each page; trafilatura runs once per (focus, fast)."""
+    """Each candidate's score on each page."""
     scores: dict[Choices, list[PageScore]] = {c: [] for c in options}
     for page in pages:
-        tree = _parse(page.html, None)
-        stated = json_ld_article(tree)
-        meta = page_meta(tree, page.url, site_of(page.url), stated)
-        content = {
-            (focus, fast): main_content(tree, page.url, Choices(focus=focus, fast=fast))  # type: ignore[arg-type]
-            for focus, fast in itertools.product(FOCUS, (True, False))
-        }
-        seen: dict[str, PageScore] = {}
-        for choices in options:
-            body = deepcopy(content[choices.focus, choices.fast])  # the rules change it
-            slow = content[choices.focus, False]
-            text = body_text_of(
-                body, tree, meta.titles, stated, choices, slow_content=lambda c=slow: deepcopy(c)
-            )
-            if text not in seen:
-                seen[text] = score_page(text, page.body)
-            scores[choices].append(seen[text])
+        for choices, found in zip(options, _page_scores(page, options), strict=True):
+            scores[choices].append(found)
     return scores
+
+
+def _page_scores(page: Page, options: list[Choices]) -> list[PageScore]:
+    """trafilatura once per (focus, fast), the text rules once per (content, rules), through
+    the functions extract_article uses."""
+    tree = _parse(page.html, None)
+    stated = json_ld_article(tree)
+    meta = page_meta(tree, page.url, site_of(page.url), stated)
+    content = {
+        (focus, fast): main_content(tree, page.url, Choices(focus=focus, fast=fast))  # type: ignore[arg-type]
+        for focus, fast in itertools.product(FOCUS, (True, False))
+    }
+    cleaned: dict[tuple[Any, ...], str] = {}
+
+    def text_of(choices: Choices, fast: bool) -> str:
+        key = (choices.focus, fast, *(getattr(choices, r) for r in TEXT_RULES))
+        if key not in cleaned:
+            body = deepcopy(content[choices.focus, fast])  # the rules change it
+            cleaned[key] = cleaned_text(body, meta.titles, choices)
+        return cleaned[key]
+
+    seen: dict[str, PageScore] = {}
+    found = []
+    for choices in options:
+        text = finish_text(
+            text_of(choices, choices.fast),
+            tree,
+            meta.titles,
+            stated,
+            choices,
+            slow_text=lambda c=choices: text_of(c, False),  # type: ignore[misc]
+        )
+        if text not in seen:
+            seen[text] = score_page(text, page.body)
+        found.append(seen[text])
+    return found
 
 
 def f1_on(scores: dict[Any, list[PageScore]]) -> Callable[[Any, list[int]], float]:
@@ -199,9 +223,8 @@ def cross_validate(
     for name, texts in peers.items():
         scores[name] = [score_page(t, p.body) for t, p in zip(texts, pages, strict=True)]
     f1 = f1_on(scores)
-    nested = nested_cv(options, f1, folds, simpler)
-    everything = list(range(len(pages)))
-    on_all = max(options, key=lambda c: (round(f1(c, everything), 6), [-x for x in simpler(c)]))
+    nested = nested_cv(options, f1, folds, simpler, TOLERANCE)
+    on_all = choose(options, f1, list(range(len(pages))), simpler, TOLERANCE)
     fixed = {"newsagg (as shipped)": CHOICES, "newsagg before (all rules, fallback)": TODAY}
     rows: list[dict[str, Any]] = []
 
@@ -229,6 +252,8 @@ def cross_validate(
     ablation = []
     for rule in (*RULES, "retry_short", "fast"):
         flipped = replace(CHOICES, **{rule: not getattr(CHOICES, rule)})
+        if not flipped.fast:  # the retry is part of the fast mode
+            flipped = replace(flipped, retry_short=False)
         gains = [f1(CHOICES, fold) - f1(flipped, fold) for fold in folds]
         if not getattr(CHOICES, rule):
             gains = [-g for g in gains]
@@ -247,8 +272,9 @@ def cross_validate(
         "folds": [len(f) for f in folds],
         "sites": len({site_of(p.url) for p in pages}),
         "candidates": len(options),
+        "tolerance": TOLERANCE,
         "chosen on all pages": describe(on_all),
-        "shipped is the all-pages choice": on_all == CHOICES,
+        "shipped scores as the all-pages choice": scores[CHOICES] == scores[on_all],
         "nested CV F1": spread([r.held_out_f1 for r in nested]),
         "shipped CV F1": spread([f1(CHOICES, fold) for fold in folds]),
         "per fold vs trafilatura fast": [f1(CHOICES, fold) - f1(PEER_FAST, fold) for fold in folds],
@@ -333,9 +359,12 @@ def main() -> None:
             {
                 "folds": cv["folds"],
                 "nested CV F1": cv["nested CV F1"],
+                "tolerance": cv["tolerance"],
                 "chosen on all pages": cv["chosen on all pages"],
                 "shipped": describe(CHOICES),
-                "shipped is the all-pages choice": cv["shipped is the all-pages choice"],
+                "shipped scores as the all-pages choice": cv[
+                    "shipped scores as the all-pages choice"
+                ],
                 "cv_rows": cv_rows,
                 "ablation": cv["ablation"],
                 "cv_cpu_s": cv["cpu_s"],

@@ -49,20 +49,36 @@ class FoldResult:
     held_out_f1: float
 
 
+def choose(
+    candidates: Sequence[C],
+    f1: Callable[[C, list[int]], float],
+    pages: list[int],
+    simpler: Callable[[C], tuple[int, ...]],
+    tolerance: float = 0.0,
+) -> C:
+    """The simplest candidate (smallest `simpler` key) whose F1 on `pages` is within
+    `tolerance` of the best: a gain smaller than that is noise, not a reason for a rule."""
+    scored = [(f1(c, pages), c) for c in candidates]
+    best = max(score for score, _ in scored)
+    close = [
+        (simpler(c), -score, i) for i, (score, c) in enumerate(scored) if score >= best - tolerance
+    ]
+    return scored[min(close)[2]][1]
+
+
 def nested_cv(
     candidates: Sequence[C],
     f1: Callable[[C, list[int]], float],
     folds: list[list[int]],
     simpler: Callable[[C], tuple[int, ...]],
+    tolerance: float = 0.0,
 ) -> list[FoldResult]:
-    """Per fold: the candidate with the best F1 on the other folds (ties go to the
-    `simpler` one, the smaller key), and its F1 on the held-out fold."""
+    """Per fold: the candidate `choose` picks on the other folds, and its F1 on the
+    held-out fold."""
     results = []
     for held_out in folds:
         train = [i for fold in folds if fold is not held_out for i in fold]
-        best = max(
-            candidates, key=lambda c: (round(f1(c, train), 6), tuple(-x for x in simpler(c)))
-        )
+        best = choose(candidates, f1, train, simpler, tolerance)
         results.append(FoldResult(best, f1(best, train), f1(best, held_out)))
     return results
 

@@ -6,7 +6,7 @@ import json
 from itertools import combinations
 from pathlib import Path
 
-from bench.extraction_cv import folds_by_site, nested_cv, site_of, spread
+from bench.extraction_cv import choose, folds_by_site, nested_cv, site_of, spread
 
 DATA = Path(__file__).parents[2] / "bench" / "data" / "article-extraction-benchmark"
 
@@ -66,3 +66,15 @@ def test_nested_cv_chooses_on_the_other_folds_and_scores_the_held_out_one():
     mean, sd = spread([r.held_out_f1 for r in results])
     assert round(mean, 4) == 0.5333
     assert sd > 0
+
+
+def test_a_gain_within_the_tolerance_does_not_buy_a_rule():
+    per_page = {"no rule": [0.90, 0.90], "rule": [0.901, 0.901], "big rule": [0.95, 0.95]}
+
+    def f1(candidate: str, pages: list[int]) -> float:
+        return sum(per_page[candidate][i] for i in pages) / len(pages)
+
+    complexity = {"no rule": (0,), "rule": (1,), "big rule": (2,)}
+    assert choose(["no rule", "rule"], f1, [0, 1], complexity.get, 0.002) == "no rule"
+    assert choose(["no rule", "rule"], f1, [0, 1], complexity.get, 0.0) == "rule"
+    assert choose(list(per_page), f1, [0, 1], complexity.get, 0.002) == "big rule"
