@@ -60,6 +60,8 @@ from newsagg.core.search import (
 )
 from tantivy import Occur, Order, Query
 
+MATCHES = "_matches"
+"""The aggregation beside the facets that counts the matches."""
 TIES_GUESS = 64
 """Articles of one second read at once (by id) when a date page's edge cuts through it."""
 INTERVALS: dict[Interval, dict[str, str]] = {
@@ -284,20 +286,25 @@ class TantivyStore:
         if query.query is not None and text_query is None:
             return SearchPage(total=0, hits=[])
         full = self._full_query(query, text_query)
+        # Facets asked: their pass (no scoring) counts too, so the ranking pass need not
+        # count, and without counting tantivy can skip blocks that cannot reach the top.
+        facets, counted = self._facets(searcher, full, query.facets)
         scored: list[tuple[float, Any, float]]
         if (
             query.offset
             and query.after is None
-            and query.offset >= (total := searcher.search(full, limit=1).count or 0)
+            and query.offset
+            >= (total := counted if counted is not None else self._count(searcher, full))
         ):
             scored = []  # past the end: a forged cursor's offset costs no top-offset heap
         elif query.sort == Sort.DATE:
             found, total = self._date_page(searcher, full, query.after, query.offset, query.size)
             scored = [(0.0, address, key) for key, address in found]
         else:
-            # One pass scores the page and counts the matches (a count apart was a second).
-            result = searcher.search(full, limit=max(query.size, 1), offset=query.offset)
-            total = result.count or 0
+            result = searcher.search(
+                full, limit=max(query.size, 1), offset=query.offset, count=counted is None
+            )
+            total = counted if counted is not None else result.count or 0
             scored = [(float(score), address, float(score)) for score, address in result.hits]
             scored = scored[: query.size]
         snippets = (
@@ -326,7 +333,7 @@ class TantivyStore:
         return SearchPage(
             total=total,
             hits=hits,
-            facets=self._facets(searcher, full, query.facets),
+            facets=facets,
             last_sort=(scored[-1][2], hits[-1].id) if hits else None,
         )
 
@@ -525,10 +532,15 @@ class TantivyStore:
                 hits.append(_hit(article, _lead(article.text), float(score)))
         return hits[:size]
 
+    @staticmethod
+    def _count(searcher: tantivy.Searcher, query: Query) -> int:
+        return searcher.search(query, limit=1).count or 0
+
     def _facets(
         self, searcher: tantivy.Searcher, query: Query, wanted: Sequence[str]
-    ) -> dict[str, list[FacetCount]]:
-        """Counts per source, author, language and publication day (UTC), as asked."""
+    ) -> tuple[dict[str, list[FacetCount]], int | None]:
+        """Counts per source, author, language and publication day (UTC), as asked, and
+        the number of matches when any was asked (None otherwise)."""
         aggregations = {
             name: {"terms": {"field": field, "size": MAX_FACET_VALUES}}
             for name, field in FACET_FIELDS.items()
@@ -543,8 +555,11 @@ class TantivyStore:
         }
         chosen = {name: aggregations[name] for name in wanted if name in aggregations}
         if not chosen:
-            return {}
+            return {}, None
+        # sort_date is on every document: its value count is the number of matches.
+        chosen[MATCHES] = {"value_count": {"field": "sort_date"}}
         result = searcher.aggregate(query, chosen)
+        total = int(result.pop(MATCHES)["value"])
         return {
             name: [
                 FacetCount(
@@ -556,4 +571,4 @@ class TantivyStore:
                 for bucket in aggregation["buckets"]
             ]
             for name, aggregation in result.items()
-        }
+        }, total
