@@ -1,6 +1,6 @@
 """Crawl throughput end to end (issue 16, targets 2 and 6), all in one run on one site.
 
-.venv/bin/python bench/crawl.py [--quick] [--pages N] [--newsplease-pages M] [--profile]
+.venv/bin/python bench/crawl.py [--quick] [--pages N] [--newsplease-pages M] [--no-profile]
 
 A local site (bench/crawl_site.py: the 121 real benchmark pages copied under distinct
 URLs, 8 sources with feeds and news sitemaps, Debian's nginx on loopback) is crawled by:
@@ -288,12 +288,16 @@ def main() -> None:
     parser.add_argument("--pages", type=int, help="article pages on the site (default 2,000)")
     parser.add_argument("--newsplease-pages", type=int, default=200)
     parser.add_argument("--host-concurrency", type=int, default=8)
-    parser.add_argument("--profile", action="store_true", help="py-spy over the newsagg crawl")
+    parser.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="no py-spy over the newsagg crawl (a full run writes crawl.profile.speedscope.json)",
+    )
     args = parser.parse_args()
     pages = args.pages or (100 if args.quick else 2000)
     workers = len(os.sched_getaffinity(0))
     results_dir().mkdir(parents=True, exist_ok=True)
-    profile = profile_path("crawl", "profile") if args.profile else None
+    profile = None if args.quick or args.no_profile else profile_path("crawl", "profile")
     peer: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="newsagg-bench-crawl-") as temp:
         work = Path(temp)
