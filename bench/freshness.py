@@ -212,7 +212,7 @@ def _wait(probe: Callable[[], bool], timeout: float, what: str) -> None:
     raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def run(articles: int, interval: float, keep: bool) -> dict[str, Any]:
+def run(articles: int, interval: float, keep: bool, websub: bool = True) -> dict[str, Any]:
     hub = WebSubHub().start()
     room = Newsroom(hub, _fresh_stories(articles * 2 + 2))
     hub.on_get = _watch_fetches(room)
@@ -228,9 +228,10 @@ def run(articles: int, interval: float, keep: bool) -> dict[str, Any]:
         "NEWSAGG_API_PORT": str(api_port),
         "NEWSAGG_CRAWLER_METRICS_PORT": "0",
         "NEWSAGG_INDEXER_METRICS_PORT": "0",
-        "NEWSAGG_WEBSUB_PORT": str(callback_port),
-        "NEWSAGG_WEBSUB_CALLBACK_URL": f"http://127.0.0.1:{callback_port}",
     }
+    if websub:
+        env["NEWSAGG_WEBSUB_PORT"] = str(callback_port)
+        env["NEWSAGG_WEBSUB_CALLBACK_URL"] = f"http://127.0.0.1:{callback_port}"
     api = f"http://127.0.0.1:{api_port}"
     began = time.monotonic()
     processes = [_start(name, env, work) for name in ("index", "api", "crawl")]
@@ -238,13 +239,15 @@ def run(articles: int, interval: float, keep: bool) -> dict[str, Any]:
     try:
         _wait(lambda: _searchable(api, "Story"), 120, "the first stories searchable")
         print(f"started in {time.monotonic() - began:.1f}s", file=sys.stderr)
-        hub.wait_for("verified", topic=room.feed_url("pushed"), timeout=60)
+        if websub:
+            hub.wait_for("verified", topic=room.feed_url("pushed"), timeout=60)
         prober = threading.Thread(target=_probe, args=(api, room, stop), daemon=True)
         prober.start()
         spacing = SPACING
         for _ in range(articles):
             room.add("polled", track=True)
-            room.add("pushed", track=True)
+            if websub:
+                room.add("pushed", track=True)
             time.sleep(spacing * random.uniform(0.6, 1.4))
         try:
             _wait(lambda: all(t.searchable_at for t in room.tracked.values()), interval + 30, "")
@@ -295,9 +298,14 @@ def main() -> None:
     parser.add_argument("--articles", type=int, help="new stories per source (default 30)")
     parser.add_argument("--interval", type=float, default=10.0, help="polled source's interval")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and the logs")
+    parser.add_argument(
+        "--no-websub",
+        action="store_true",
+        help="polling only (WebSub off): to measure a crawler from before WebSub",
+    )
     args = parser.parse_args()
     articles = args.articles or (3 if args.quick else 30)
-    measured = run(articles, args.interval, args.keep)
+    measured = run(articles, args.interval, args.keep, websub=not args.no_websub)
     rows, targets = [], []
     goals: dict[str, tuple[str, float | None]] = {
         "fetched": ("fetched -> searchable", FETCHED_GOAL),
@@ -335,6 +343,7 @@ def main() -> None:
         "articles": articles,
         "interval_s": args.interval,
         "quick": args.quick,
+        "websub": not args.no_websub,
     }
     report("freshness", rows, params, targets=targets)
 
