@@ -26,6 +26,11 @@ def test_hub_and_self_from_an_rss_feed():
     assert hub_links(body, [], FEED) == ("http://127.0.0.1:8999/hub", FEED)
 
 
+def test_hub_named_with_single_quotes_after_href():
+    body = rss("<atom:link href='http://a.example/h' rel='hub' />")
+    assert hub_links(body, [], FEED) == ("http://a.example/h", None)
+
+
 def test_hub_from_an_atom_feed_and_the_link_header_first():
     body = (
         b'<feed xmlns="http://www.w3.org/2005/Atom"><link rel="hub" href="http://a.example/h"/>'

@@ -69,6 +69,7 @@ RENEW_AT = 0.75
 RETRY_AFTER = 300.0
 """Seconds before a request the hub never verified (or denied) is sent again."""
 MAX_CHALLENGE = 1024
+_NAMES_A_HUB = re.compile(rb"""rel\s*=\s*["']?hub\b""", re.IGNORECASE)
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 
 
@@ -81,7 +82,7 @@ def hub_links(body: bytes, headers: list[bytes], base: str) -> tuple[str | None,
             rels = re.search(r'rel\s*=\s*"?([^";]+)"?', params)
             for rel in rels.group(1).split() if rels else ():
                 found.setdefault(rel.lower(), urljoin(base, target.strip()))
-    if "hub" not in found:
+    if "hub" not in found and _NAMES_A_HUB.search(body):  # most feeds name none: no parse
         parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
         try:
             root = etree.fromstring(body, parser)
