@@ -155,7 +155,8 @@ class _Vocabulary:
         self.titles = _titles(pages)
 
     def window(self, start: int, length: int) -> str:
-        """`length` consecutive words from word `start` on (running on into the next bodies)."""
+        """`length` consecutive words from word `start` on, running on into the next bodies
+        (a window of the last body ends with it: at least half its length)."""
         end = min(start + length, len(self.offsets) - 1)
         return self.text[self.offsets[start] : self.offsets[end] - 1]
 
