@@ -61,7 +61,7 @@ TEXT_RULES = ("trailing_chrome", "head_chrome", "prompts")
 FOCUS = ("recall", "balanced", "precision")
 MODES = ((True, False), (True, True), (False, False))
 """(fast, retry_short): fast; fast with a short extraction done again in full; full."""
-TODAY = Choices(fast=False, retry_short=False)
+TODAY = Choices(fast=False, retry_short=False, prompts=True)
 TOLERANCE = 0.002
 """A training-F1 gain below this is noise: one of ~97 training pages moving by a fifth."""
 """The options and rules before cross-validation chose (all rules, trafilatura's fallback)."""
@@ -278,6 +278,9 @@ def cross_validate(
         "nested CV F1": spread([r.held_out_f1 for r in nested]),
         "shipped CV F1": spread([f1(CHOICES, fold) for fold in folds]),
         "per fold vs trafilatura fast": [f1(CHOICES, fold) - f1(PEER_FAST, fold) for fold in folds],
+        "nested per fold vs trafilatura fast": [
+            r.held_out_f1 - f1(PEER_FAST, fold) for r, fold in zip(nested, folds, strict=True)
+        ],
         "cpu_s": time.process_time() - started,
     }
     return rows, {"ablation": ablation, **summary}
@@ -344,17 +347,24 @@ def main() -> None:
         )
         report("extraction.cv", cv_rows, {"folds": cv["folds"], "sites": cv["sites"]})
         report("extraction.ablation", cv["ablation"], {"shipped": describe(CHOICES)})
+        nested, nested_sd = cv["nested CV F1"]
         shipped, sd = cv["shipped CV F1"]
         peer_fast = next(r for r in cv_rows if r["configuration"] == PEER_FAST)
-        targets.append(
+        targets += [
             target(
-                "CV F1",
-                shipped,
+                "CV F1 (rules chosen on the training folds)",
+                nested,
                 ">= 0.975",
-                newsagg=f"{shipped:.4f} ± {sd:.4f}",
+                newsagg=f"{nested:.4f} ± {nested_sd:.4f} (shipped rules: {shipped:.4f} ± {sd:.4f})",
                 peer=f"{peer_fast['CV F1']:.4f} ± {peer_fast['± sd']:.4f} ({PEER_FAST})",
-            )
-        )
+            ),
+            target(
+                "worst fold minus trafilatura(no comments, fast)",
+                min(cv["nested per fold vs trafilatura fast"]),
+                f">= -{TOLERANCE}",
+                newsagg=f"nested; shipped rules: {min(cv['per fold vs trafilatura fast']):+.4f}",
+            ),
+        ]
         params.update(
             {
                 "folds": cv["folds"],
