@@ -89,11 +89,13 @@ class ElasticsearchAdmin:
             self.client.indices.refresh(index=old)
             checkpoint = self._max_seq_no(old)
             progress.begin(old, new, int(self.client.count(index=old)["count"]))
-            copied = self._copy(old, new, MATCH_ALL, batch_size, max_docs_per_second, progress)
-            self.client.indices.refresh(index=old)
-            late = {"range": {"_seq_no": {"gt": checkpoint}}}
-            self._copy(old, new, late, batch_size, max_docs_per_second, progress, copied)
-            self.client.indices.refresh(index=new)
+            # Nothing searches the new index before the swap: no periodic refresh meanwhile
+            # (bulk_ingest restores it and refreshes the new index on the way out).
+            with self.store.bulk_ingest():
+                copied = self._copy(old, new, MATCH_ALL, batch_size, max_docs_per_second, progress)
+                self.client.indices.refresh(index=old)
+                late = {"range": {"_seq_no": {"gt": checkpoint}}}
+                self._copy(old, new, late, batch_size, max_docs_per_second, progress, copied)
             held = int(self.client.count(index=new)["count"])
             self.client.indices.update_aliases(
                 actions=[
