@@ -1,6 +1,6 @@
 """Indexing rate: generated articles into the embedded store and into Elasticsearch.
 
-.venv/bin/python bench/index.py [--docs 40000] [--batch 1000] [--es-docs 40000] [--quick]
+.venv/bin/python bench/index.py [--docs 20000] [--batch 1000] [--es-docs 10000] [--quick]
 
 The articles are bench/corpus.py's (windows of real news bodies, ~300 words), made before
 the clock starts. Each store gets them through its own `upsert`, in batches of `--batch`
@@ -139,8 +139,8 @@ def elasticsearch_rows(articles: Sequence[Article], batch: int) -> list[dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--docs", type=int, default=40_000)
-    parser.add_argument("--es-docs", type=int, default=40_000)
+    parser.add_argument("--docs", type=int, default=20_000)
+    parser.add_argument("--es-docs", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--quick", action="store_true", help="3,000 docs, embedded only")
     args = parser.parse_args()
