@@ -15,6 +15,7 @@ and a later call with the same three reuses it (bench/search.py and bench/api.py
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import html
@@ -246,8 +247,18 @@ def ensure_index(path: Path, n: int, *, batch: int = 10_000) -> Path:
 
     Built through TantivyStore.upsert (the indexer's path), in batches of `batch`; the
     manifest (read_manifest) records n, corpus version, layout, the build's duration and
-    rate, and `built_at`, so a caller can tell whether this call built it.
+    rate, and `built_at`, so a caller can tell whether this call built it. Callers for the
+    same path wait for each other (a lock file beside it).
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One builder at a time: bench/search.py and bench/api.py share the index, and a second
+    # builder's rmtree under the first one's writer broke both (and threw the index away).
+    with (path.parent / f"{path.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure_index(path, n, batch)
+
+
+def _ensure_index(path: Path, n: int, batch: int) -> Path:
     from newsagg.core.adapters.tantivy_store import TantivyStore
 
     wanted = {"n": n, "corpus_version": CORPUS_VERSION, "layout": _layout()}

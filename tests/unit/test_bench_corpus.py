@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 from newsagg.core.adapters.tantivy_store import TantivyStore
@@ -53,5 +54,22 @@ def test_ensure_index_builds_through_the_store_once_and_reuses_it(tmp_path: Path
     ensure_index(tmp_path / "index", 200, batch=100)
     assert read_manifest(path)["n"] == 200
     store = TantivyStore(path, writable=False)
+    assert store.count() == 200
+    store.close()
+
+
+def test_concurrent_callers_build_the_index_once(tmp_path: Path):
+    """bench/search.py and bench/api.py may ask at once: the second waits and reuses."""
+    results: list[Path] = []
+    callers = [
+        threading.Thread(target=lambda: results.append(ensure_index(tmp_path / "i", 200)))
+        for _ in range(2)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert results == [tmp_path / "i", tmp_path / "i"]
+    store = TantivyStore(tmp_path / "i", writable=False)
     assert store.count() == 200
     store.close()
