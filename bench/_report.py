@@ -12,6 +12,8 @@ A target is a dict:
 `newsagg` and `peer` (the two figures the value compares; text or number) are optional;
 `target()` builds one and decides `met` from a goal of the form "<op> <number>". A figure
 with no goal (a peak RSS the issue wants in the table) has `"goal": ""` and `"met": None`.
+The summary shows the value as a ratio when `"ratio"` is true, or, without that key, when
+the name reads as one ("A vs B", "A / B").
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def target(
     *,
     newsagg: str | float | None = None,
     peer: str | float | None = None,
+    ratio: bool | None = None,
 ) -> dict[str, Any]:
     """One target with `met` decided from the goal ("" for a figure reported without a goal)."""
     met = goal_met(value, goal) if goal else None
@@ -83,6 +86,8 @@ def target(
         entry["newsagg"] = newsagg
     if peer is not None:
         entry["peer"] = peer
+    if ratio is not None:
+        entry["ratio"] = ratio
     return entry
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +61,18 @@ def _figure(value: Any) -> str:
     return str(value)
 
 
+RATIO_NAME = re.compile(r" vs | / ")
+
+
+def is_ratio(entry: dict[str, Any]) -> bool:
+    """Whether a target's value is newsagg's figure over the peer's: its `ratio` key, else its
+    name ("... vs ...", "A / B"), the benchmarks' convention. A value that is not a ratio
+    (docs/s against a goal, an F1) is shown as newsagg's figure only."""
+    if "ratio" in entry:
+        return bool(entry["ratio"])
+    return RATIO_NAME.search(entry["target"]) is not None
+
+
 def rows(results: list[Result]) -> list[tuple[str, ...]]:
     """(stage, newsagg, peer, ratio, target, met) for every target of every result."""
     table = []
@@ -71,7 +84,7 @@ def rows(results: list[Result]) -> list[tuple[str, ...]]:
                     f"{result.name}: {entry['target']}",
                     _figure(entry.get("newsagg", entry["value"])),
                     _figure(entry["peer"]) if has_peer else "—",
-                    f"{_figure(entry['value'])}×" if has_peer else "—",
+                    f"{_figure(entry['value'])}×" if is_ratio(entry) else "—",
                     entry["goal"] or "—",
                     {True: "yes", False: "no", None: "—"}[entry["met"]],
                 )

@@ -224,6 +224,8 @@ def test_summary_makes_one_table_of_every_results_targets(tmp_path: Path) -> Non
         [
             target("p99, phrase", 62.0, "< 50", newsagg="62 ms"),
             target("peak RSS, store", 812.5, "", newsagg="812 MB"),
+            target("docs/s into the store", 836.0, ">= 10000", peer="tantivy alone 876"),
+            target("API p50 over store p50", 1.2, "<= 1.3", newsagg="2.4 ms", ratio=True),
         ],
         results=tmp_path,
     )
@@ -234,16 +236,18 @@ def test_summary_makes_one_table_of_every_results_targets(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "| stage | newsagg | peer | ratio | target | met |"
-    assert lines[2:5] == [
+    assert lines[2:7] == [
         "| extraction: pages per CPU-second vs plain trafilatura | 31.2 pages/CPU-s "
         "| 27.9 pages/CPU-s | 1.12× | >= 1.0 | yes |",
         "| search: p99, phrase | 62 ms | — | — | < 50 | no |",
         "| search: peak RSS, store | 812 MB | — | — | — | — |",
+        "| search: docs/s into the store | 836 | tantivy alone 876 | — | >= 10000 | no |",
+        "| search: API p50 over store p50 | 2.4 ms | — | 1.2× | <= 1.3 | yes |",
     ]
-    assert lines[5] == ""
-    assert lines[6].startswith("Machine: ")
+    assert lines[7] == ""
+    assert lines[8].startswith("Machine: ")
     for fact in (" cores ", "GB RAM", "load average at start"):
-        assert fact in lines[6]
+        assert fact in lines[8]
 
     plain = _summary("--results", str(tmp_path))
     assert plain.returncode == 0
