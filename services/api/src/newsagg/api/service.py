@@ -25,6 +25,7 @@ import tempfile
 import uvicorn
 from newsagg.api import metrics
 from newsagg.api.app import create_app
+from newsagg.core.cores import available_cores
 from newsagg.core.logs import configure_logging
 from newsagg.core.settings import Settings
 from starlette.types import ASGIApp
@@ -86,7 +87,7 @@ def worker_count(settings: Settings) -> int:
         return 1
     if settings.api_workers:
         return settings.api_workers
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return available_cores()
 
 
 def server_config(settings: Settings, app: ASGIApp | object, *, workers: int = 1) -> uvicorn.Config:

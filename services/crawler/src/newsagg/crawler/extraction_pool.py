@@ -29,15 +29,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from newsagg.core.cores import available_cores
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 T = TypeVar("T")
-
-
-def cores() -> int:
-    """CPUs this process may run on (the container's share, not the host's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _exit_with(crawler_pid: int) -> None:
@@ -101,7 +97,7 @@ class ExtractionPool:
     joins them, on a kill each one's pidfd watch ends it."""
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or cores()
+        self.workers = workers or available_cores()
         self._executor: ProcessPoolExecutor | None = None
         self._users = 0
         self._lock = threading.Lock()
