@@ -115,7 +115,13 @@ class Settings(BaseSettings):
     websub_host: str = Field(
         "127.0.0.1", min_length=1, description="WebSub: address the callback listener binds."
     )
-    websub_port: int = Field(9103, ge=1, le=65535, description="WebSub: the listener's port.")
+    websub_port: int = Field(
+        9110,
+        ge=1,
+        le=65535,
+        description="WebSub: the listener's port (9103 is a second indexer's metrics port in "
+        "deploy/compose/local.yml).",
+    )
     websub_lease_seconds: int = Field(
         86_400,
         ge=2,
