@@ -362,6 +362,7 @@ def main() -> None:
                 "news-please body F1 on its crawl (reported, no goal)",
                 peer["body_f1"],
                 "",
+                newsagg="—",
                 peer=f"F1 {peer['body_f1']}",
             )
         )
@@ -370,6 +371,7 @@ def main() -> None:
                 "news-please peak RSS, MB (whole process tree)",
                 peer["peak_rss_mb"],
                 "",
+                newsagg="—",
                 peer=f"{peer['peak_rss_mb']} MB",
             )
         )
