@@ -45,6 +45,7 @@ from _report import report, target
 from corpus import CACHE, CORPUS_VERSION, NAMES, SOURCES, _layout, benchmark_pages, ensure_index
 from newsagg.api.routes.search import FACET_NAMES
 from newsagg.core.adapters.tantivy_store import TantivyStore
+from newsagg.core.cores import available_cores
 from newsagg.core.query import parse_query
 from newsagg.core.search import (
     Interval,
@@ -198,7 +199,7 @@ def running_api(index: Path, workers: int, log: Path) -> Iterator[Api]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    expected = workers or len(os.sched_getaffinity(0))
+    expected = workers or available_cores()  # as the API sizes itself
     try:
         with TreeSampler(process.pid) as sampler:
             deadline = time.monotonic() + START_TIMEOUT_S
