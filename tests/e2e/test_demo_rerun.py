@@ -27,9 +27,16 @@ def indexed_ids(port: int) -> list[str]:
     return sorted(hit["id"] for hit in body["hits"])
 
 
+def api_ready(port: int, demo: Service) -> bool:
+    assert demo.running, demo.log()[-3000:]
+    return get_json(f"http://127.0.0.1:{port}/readyz")[0] == 200
+
+
 def settled(port: int, demo: Service, outlets: int) -> list[str]:
     """The ids in the index once every outlet was crawled and the count stopped moving."""
     wait_until(lambda: demo.log().count(SPIDER_CLOSED) >= outlets, 180, "a crawl of each outlet")
+    # On a rerun the crawl is all 304s and can end before the API's workers listen.
+    wait_until(lambda: api_ready(port, demo), 120, "the demo's API")
     seen: list[str] = []
     for _ in range(60):
         time.sleep(2)
