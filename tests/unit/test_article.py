@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from newsagg.core.article import Article, article_id, canonicalize_url
+from newsagg.core.article import Article, DateSource, article_id, canonicalize_url
 from pydantic import ValidationError
 
 
@@ -50,13 +50,18 @@ def test_derived_fields():
 
 
 def test_json_round_trip():
-    article = make(authors=["A. Writer"], published_at=datetime(2026, 9, 6, 8, tzinfo=UTC))
+    article = make(
+        authors=["A. Writer"],
+        published_at=datetime(2026, 9, 6, 8, tzinfo=UTC),
+        date_source=DateSource.JSON_LD,
+        date_confidence=1.0,
+    )
     assert Article.from_json(article.to_json()) == article
 
 
 def test_datetimes_are_normalised_to_utc():
     ist = timezone(timedelta(hours=5, minutes=30))
-    article = make(published_at=datetime(2026, 9, 6, 10, tzinfo=ist))
+    article = make(published_at=datetime(2026, 9, 6, 10, tzinfo=ist), date_source="meta")
     assert article.published_at == datetime(2026, 9, 6, 4, 30, tzinfo=UTC)
 
 

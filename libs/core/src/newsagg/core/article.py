@@ -10,13 +10,18 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 from courlan import normalize_url
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2 added date provenance, the quality flag and revisions; version-1 messages
+still on the bus read with those fields at their defaults."""
+SCHEMA_VERSIONS = range(1, SCHEMA_VERSION + 1)
+MAX_REVISIONS = 50
 
 
 _AMP_QUERY = re.compile(r"^((amp|amp_js_v|usqp)(=.*)?|outputtype=amp)$", re.IGNORECASE)
@@ -80,6 +85,47 @@ def _as_utc(value: datetime | None) -> datetime | None:
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
+class DateSource(StrEnum):
+    """Where published_at came from, so a reader can weigh it."""
+
+    JSON_LD = "json-ld"
+    META = "meta"
+    URL = "url"
+    HTMLDATE = "htmldate"
+    FEED = "feed"
+    SITEMAP = "sitemap"
+
+
+class Quality(StrEnum):
+    """Whether the extracted text looks like the article: low ones are kept but marked."""
+
+    OK = "ok"
+    LOW = "low"
+
+
+class PreviousVersion(BaseModel):
+    """The version before the latest change, whole, so the change can be shown as a diff."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    text: str
+    content_hash: str
+    crawled_at: UtcDatetime
+
+
+class RevisionSummary(BaseModel):
+    """An earlier version, without its text (the bus keeps that)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    revision: int = Field(ge=1)
+    title: str
+    content_hash: str
+    crawled_at: UtcDatetime
+    word_count: int = Field(ge=0)
+
+
 class Article(BaseModel):
     """One news article, clean text plus metadata, as JSON on the bus."""
 
@@ -103,13 +149,36 @@ class Article(BaseModel):
     image_url: str | None = None
     word_count: int = Field(ge=0)
     content_hash: str
+    date_source: DateSource | None = None
+    date_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    listed_at: UtcDatetime | None = None
+    date_notes: list[str] = Field(default_factory=list)
+    quality: Quality = Quality.OK
+    quality_score: float = Field(default=1.0, ge=0.0, le=1.0)
+    quality_reasons: list[str] = Field(default_factory=list)
+    revision: int = Field(default=1, ge=1)
+    previous: PreviousVersion | None = None
+    revisions: list[RevisionSummary] = Field(default_factory=list, max_length=MAX_REVISIONS)
 
     @model_validator(mode="after")
     def _check_identity(self) -> Article:
-        if self.schema_version != SCHEMA_VERSION:
+        if self.schema_version not in SCHEMA_VERSIONS:
             raise ValueError(f"unsupported schema_version {self.schema_version}")
         if self.id != article_id(self.canonical_url):
             raise ValueError("id is not the hash of canonical_url")
+        return self
+
+    @model_validator(mode="after")
+    def _check_date_provenance(self) -> Article:
+        """A date without a source cannot be weighed; a source without a date is a lie.
+
+        Version-1 documents predate provenance: their dates stand without a source.
+        """
+        if self.published_at is None:
+            if self.date_source is not None or self.date_confidence is not None:
+                raise ValueError("date_source and date_confidence need a published_at")
+        elif self.date_source is None and self.schema_version >= 2:
+            raise ValueError("a published_at needs its date_source")
         return self
 
     @classmethod
@@ -145,6 +214,50 @@ class Article(BaseModel):
     @classmethod
     def from_json(cls, data: bytes | str) -> Article:
         return cls.model_validate_json(data)
+
+
+def revise(stored: Article | None, fetched: Article) -> Article:
+    """The fetched article, carrying the id's history on from the stored one.
+
+    A re-fetch with the same text is not a revision: the history and updated_at stay.
+    A changed text counts one more revision and keeps the stored version as `previous`
+    (whole, for a diff) and as a summary in `revisions`. Its updated_at is the page's own
+    when the page states one later than the stored crawl, else when the change was seen.
+    A stale fetch (older than the stored crawl) is returned as it is: stores skip it.
+    """
+    if stored is None or stored.crawled_at > fetched.crawled_at:
+        return fetched
+    if stored.content_hash == fetched.content_hash:
+        return fetched.model_copy(
+            update={
+                "revision": stored.revision,
+                "previous": stored.previous,
+                "revisions": stored.revisions,
+                "updated_at": stored.updated_at,
+            }
+        )
+    summary = RevisionSummary(
+        revision=stored.revision,
+        title=stored.title,
+        content_hash=stored.content_hash,
+        crawled_at=stored.crawled_at,
+        word_count=stored.word_count,
+    )
+    stated = fetched.updated_at
+    changed_at = stated if stated is not None and stated > stored.crawled_at else None
+    return fetched.model_copy(
+        update={
+            "revision": stored.revision + 1,
+            "previous": PreviousVersion(
+                title=stored.title,
+                text=stored.text,
+                content_hash=stored.content_hash,
+                crawled_at=stored.crawled_at,
+            ),
+            "revisions": [*stored.revisions, summary][-MAX_REVISIONS:],
+            "updated_at": changed_at or fetched.crawled_at,
+        }
+    )
 
 
 def newest_crawls(articles: Iterable[Article]) -> dict[str, Article]:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
+from newsagg.core.article import DateSource, Quality
 from newsagg.core.query import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -22,6 +23,7 @@ MAX_CURSOR_POSITION = 2**53 - 1  # hits before the page; exact as a JSON number 
 DATE_KEY_LIMIT = 9_223_372_036_854_775_000  # the largest date key (ns) tantivy can read
 MAX_SCORE = 3.4028234663852886e38  # the largest 32-bit float
 ARTICLE_ID_PATTERN = r"^[0-9a-f]{32}$"
+NO_DATE = "none"  # the date_sources value for articles without a publication date
 
 
 class Sort(StrEnum):
@@ -60,11 +62,26 @@ class SearchQuery(BaseModel):
     languages: tuple[str, ...] = ()
     published_from: datetime | None = None
     published_to: datetime | None = None
+    date_sources: tuple[str, ...] = ()
+    """Values of DateSource, or NO_DATE for articles without a publication date."""
+    quality: str | None = None
+    """A Quality value: "low" finds the extractions marked as doubtful."""
     sort: Sort = Sort.RELEVANCE
     size: int = Field(default=10, ge=0, le=MAX_PAGE_SIZE)
     offset: int = Field(default=0, ge=0)
     after: tuple[Any, ...] | None = None
     facets: tuple[str, ...] = FACETS
+
+    @model_validator(mode="after")
+    def _known_provenance_and_quality(self) -> SearchQuery:
+        """A filter value no article can carry is a mistake, not an empty result."""
+        known = {source.value for source in DateSource} | {NO_DATE}
+        unknown = sorted(set(self.date_sources) - known)
+        if unknown:
+            raise ValueError(f"unknown date source {unknown}: use {sorted(known)}")
+        if self.quality is not None and self.quality not in {q.value for q in Quality}:
+            raise ValueError(f"unknown quality {self.quality!r}: use 'ok' or 'low'")
+        return self
 
 
 class Hit(BaseModel):
@@ -79,6 +96,14 @@ class Hit(BaseModel):
         description="Text around the matches; matched terms are wrapped in <mark>."
     )
     score: float
+    date_source: str | None = None
+    date_confidence: float | None = None
+    quality: str = "ok"
+    revision: int = 1
+    updated_at: datetime | None = None
+    previous_title: str | None = Field(
+        default=None, description="The headline before the last change, if it changed."
+    )
 
 
 class FacetCount(BaseModel):
