@@ -6,21 +6,26 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from newsagg.core.article import Article
+from newsagg.core.article import Article, DateSource
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery, Sort
 from support.stores import StorePair
 
 
 def doc(slug: str, title: str, text: str, day: int, source: str = "marquee", **extra) -> Article:
+    fields = {
+        "published_at": datetime(2026, 9, day, 9, tzinfo=UTC),
+        "date_source": DateSource.JSON_LD,
+        "date_confidence": 1.0,
+        **extra,
+    }
     return Article.create(
         url=f"https://news.example/{slug}",
         source=source,
         title=title,
         text=text,
-        published_at=datetime(2026, 9, day, 9, tzinfo=UTC),
         crawled_at=datetime(2026, 10, 1, tzinfo=UTC),
-        **extra,
+        **fields,
     )
 
 

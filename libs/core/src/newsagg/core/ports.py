@@ -66,6 +66,20 @@ class DataCorrupted(RuntimeError):
         self.remedy = remedy
 
 
+class IndexOutdated(RuntimeError):
+    """The index was made in an older layout that cannot do what was asked (a filter on a
+    field it lacks, a mapping that cannot be extended in place): only a rebuild can.
+
+    Not an outage (waiting cannot help) and not damage (the index is whole): `problem`
+    says what the old layout lacks, `remedy` names the command that rebuilds it.
+    """
+
+    def __init__(self, problem: str, remedy: str) -> None:
+        super().__init__(f"{problem}; {remedy}")
+        self.problem = problem
+        self.remedy = remedy
+
+
 class GroupActive(RuntimeError):
     """A consumer group's offsets cannot be moved while members of it are running."""
 
@@ -191,7 +205,14 @@ class SearchStore(Protocol):
 
     def get(self, article_id: str) -> Article | None: ...
 
-    def search(self, query: SearchQuery) -> SearchPage: ...
+    def get_many(self, ids: Sequence[str]) -> dict[str, Article]:
+        """The stored articles (with text) of those ids the store holds, in one round trip:
+        what the indexer merges each batch with (see article.revise)."""
+        ...
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Raises IndexOutdated for a filter on a field its index was made without."""
+        ...
 
     def similar(self, article_id: str, size: int = 10) -> list[Hit]:
         """Articles about the same thing as this one (not itself); [] for an unknown id."""

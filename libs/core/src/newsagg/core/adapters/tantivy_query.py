@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import tantivy
 from newsagg.core.adapters.shared_search import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
-from newsagg.core.adapters.tantivy_schema import naive_utc
+from newsagg.core.adapters.tantivy_schema import REBUILD, Layout, naive_utc
+from newsagg.core.ports import IndexOutdated
 from newsagg.core.query import And, Node, Not, Or, Phrase, Term, plain_words
 from newsagg.core.search import SearchQuery
 from tantivy import Occur, Query
@@ -104,8 +105,22 @@ class QueryBuilder:
         )
 
 
-def filters(schema: tantivy.Schema, query: SearchQuery) -> list[Query]:
+def filters(schema: tantivy.Schema, query: SearchQuery, layout: Layout) -> list[Query]:
+    """The query's filters; IndexOutdated for one on a field the layout lacks."""
     found: list[Query] = []
+    for field, values in (
+        ("date_source", list(query.date_sources)),
+        ("quality", [query.quality] if query.quality else []),
+    ):
+        if not values:
+            continue
+        if field in layout.missing:
+            raise IndexOutdated(
+                f"this index was made before the {field!r} field existed, so it cannot"
+                " filter on it",
+                REBUILD,
+            )
+        found.append(Query.term_set_query(schema, field, values))
     if query.sources:
         found.append(Query.term_set_query(schema, "source", list(query.sources)))
     if query.authors:

@@ -4,17 +4,23 @@ Mirrors es_schema. Text fields are analysed by tantivy itself with the chain
 text_analyzer describes; tantivy stores naive datetimes, ours are UTC, so every date
 crosses here. The whole article (but its text) is kept as JSON in `doc` (stored, not
 indexed), so a hit is read back without a field-by-field mapping.
+
+An index keeps the layout it was made with (tantivy refuses to open it with another
+schema): `Layout.of` reads it from meta.json, documents are written in it, and what it
+lacks is said, not guessed (see Layout).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import tantivy
 from newsagg.core.adapters.text_analyzer import MAX_TOKEN_BYTES, STEMMER_LANGUAGE
 from newsagg.core.article import Article
+from newsagg.core.search import NO_DATE
 from tantivy import Filter, TextAnalyzerBuilder, Tokenizer
 
 ANALYZER = "news"
@@ -46,7 +52,47 @@ def schema() -> tantivy.Schema:
     builder.add_date_field("sort_date", fast=True)
     builder.add_date_field("crawled_at", stored=True, fast=True)
     builder.add_bytes_field("doc", stored=True, indexed=False)
+    # Schema version 2's filters: one term each, fast for counting by value.
+    builder.add_text_field("date_source", tokenizer_name="raw", fast=True)
+    builder.add_text_field("quality", tokenizer_name="raw", fast=True)
     return builder.build()
+
+
+FILTER_FIELDS = ("date_source", "quality")
+"""Fields added after the first layout; an index made before lacks them."""
+REBUILD = "rebuild it from the bus with `newsagg repair --index` (stop the indexer first)"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What an index on disk holds: how `doc` is stored and which filter fields it lacks.
+
+    An index made before a field was added keeps working in its own layout (read, and
+    written without that field) until it is rebuilt; a filter on a missing field fails
+    with ports.IndexOutdated instead of matching nothing.
+    """
+
+    doc_as_text: bool = False
+    missing: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, index_dir: Path) -> Layout:
+        fields = json.loads((index_dir / "meta.json").read_bytes())["schema"]
+        names = {field["name"] for field in fields}
+        return cls(
+            doc_as_text=stores_doc_as_text(index_dir),
+            missing=frozenset(name for name in FILTER_FIELDS if name not in names),
+        )
+
+    def describe(self, path: Path) -> str:
+        """The warning an operator gets when such an index is opened."""
+        return (
+            f"the index at {path} was made before the fields {sorted(self.missing)}: it is"
+            f" read and written as it is, but filters on them fail; {REBUILD}"
+        )
+
+
+CURRENT = Layout()
 
 
 def stores_doc_as_text(index_dir: Path) -> bool:
@@ -83,7 +129,7 @@ def nanos_value(value: float | None) -> datetime | None:
     return (EPOCH + timedelta(seconds=round(value / 1e9))).replace(tzinfo=UTC)
 
 
-def to_document(article: Article, *, doc_as_text: bool = False) -> tantivy.Document:
+def to_document(article: Article, layout: Layout = CURRENT) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("id", article.id)
     doc.add_text("title", article.title)
@@ -98,7 +144,13 @@ def to_document(article: Article, *, doc_as_text: bool = False) -> tantivy.Docum
         doc.add_date("published_at", naive_utc(article.published_at))
     doc.add_date("sort_date", naive_utc(article.published_at or article.crawled_at))
     doc.add_date("crawled_at", naive_utc(article.crawled_at))
-    if doc_as_text:
+    if "date_source" not in layout.missing:
+        date_source = article.date_source or (NO_DATE if article.published_at is None else None)
+        if date_source is not None:  # a version-1 date has no source: no filter finds it
+            doc.add_text("date_source", date_source)
+    if "quality" not in layout.missing:
+        doc.add_text("quality", article.quality)
+    if layout.doc_as_text:
         doc.add_text("doc", article.model_dump_json(exclude={"text"}))
     else:
         doc.add_bytes("doc", article.model_dump_json(exclude={"text"}).encode("utf-8"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -36,6 +37,8 @@ from newsagg.core.adapters.tantivy_check import REMEDY, IndexCheck
 from newsagg.core.adapters.tantivy_query import QueryBuilder, filters
 from newsagg.core.adapters.tantivy_schema import (
     ANALYZER,
+    CURRENT,
+    Layout,
     from_document,
     from_nanos,
     naive_utc,
@@ -43,7 +46,6 @@ from newsagg.core.adapters.tantivy_schema import (
     nanos_value,
     news_analyzer,
     schema,
-    stores_doc_as_text,
     to_document,
 )
 from newsagg.core.article import Article, newest_crawls
@@ -60,6 +62,7 @@ from newsagg.core.search import (
 )
 from tantivy import Occur, Order, Query
 
+log = logging.getLogger("newsagg.store")
 MATCHES = "_matches"
 """The aggregation beside the facets that counts the matches."""
 TIES_GUESS = 64
@@ -104,6 +107,16 @@ def _hit(article: Article, snippet: str, score: float) -> Hit:
         language=article.language,
         snippet=snippet,
         score=score,
+        date_source=article.date_source,
+        date_confidence=article.date_confidence,
+        quality=article.quality,
+        revision=article.revision,
+        updated_at=article.updated_at,
+        previous_title=(
+            article.previous.title
+            if article.previous is not None and article.previous.title != article.title
+            else None
+        ),
     )
 
 
@@ -119,7 +132,7 @@ class TantivyStore:
         self._last_reload = 0.0
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
-        self._doc_as_text = False
+        self._layout = CURRENT
         self._check = IndexCheck(path)
 
     # -- lifecycle -----------------------------------------------------------
@@ -138,12 +151,13 @@ class TantivyStore:
         elif not self.writable:
             raise StoreUnavailable(f"no index at {self.path} yet: has the indexer run?")
         try:
-            self._doc_as_text = exists and stores_doc_as_text(self.path)
-            if self.writable and not self._doc_as_text:
+            # An index opens in the layout it was made with (tantivy refuses another).
+            self._layout = Layout.of(self.path) if exists else CURRENT
+            if exists:
+                index = tantivy.Index.open(str(self.path))
+            else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 index = tantivy.Index(schema(), path=str(self.path), reuse=True)
-            else:
-                index = tantivy.Index.open(str(self.path))
             index.register_tokenizer(ANALYZER, self._analyzer)
             if self.writable:
                 self._writer = index.writer(heap_size=64_000_000, num_threads=1)
@@ -151,6 +165,8 @@ class TantivyStore:
             if "corrupt" in str(exc).lower():  # what the checksums cannot see, tantivy may
                 raise DataCorrupted(self.path, f"tantivy cannot open it ({exc})", REMEDY) from exc
             raise StoreUnavailable(f"cannot open index {self.path}: {exc}") from exc
+        if self._layout.missing:
+            log.warning("%s", self._layout.describe(self.path))
         self._index = index
         self._builder = QueryBuilder(index.schema, self._analyzer)
         self._last_reload = time.monotonic()
@@ -207,7 +223,7 @@ class TantivyStore:
                             stale += 1
                             continue
                         writer.delete_documents_by_term("id", article.id)
-                    writer.add_document(to_document(article, doc_as_text=self._doc_as_text))
+                    writer.add_document(to_document(article, self._layout))
                     written += 1
                 writer.commit()
             except (OSError, ValueError) as exc:
@@ -268,6 +284,16 @@ class TantivyStore:
         if not found.hits:
             return None
         return from_document(searcher.doc(found.hits[0][1]))
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Article]:
+        """One search for the ids the term dictionary has (a new id costs one lookup)."""
+        searcher = self._searcher()
+        held = [i for i in dict.fromkeys(ids) if searcher.doc_freq("id", i)]
+        if not held:
+            return {}
+        found = searcher.search(Query.term_set_query(self._schema, "id", held), limit=len(held))
+        articles = (from_document(searcher.doc(address)) for _, address in found.hits)
+        return {article.id: article for article in articles}
 
     def count(self) -> int:
         return int(self._searcher().num_docs)
@@ -340,7 +366,8 @@ class TantivyStore:
     def _full_query(self, query: SearchQuery, text_query: Query | None) -> Query:
         clauses: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
         clauses.extend(
-            (Occur.Must, Query.const_score_query(f, 0.0)) for f in filters(self._schema, query)
+            (Occur.Must, Query.const_score_query(f, 0.0))
+            for f in filters(self._schema, query, self._layout)
         )
         if query.exclude_sources:
             excluded = list(query.exclude_sources)
