@@ -9,7 +9,9 @@ forever. Used by the embedded bus, the crawl state and `newsagg check`.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from contextlib import closing, suppress
 from pathlib import Path
 
 from newsagg.core.ports import DataCorrupted
@@ -55,6 +57,40 @@ def check_sqlite_file(path: Path, remedy: str = DEFAULT_REMEDY) -> None:
         more = len(problems) - REPORTED_PROBLEMS
         suffix = f" (and {more} more)" if more > 0 else ""
         raise DataCorrupted(path, f"PRAGMA quick_check found damage: {shown}{suffix}", remedy)
+
+
+def create_whole(path: Path, schema: str) -> None:
+    """Make the database at `path` with `schema` (WAL mode) unless it exists, atomically.
+
+    sqlite3.connect creates a zero-byte file before it writes the first page, so a
+    process that opens the file in that instant (the crawler, indexer and API of
+    `newsagg up` start together on an empty data directory) would see "zero bytes,
+    corrupted". The database is built under a private name and linked into place, so
+    `path` holds a whole database or nothing; a link that finds `path` taken lost a race
+    to another process's whole one.
+    """
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.new-{os.getpid()}")
+    try:
+        with closing(sqlite3.connect(draft, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(schema)
+        with suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        for leftover in (
+            draft,
+            draft.with_name(f"{draft.name}-wal"),
+            draft.with_name(f"{draft.name}-shm"),
+        ):
+            leftover.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def is_corruption(exc: sqlite3.Error) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from newsagg.core.sqlite_check import check_sqlite_file
+from newsagg.core.sqlite_check import check_sqlite_file, create_whole
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -103,7 +103,7 @@ class CrawlState:
         """Opens (or creates) the state; a damaged file raises DataCorrupted, never a
         silent fresh start that would re-publish everything."""
         check_sqlite_file(path, CORRUPTED_REMEDY)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_whole(path, _SCHEMA)  # `newsagg status` may open it while the crawler starts
         self._conn = sqlite3.connect(
             path, timeout=30, isolation_level=None, check_same_thread=False
         )

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsagg.core.ports import BusUnavailable, DataCorrupted, GroupActive, Message
-from newsagg.core.sqlite_check import check_sqlite_file, is_corruption
+from newsagg.core.sqlite_check import check_sqlite_file, create_whole, is_corruption
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -117,6 +117,10 @@ class SqliteLogBus:
         self.path = path
         self.session_timeout = session_timeout
         check_sqlite_file(path, REMEDY)
+        try:
+            create_whole(path, _SCHEMA)
+        except (sqlite3.Error, OSError) as exc:  # a full disk or a read-only directory: later
+            raise BusUnavailable(f"creating the bus log {path} failed: {exc}") from exc
         self._conn = _connect(path, "FULL")
         self._lock = threading.Lock()
 
