@@ -16,7 +16,8 @@ _OPEN_AT = textwrap.dedent(
     start = float(sys.argv[3])
     while time.time() < start:
         pass
-    opened = SqliteLogBus(Path(sys.argv[1])) if sys.argv[2] == "bus" else CrawlState(Path(sys.argv[1]))
+    kind = SqliteLogBus if sys.argv[2] == "bus" else CrawlState
+    opened = kind(Path(sys.argv[1]))
     opened.close()
     """
 )
