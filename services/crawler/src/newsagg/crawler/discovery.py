@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
+from newsagg.core.article import DateSource
 from newsagg.crawler.extraction_dates import parse_datetime
 
 _PARSER = etree.XMLParser(
@@ -37,6 +38,8 @@ class Discovered:
     links: list[Link]
     sitemaps: list[Link]
     """Child sitemaps of a sitemap index, with their lastmod as modified_at."""
+    kind: DateSource
+    """The format read (feed: RSS or Atom; sitemap), where the links' dates come from."""
 
 
 def _local(tag: object) -> str:
@@ -60,13 +63,13 @@ def parse_listing(body: bytes) -> Discovered:
         raise DiscoveryError(f"not well-formed XML: {exc}") from exc
     kind = _local(root.tag)
     if kind == "rss" or kind == "RDF":
-        return Discovered(_rss_links(root), [])
+        return Discovered(_rss_links(root), [], DateSource.FEED)
     if kind == "feed":
-        return Discovered(_atom_links(root), [])
+        return Discovered(_atom_links(root), [], DateSource.FEED)
     if kind == "urlset":
-        return Discovered(_sitemap_links(root), [])
+        return Discovered(_sitemap_links(root), [], DateSource.SITEMAP)
     if kind == "sitemapindex":
-        return Discovered([], _sitemap_links(root, "sitemap"))
+        return Discovered([], _sitemap_links(root, "sitemap"), DateSource.SITEMAP)
     raise DiscoveryError(
         f"unknown listing format <{kind}>: expected rss, feed, urlset or sitemapindex"
     )

@@ -17,12 +17,13 @@ from urllib.parse import urljoin
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
-from newsagg.core.article import Article, canonicalize_url
+from newsagg.core.article import Article, DateSource, canonicalize_url
 from newsagg.crawler.extraction_authors import json_ld_names, normalise_authors, site_names
 from newsagg.crawler.extraction_dates import meta_tags, page_dates
 from newsagg.crawler.extraction_encoding import decode_html
 from newsagg.crawler.extraction_jsonld import JsonLdArticle, body_text, json_ld_article
 from newsagg.crawler.extraction_language import detect_language
+from newsagg.crawler.extraction_quality import assess
 from newsagg.crawler.extraction_text import body_to_text, clean_lines
 from newsagg.crawler.identity import trusted_canonical
 from trafilatura.metadata import (
@@ -300,6 +301,7 @@ def extract_article(
     source: str,
     crawled_at: datetime | None = None,
     feed_published_at: datetime | None = None,
+    listed_in: DateSource = DateSource.FEED,
     content_type: str | None = None,
     own_sites: frozenset[str] = frozenset(),
 ) -> Article:
@@ -308,6 +310,8 @@ def extract_article(
     `body` may be the raw bytes (decoded with the page's own charset, checked
     against `content_type`'s) or text that was already decoded. The page's stated
     canonical URL is its identity only on its own site or on `own_sites`.
+    `feed_published_at` is the date the page's listing (`listed_in`: a feed or a
+    sitemap) gave it: the article's listed_at, and its date when the page states none.
     """
     crawled_at = crawled_at or datetime.now(UTC)
     tree = _parse(body, content_type)
@@ -327,14 +331,16 @@ def extract_article(
     if not meta.title:
         raise ExtractionError("no headline found")
     canonical = _canonical(tree, url, tags)
-    published, modified = page_dates(
+    dates = page_dates(
         tree,
         json_ld=(stated.published, stated.modified),
         crawled_at=crawled_at,
         url=canonical,
-        listed=feed_published_at is not None,
+        listed_at=feed_published_at,
+        listed_in=listed_in,
         meta=tags,
     )
+    quality = assess(text, tree)
     return Article.create(
         url=url,
         canonical_url=trusted_canonical(canonical, url, own_sites),
@@ -344,8 +350,15 @@ def extract_article(
         crawled_at=crawled_at,
         summary=meta.description,
         authors=meta.authors,
-        published_at=published or feed_published_at,
-        updated_at=modified,
+        published_at=dates.published,
+        updated_at=dates.modified,
+        date_source=dates.source,
+        date_confidence=dates.confidence,
+        listed_at=feed_published_at,
+        date_notes=list(dates.notes),
+        quality=quality.quality,
+        quality_score=quality.score,
+        quality_reasons=list(quality.reasons),
         language=detect_language(text, stated.language, tree.get("lang"), _meta(tags, "og:locale")),
         section=stated.section or _meta(tags, "article:section"),
         tags=meta.tags,

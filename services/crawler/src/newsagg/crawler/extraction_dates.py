@@ -1,9 +1,26 @@
-"""Published and modified dates of a page, timezone-aware, from the most exact source first.
+"""Published and modified dates of a page, timezone-aware, each with where it came from.
 
-Order: the article's JSON-LD, then meta tags and <time itemprop>, then htmldate's
-day (which it finds in the URL and the visible text), asked only when the markup is
-silent. htmldate gives days only, so markup with a time wins. The crawl time is never a
-publish date, and a date after the crawl is a template's clock or a typo, not a publish date.
+Order: the article's JSON-LD, then meta tags and <time itemprop> (source `meta`), then a
+day in the URL (`url`), then htmldate's search of the other markup and, unless the page
+was listed with a date by its feed or sitemap, of the visible text (`htmldate`); when the
+page states nothing, the listing's date (`feed` / `sitemap`). htmldate is asked only when
+the markup is silent: its text search builds dateparser patterns per locale and costs
+more than the rest of the page.
+
+Confidence (0..1) is how far a reader can trust the date, by its source:
+JSON-LD 0.9, meta 0.85, the feed's pubDate 0.7, a sitemap's publication date 0.6, the
+URL's day 0.6, htmldate's fast search (other markup, dates written as numbers) 0.5,
+its extensive search of the visible text 0.3. A page date
+without a zone (a day, or a time read as UTC) is 0.1 lower: it can be hours off. A
+listing date within a day of the page's raises it by 0.1 (at most 0.95: nothing here is
+checked against the world); one more than a day away halves it, with a note.
+
+Refused, with a note, falling back to the next source: a date before 1990 (a placeholder
+such as 0001-01-01) and a date after the crawl beyond the clock-skew allowance. The
+allowance is 10 minutes for a time with its zone (servers' clocks drift; a feed written
+a moment before our clock read it), and 14 hours more for a day or a zone-less time: read
+as UTC, a time written in UTC+14 (the furthest zone ahead) is 14 hours later than it
+happened. The crawl time is never a publication date.
 """
 
 from __future__ import annotations
@@ -11,13 +28,17 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from dateutil import parser as dateutil_parser
 from htmldate import find_date
+from htmldate.extractors import extract_url_date
+from htmldate.utils import Extractor
 from lxml import html as lxml_html
+from newsagg.core.article import DateSource
 
 _PUBLISHED_META = (
     "article:published_time",
@@ -42,6 +63,12 @@ _MODIFIED_META = (
 )
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 """Before the web: a placeholder such as 0001-01-01, not a publish date."""
+CLOCK_SKEW = timedelta(minutes=10)
+"""How far after the crawl a time with its zone may be: clocks drift."""
+ZONE_AHEAD = timedelta(hours=14)
+"""UTC+14: how much later than it happened a local time read as UTC can be."""
+LISTING_AGREES = timedelta(days=1)
+"""The page's and the listing's dates further apart than this disagree."""
 _ZONES = {
     name: timezone(timedelta(hours=hours), name)
     for name, hours in {
@@ -68,11 +95,57 @@ _YEAR = re.compile(r"(?<!\d)(19|20)\d\d(?!\d)")
 logging.getLogger("htmldate").setLevel(logging.ERROR)
 
 
-def parse_datetime(value: Any) -> datetime | None:
-    """ISO 8601, RFC 822 or a plain written date to an aware UTC datetime; None if unreadable.
+@dataclass(frozen=True)
+class Stamp:
+    """A date as a source states it; `zoned` when it names its zone (a day never does)."""
 
-    A time without a zone is taken as UTC: the page does not say, and a guess of
-    the server's zone would be no better.
+    when: datetime
+    zoned: bool
+
+
+@dataclass(frozen=True)
+class PageDates:
+    """The publication date with its provenance, the modification date, and what was refused."""
+
+    published: datetime | None = None
+    source: DateSource | None = None
+    confidence: float | None = None
+    modified: datetime | None = None
+    notes: tuple[str, ...] = ()
+
+
+CONFIDENCE = {
+    DateSource.JSON_LD: 0.9,
+    DateSource.META: 0.85,
+    DateSource.FEED: 0.7,
+    DateSource.SITEMAP: 0.6,
+    DateSource.URL: 0.6,
+    DateSource.HTMLDATE: 0.5,
+}
+"""By source, for a date with its zone; see the module docstring."""
+HTMLDATE_TEXT = 0.3
+"""htmldate's search of the visible text: the first date-like words it trusts."""
+UNZONED = 0.1
+"""Less for a day or a zone-less time: it can be hours off."""
+AGREES = 0.1
+DISAGREES = 0.5
+HIGHEST = 0.95
+_URL_OPTIONS = Extractor(
+    extensive=False,
+    max=datetime(2039, 12, 31),
+    min=datetime(1990, 1, 1),
+    original=True,
+    format="%Y-%m-%d",
+)
+"""Every day htmldate's URL pattern reads (1990-2039): this module refuses a future one
+and says why, not htmldate."""
+
+
+def parse_stamp(value: Any) -> Stamp | None:
+    """ISO 8601, RFC 822 or a plain written date, as an aware UTC datetime; None if unreadable.
+
+    A time without a zone is taken as UTC (`zoned` False): the page does not say, and a
+    guess of the server's zone would be no better.
     """
     if not isinstance(value, str) or not value.strip():
         return None
@@ -88,12 +161,19 @@ def parse_datetime(value: Any) -> datetime | None:
                 parsed = dateutil_parser.parse(text, tzinfos=_ZONES)
         except (ValueError, OverflowError):
             return None
-    if parsed.tzinfo is None:
+    zoned = parsed.tzinfo is not None
+    if not zoned:
         parsed = parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(UTC)
+        return Stamp(parsed.astimezone(UTC), zoned)
     except (OverflowError, ValueError):
         return None
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """`parse_stamp`'s date alone (listings: their dates are compared, not weighed)."""
+    stamp = parse_stamp(value)
+    return None if stamp is None else stamp.when
 
 
 def meta_tags(tree: lxml_html.HtmlElement) -> dict[str, list[str]]:
@@ -110,19 +190,45 @@ def meta_tags(tree: lxml_html.HtmlElement) -> dict[str, list[str]]:
     return found
 
 
-def _meta_dates(meta: Mapping[str, list[str]], names: tuple[str, ...]) -> datetime | None:
+def _meta_dates(meta: Mapping[str, list[str]], names: tuple[str, ...]) -> Stamp | None:
     for name in names:
         for value in meta.get(name.lower(), ()):
-            if parsed := parse_datetime(value):
+            if parsed := parse_stamp(value):
                 return parsed
     return None
 
 
-def _time_itemprop(tree: lxml_html.HtmlElement, prop: str) -> datetime | None:
+def _time_itemprop(tree: lxml_html.HtmlElement, prop: str) -> Stamp | None:
     for value in tree.xpath("//*[@itemprop = $p]/@datetime", p=prop):
-        if parsed := parse_datetime(str(value)):
+        if parsed := parse_stamp(str(value)):
             return parsed
     return None
+
+
+def url_date(url: str | None) -> Stamp | None:
+    """The day a URL states (/2024/05/01/, 2024-05-01), by htmldate's URL pattern alone."""
+    return parse_stamp(extract_url_date(url, _URL_OPTIONS))
+
+
+def refusal(stamp: Stamp, crawled_at: datetime) -> str | None:
+    """Why `stamp` cannot be a publication date (None: it can): before 1990, or after the
+    crawl beyond the clock-skew allowance (wider for a day or a zone-less time)."""
+    if stamp.when < EARLIEST:
+        return "before 1990, a placeholder"
+    allowance = CLOCK_SKEW if stamp.zoned else CLOCK_SKEW + ZONE_AHEAD
+    if stamp.when > crawled_at + allowance:
+        ahead = (stamp.when - crawled_at) / timedelta(hours=1)
+        return f"{ahead:.1f} h after the crawl, beyond the {_hours(allowance)} allowance"
+    return None
+
+
+def _hours(delta: timedelta) -> str:
+    minutes = round(delta / timedelta(minutes=1))
+    return f"{minutes} min" if minutes < 60 else f"{minutes / 60:g} h"
+
+
+def _day(when: datetime) -> str:
+    return f"{when.year:04d}-{when:%m-%d %H:%M} UTC"  # %Y gives year 1 as "1"
 
 
 def page_dates(
@@ -131,56 +237,113 @@ def page_dates(
     json_ld: tuple[str | None, str | None] = (None, None),
     crawled_at: datetime,
     url: str | None = None,
-    listed: bool = False,
+    listed_at: datetime | None = None,
+    listed_in: DateSource = DateSource.FEED,
     meta: Mapping[str, list[str]] | None = None,
-) -> tuple[datetime | None, datetime | None]:
-    """(published, modified); modified only when it is later than published.
+) -> PageDates:
+    """The publication date from the first source that gives a usable one, its confidence
+    and notes; the modification date only when it is later than the publication.
 
-    htmldate (the URL and the page's other markup, then, unless the page was `listed`
-    with a date by its feed or sitemap, its visible text) only when JSON-LD, meta
-    tags and <time itemprop> state no publish date: its extensive search of the text
-    builds dateparser patterns per locale and costs more than the rest of the page.
-    `meta` is `meta_tags(tree)` when the caller has it already.
+    `listed_at` is the date the page's feed or sitemap (`listed_in`) gave it: used when
+    the page states none, compared when it does. `meta` is `meta_tags(tree)` when the
+    caller has it already.
     """
     meta = meta_tags(tree) if meta is None else meta
-    published = _first_past(
-        crawled_at,
-        lambda: parse_datetime(json_ld[0]),
-        lambda: _meta_dates(meta, _PUBLISHED_META),
-        lambda: _time_itemprop(tree, "datePublished"),
-        lambda: parse_datetime(_htmldate(tree, url, crawled_at, extensive=False)),
-        lambda: (
-            None if listed else parse_datetime(_htmldate(tree, url, crawled_at, extensive=True))
+    notes: list[str] = []
+    listed = None if listed_at is None else Stamp(listed_at, zoned=False)
+    if listed is not None and (why := refusal(listed, crawled_at)):
+        notes.append(f"refused the {listed_in} date {_day(listed.when)}: {why}")
+        listed = None
+    sources: list[tuple[DateSource, float, Callable[[], Stamp | None]]] = [
+        (DateSource.JSON_LD, CONFIDENCE[DateSource.JSON_LD], lambda: parse_stamp(json_ld[0])),
+        (DateSource.META, CONFIDENCE[DateSource.META], lambda: _meta_dates(meta, _PUBLISHED_META)),
+        (
+            DateSource.META,
+            CONFIDENCE[DateSource.META],
+            lambda: _time_itemprop(tree, "datePublished"),
         ),
-    )
-    modified = _first_past(
+        (DateSource.URL, CONFIDENCE[DateSource.URL], lambda: url_date(url)),
+        (
+            DateSource.HTMLDATE,
+            CONFIDENCE[DateSource.HTMLDATE],
+            lambda: parse_stamp(_htmldate(tree, crawled_at, extensive=False)),
+        ),
+    ]
+    if listed is not None:
+        sources.append((listed_in, CONFIDENCE[listed_in], lambda: listed))
+    else:
+        sources.append(
+            (
+                DateSource.HTMLDATE,
+                HTMLDATE_TEXT,
+                lambda: parse_stamp(_htmldate(tree, crawled_at, extensive=True)),
+            )
+        )
+    found = _first_usable(sources, crawled_at, notes)
+    modified = _first_usable(
+        [
+            (DateSource.JSON_LD, 0.0, lambda: parse_stamp(json_ld[1])),
+            (DateSource.META, 0.0, lambda: _meta_dates(meta, _MODIFIED_META)),
+            (DateSource.META, 0.0, lambda: _time_itemprop(tree, "dateModified")),
+        ],
         crawled_at,
-        lambda: parse_datetime(json_ld[1]),
-        lambda: _meta_dates(meta, _MODIFIED_META),
-        lambda: _time_itemprop(tree, "dateModified"),
+        [],
     )
-    if modified and (not published or modified <= published):
-        modified = None
-    return published, modified
+    if found is None:
+        return PageDates(notes=tuple(notes))
+    source, confidence, stamp = found
+    published = stamp.when
+    if not stamp.zoned and source not in (DateSource.FEED, DateSource.SITEMAP):
+        confidence -= UNZONED
+    if listed is not None and source != listed_in:
+        if abs(published - listed.when) > LISTING_AGREES:
+            days = abs(published - listed.when) / timedelta(days=1)
+            notes.append(
+                f"the page's date {_day(published)} ({source}) and the {listed_in} date "
+                f"{_day(listed.when)} differ by {days:.1f} days"
+            )
+            confidence *= DISAGREES
+        else:
+            confidence = min(HIGHEST, confidence + AGREES)
+    later = modified[2].when if modified and modified[2].when > published else None
+    return PageDates(published, source, round(confidence, 2), later, tuple(notes))
 
 
-def _htmldate(
-    tree: lxml_html.HtmlElement, url: str | None, crawled_at: datetime, *, extensive: bool
-) -> str | None:
-    """htmldate's original publication day (YYYY-MM-DD), never later than the crawl."""
+def _htmldate(tree: lxml_html.HtmlElement, crawled_at: datetime, *, extensive: bool) -> str | None:
+    """htmldate's original publication day (YYYY-MM-DD) in the markup (or also the visible
+    text, `extensive`), never in the URL (its own source here), never after the crawl's
+    day in the zone furthest ahead."""
     return find_date(
         tree,
-        url=url,
+        url="",  # not None: htmldate would read the URL of the page's canonical link
         original_date=True,
         extensive_search=extensive,
-        max_date=crawled_at.strftime("%Y-%m-%d"),
+        max_date=(crawled_at + ZONE_AHEAD).strftime("%Y-%m-%d"),
     )
 
 
-def _first_past(crawled_at: datetime, *sources: Callable[[], datetime | None]) -> datetime | None:
-    """The first date a source gives that is not after the crawl (a later one is a clock)."""
-    for source in sources:
-        found = source()
-        if found is not None and EARLIEST <= found <= crawled_at:
-            return found
+def _first_usable(
+    sources: Sequence[tuple[DateSource, float, Callable[[], Stamp | None]]],
+    crawled_at: datetime,
+    notes: list[str],
+) -> tuple[DateSource, float, Stamp] | None:
+    """The first source's date that can be a publication date; a refused one in `notes`.
+
+    htmldate reads the same JSON-LD and meta tags: its day of a date refused before is
+    that date again, refused too.
+    """
+    refused: set[date] = set()
+    for source, confidence, read in sources:
+        stamp = read()
+        if stamp is None:
+            continue
+        if why := refusal(stamp, crawled_at):
+            notes.append(f"refused the {source} date {_day(stamp.when)}: {why}")
+            refused.add(stamp.when.date())
+            continue
+        if source is DateSource.HTMLDATE and stamp.when.date() in refused:
+            note = f"refused the htmldate day {stamp.when.date()}: a refused date's day"
+            notes.extend([] if note in notes else [note])
+            continue
+        return source, confidence, stamp
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from newsagg.core.article import Article
+from newsagg.core.article import Article, DateSource
 
 
 @dataclass
@@ -19,8 +19,11 @@ class FetchedPage:
     body: str
     source: str
     feed_published_at: datetime | None
+    """The date the page's feed or sitemap gave it (None for a page found in a section)."""
     own_sites: frozenset[str] = frozenset()
     """Sites whose addresses the page may claim as its canonical (see identity.py)."""
+    listed_in: DateSource = DateSource.FEED
+    """The kind of listing (feed or sitemap) `feed_published_at` comes from."""
 
 
 @dataclass

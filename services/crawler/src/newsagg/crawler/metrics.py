@@ -30,6 +30,13 @@ ARTICLES_EXTRACTED = Counter(
     ["source"],
     registry=REGISTRY,
 )
+ARTICLES_LOW_QUALITY = Counter(
+    "newsagg_crawler_articles_low_quality",
+    "Extracted articles marked low quality (kept, flagged: paywall, teaser, link list...), "
+    "by source; over newsagg_crawler_articles_extracted, the source's share of them.",
+    ["source"],
+    registry=REGISTRY,
+)
 EXTRACTION_FAILURES = Counter(
     "newsagg_crawler_extraction_failures",
     "Fetched pages that yielded no article, by source and reason.",

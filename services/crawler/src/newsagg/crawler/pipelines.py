@@ -7,7 +7,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from newsagg.core.adapters import open_bus
-from newsagg.core.article import Article
+from newsagg.core.article import Article, Quality
 from newsagg.core.ports import ARTICLES_TOPIC, Bus
 from newsagg.core.settings import Settings
 from newsagg.crawler.crawl_pass import CrawlPass
@@ -81,6 +81,7 @@ class ExtractPipeline:
                     url=page.url,
                     source=page.source,
                     feed_published_at=page.feed_published_at,
+                    listed_in=page.listed_in,
                     own_sites=page.own_sites,
                 )
             )
@@ -97,6 +98,8 @@ class ExtractPipeline:
             log.exception("extraction of %s of %s failed", page.url, page.source)
             raise DropItem(f"{page.url}: extraction failed: {exc!r}") from exc
         self.report.article(page.source, "extract", "ok", "extracted")
+        if article.quality is Quality.LOW:
+            self.report.low_quality(page.source)
         return ExtractedPage(page, article)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from newsagg.crawler.failures import fetch_outcome
 from newsagg.crawler.metrics import (
     ARTICLES_EXTRACTED,
+    ARTICLES_LOW_QUALITY,
     EXTRACTION_FAILURES,
     FETCH_SECONDS,
     FETCHES,
@@ -125,6 +126,11 @@ class PassReport:
             tally.unchanged += 1
         elif status not in ARTICLE_NOT_FAILED:
             tally.failed[status] += 1
+
+    def low_quality(self, source: str) -> None:
+        """An extracted article marked low quality: kept, and counted for the operators."""
+        ARTICLES_LOW_QUALITY.labels(source).inc()
+        self.crawler.stats.inc_value("article/low_quality")
 
     def unreadable(self) -> dict[str, dict[str, str]]:
         """Sources none of whose listings could be read, with each listing's reason."""

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 import scrapy
-from newsagg.core.article import canonicalize_url
+from newsagg.core.article import DateSource, canonicalize_url
 from newsagg.core.sources import Source
 from newsagg.crawler.autodiscovery import feed_links, robots_sitemaps
 from newsagg.crawler.crawl_pass import CrawlPass
@@ -256,7 +256,7 @@ class NewsSpider(scrapy.Spider):
                 continue
             self.report.listed(source.name)
             if url := self._link(response.url, link.url, source, "article"):
-                yield from self._article_request(url, source, link, listing)
+                yield from self._article_request(url, source, link, listing, found.kind)
         self.progress.listing_parsed(listing)
 
     def _listing_body(self, response: Response) -> bytes:
@@ -273,7 +273,7 @@ class NewsSpider(scrapy.Spider):
         return bool(self.cutoff and stamp and stamp < self.cutoff)
 
     def _article_request(
-        self, url: str, source: Source, link: Link, listing: str | None
+        self, url: str, source: Source, link: Link, listing: str | None, listed_in: DateSource
     ) -> Iterator[scrapy.Request]:
         key = url_key(url)
         if self.progress.wants(key, link.stamp, listing):
@@ -285,24 +285,43 @@ class NewsSpider(scrapy.Spider):
                 link=link,
                 listed_url=key,
                 listing=listing,
+                listed_in=listed_in,
             )
         elif key not in self.progress.queued:
             self.report.article(source.name, "crawl", "unchanged")
 
     def parse_article(
-        self, response: Response, source: Source, link: Link, listed_url: str, listing: str | None
+        self,
+        response: Response,
+        source: Source,
+        link: Link,
+        listed_url: str,
+        listing: str | None,
+        listed_in: DateSource,
     ) -> Iterator[FetchedPage]:
         self._fetched(response, source)
         if self._html(response, source):
-            yield self._page(response, source, listed_url, link.published_at)
+            yield self._page(response, source, listed_url, link.published_at, listed_in)
         else:
             self.progress.page_failed(listed_url)
 
     def _page(
-        self, response: Response, source: Source, listed_url: str, published_at: datetime | None
+        self,
+        response: Response,
+        source: Source,
+        listed_url: str,
+        published_at: datetime | None,
+        listed_in: DateSource = DateSource.FEED,
     ) -> FetchedPage:
+        """`published_at`: the listing's date of the page, from a `listed_in` feed or sitemap."""
         return FetchedPage(
-            listed_url, response.url, _text(response), source.name, published_at, own_sites(source)
+            listed_url,
+            response.url,
+            _text(response),
+            source.name,
+            published_at,
+            own_sites(source),
+            listed_in,
         )
 
     def _html(self, response: Response, source: Source) -> bool:
