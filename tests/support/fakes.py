@@ -75,6 +75,7 @@ class MemoryStore:
         self.articles: dict[str, Article] = {}
         self.down = False
         self.failed_writes = 0
+        self.failed_reads = 0
 
     def ensure_schema(self) -> None:
         pass
@@ -93,6 +94,12 @@ class MemoryStore:
 
     def get(self, article_id: str) -> Article | None:
         return self.articles.get(article_id)
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Article]:
+        if self.down:
+            self.failed_reads += 1
+            raise StoreUnavailable("fake store is down")
+        return {i: self.articles[i] for i in ids if i in self.articles}
 
     def count(self) -> int:
         return len(self.articles)

@@ -60,7 +60,7 @@ def test_store_outage_is_retried_and_nothing_committed_until_it_succeeds():
     timer.start()
     indexer.process(indexer.consumer.poll(10, 0))
     timer.join()
-    assert store.failed_writes >= 1
+    assert store.failed_reads >= 1  # the read of the stored versions meets it first
     assert list(store.articles) == [article(1).id]
     assert bus.committed[(ARTICLES_TOPIC, "indexer")] == 1
 

@@ -30,6 +30,7 @@ def article(n: int, *, published: timedelta | None, fetched: timedelta) -> Artic
         title=f"Story {n}",
         text=f"Body of story {n}.",
         published_at=now - published if published is not None else None,
+        date_source="meta" if published is not None else None,
         crawled_at=now - fetched,
     )
 

@@ -53,6 +53,12 @@ DOCUMENTS_INDEXED = Counter(
     "Articles written to the store (stale versions and refused documents not counted).",
     registry=REGISTRY,
 )
+REVISIONS = Counter(
+    "newsagg_indexer_revisions",
+    "Articles written as a new revision of a stored one: the same id, a changed title or "
+    "text (a re-fetch or a replayed version of the stored text is not counted).",
+    registry=REGISTRY,
+)
 BATCH_SECONDS = Histogram(
     "newsagg_indexer_batch_duration_seconds",
     "Time from a batch's arrival to its commit (validate, upsert, dead letters, commit).",

@@ -9,6 +9,11 @@ Delivery is at least once: offsets move only after the store acknowledged the
 batch (and the dead letters of the batch are on the bus), and upserts are
 idempotent, so a crash anywhere re-delivers work without duplicating it.
 
+Before the upsert, each article is merged with what the store holds of its id
+(`revise`): a page whose text changed keeps its id and becomes the next revision, with
+the version before it and a summary of the earlier ones. The merge is idempotent too: a
+re-delivered or replayed version has the stored one's content hash, so it is no revision.
+
 The metrics (newsagg.indexer.metrics) are observed once the batch is committed: what
 is searchable, how fresh it is, and the group's lag; the store's size every
 GAUGE_INTERVAL seconds, busy or idle.
@@ -23,7 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from newsagg.core.article import Article
+from newsagg.core.article import Article, revise
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
     Bus,
@@ -45,6 +50,7 @@ from newsagg.indexer.metrics import (
     FETCHED_TO_SEARCHABLE,
     PUBLISHED_TO_SEARCHABLE,
     RETRIES,
+    REVISIONS,
     STORE_DOCUMENTS,
     STORE_SIZE,
 )
@@ -141,8 +147,8 @@ class Indexer:
             except ValueError as exc:
                 rejected.append((message, str(exc)))
         invalid = len(rejected)
-        articles = [article for _, article in decoded]
-        written, refused = self._upsert(decoded) if articles else (0, [])
+        decoded, revised = self._revise(decoded) if decoded else (decoded, set())
+        written, refused = self._upsert(decoded) if decoded else (0, [])
         rejected.extend(refused)
         for number, (message, reason) in enumerate(rejected):
             self._retrying(
@@ -159,11 +165,46 @@ class Indexer:
         DOCUMENTS_INDEXED.inc(written)
         BATCH_SECONDS.observe(time.perf_counter() - started)
         refused_messages = {id(message) for message, _ in refused}
+        revisions = len(revised - refused_messages)
+        REVISIONS.inc(revisions)
         self._observe_freshness([a for m, a in decoded if id(m) not in refused_messages])
         self._report_lag()
         if time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
             self._report_store()
-        log.info("indexed %d articles, %d dead-lettered", len(articles), len(rejected))
+        log.info(
+            "indexed %d articles, %d revised, %d dead-lettered",
+            len(decoded),
+            revisions,
+            len(rejected),
+        )
+
+    def _revise(
+        self, decoded: list[tuple[Message, Article]]
+    ) -> tuple[list[tuple[Message, Article]], set[int]]:
+        """Each article merged with the stored version of its id, and which messages (by
+        `id()`) brought a new revision.
+
+        Versions of one id within the batch are merged in crawl order, each on the one
+        before, as separate batches would merge them: a replay into an empty store (`newsagg
+        repair --index`) rebuilds the revisions. An older crawl than the one held comes back
+        unchanged, and the store skips it.
+        """
+        ids = list(dict.fromkeys(article.id for _, article in decoded))
+        held: dict[str, Article] = self._retrying(
+            lambda: dict(self.store.get_many(ids)), "read the stored versions"
+        )
+        merged = list(decoded)
+        revised: set[int] = set()
+        for index in sorted(range(len(decoded)), key=lambda i: decoded[i][1].crawled_at):
+            message, article = decoded[index]
+            before = held.get(article.id)
+            after = revise(before, article)
+            merged[index] = (message, after)
+            if before is None or after.crawled_at >= before.crawled_at:
+                held[article.id] = after
+                if before is not None and after.revision > before.revision:
+                    revised.add(id(message))
+        return merged, revised
 
     def _upsert(
         self, decoded: list[tuple[Message, Article]]
