@@ -39,7 +39,13 @@ from newsagg.core.adapters.shared_search import (
 )
 from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Article, newest_crawls
-from newsagg.core.ports import StoreRejected, StoreStats, StoreUnavailable, UpsertResult
+from newsagg.core.ports import (
+    IndexOutdated,
+    StoreRejected,
+    StoreStats,
+    StoreUnavailable,
+    UpsertResult,
+)
 from newsagg.core.search import (
     FacetCount,
     Hit,
@@ -57,7 +63,10 @@ RETRY_STATUSES = (429, 502, 503, 504)
 BULK_RETRIES = 3
 PERMANENT_STATUSES = (400, 413)
 """A document the node refuses with these (a mapping error, too large) is never retried."""
-HIT_SOURCE = ["id", "url", "title", "source", "published_at", "authors", "language"]
+HIT_SOURCE = [
+    *("id", "url", "title", "source", "published_at", "authors", "language"),
+    *("date_source", "date_confidence", "quality", "revision", "updated_at", "previous.title"),
+]
 SIMILAR_FIELDS = ["title_terms", "text_terms"]
 SCAN_KEEP_ALIVE = "2m"
 BULK_CHUNK_DOCS = 2_000
@@ -109,6 +118,7 @@ class ElasticsearchStore:
         self._analyzer = TextAnalyzer()
         self._queries = QueryTranslator(self._analyzer)
         self._ingesting = False
+        self._outdated: IndexOutdated | None = None
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> ElasticsearchStore:
@@ -144,7 +154,8 @@ class ElasticsearchStore:
     # -- lifecycle -----------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Put the templates; create `<prefix>-v1` with both aliases if there is no index."""
+        """Put the templates; create `<prefix>-v1` with both aliases if there is no index,
+        else bring the live indices' mapping up to this version (see _upgrade_mapping)."""
         with unavailable_on_outage("create the schema"):
             for name, component in schema.components(self.shards, self.replicas).items():
                 self.client.cluster.put_component_template(
@@ -154,6 +165,7 @@ class ElasticsearchStore:
                 name=self.prefix, **schema.index_template(self.prefix)
             )
             if self.client.indices.exists_alias(name=self.read_alias):
+                self._upgrade_mapping()
                 return
             try:
                 self.client.indices.create(
@@ -163,6 +175,49 @@ class ElasticsearchStore:
             except ApiError as exc:
                 if exc.error != "resource_already_exists_exception":
                     raise
+
+    def _upgrade_mapping(self) -> None:
+        """Add the fields of a newer schema to the indices behind both aliases, in place.
+
+        The mapping is strict, so an index made by an older version would refuse every new
+        document (dead letters, not an error anyone sees); new fields can be added to a live
+        index without a reindex. A change of an existing field cannot: it is logged as an
+        error naming `newsagg reindex` (which copies into an index made from the templates
+        just put, so ensure_schema must not fail for it), and upserts raise it until then.
+        """
+        self._outdated = None
+        writes_to = set(self.client.indices.get_alias(name=self.write_alias).body)
+        held = self.client.indices.get_mapping(index=f"{self.read_alias},{self.write_alias}")
+        for index, body in held.body.items():
+            mappings = body["mappings"]
+            version = mappings.get("_meta", {}).get("schema_version", 1)
+            if version >= schema.SCHEMA_VERSION:
+                continue
+            update = schema.mapping_update()
+            added = sorted(set(update["properties"]) - set(mappings.get("properties", {})))
+            try:
+                self.client.indices.put_mapping(index=index, **update)
+            except ApiError as exc:
+                if exc.status_code != 400:
+                    raise
+                body = exc.info if isinstance(exc.info, dict) else {}
+                outdated = IndexOutdated(
+                    f"the index {index} (schema {version}) cannot take schema"
+                    f" {schema.SCHEMA_VERSION}'s mapping in place"
+                    f" ({bulk_error_reason(body.get('error', str(exc)))})",
+                    "run `newsagg reindex` to copy it into an index of the new schema",
+                )
+                log.error("%s", outdated)
+                if index in writes_to:  # a read-only old index still answers searches
+                    self._outdated = outdated
+                continue
+            log.warning(
+                "index %s: schema %d -> %d in place, fields added: %s",
+                index,
+                version,
+                schema.SCHEMA_VERSION,
+                ", ".join(added) or "none",
+            )
 
     def health(self) -> bool:
         """The cluster answers and the read alias exists."""
@@ -189,7 +244,12 @@ class ElasticsearchStore:
     # -- writes --------------------------------------------------------------
 
     def upsert(self, articles: Sequence[Article]) -> UpsertResult:
-        """Bulk-index the newest crawl of each article; see the module docstring."""
+        """Bulk-index the newest crawl of each article; see the module docstring.
+
+        Raises IndexOutdated, writing nothing, when ensure_schema found an index whose
+        mapping cannot take this version's documents: each would be refused."""
+        if self._outdated is not None:
+            raise self._outdated
         newest = newest_crawls(articles)
         actions = (
             {
@@ -317,6 +377,19 @@ class ElasticsearchStore:
                     raise
                 return None
         return schema.from_source(found["_source"])
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Article]:
+        """One multi-get on the read alias (real-time: it sees writes not yet refreshed)."""
+        if not ids:
+            return {}
+        with unavailable_on_outage("get articles"):
+            found = self.client.mget(
+                index=self.read_alias,
+                ids=list(dict.fromkeys(ids)),
+                source_excludes=list(schema.TERMS_FIELDS),
+            )
+        articles = (schema.from_source(doc["_source"]) for doc in found["docs"] if doc.get("found"))
+        return {article.id: article for article in articles}
 
     def count(self) -> int:
         with unavailable_on_outage("count articles"):
@@ -539,4 +612,14 @@ class ElasticsearchStore:
             language=source.get("language"),
             snippet=fragments[0] if fragments else "",
             score=float(raw.get("_score") or 0.0) if sort == Sort.RELEVANCE else 0.0,
+            date_source=source.get("date_source"),
+            date_confidence=source.get("date_confidence"),
+            quality=source.get("quality", "ok"),
+            revision=source.get("revision", 1),
+            updated_at=source.get("updated_at"),
+            previous_title=(
+                previous["title"]
+                if (previous := source.get("previous")) and previous["title"] != source["title"]
+                else None
+            ),
         )

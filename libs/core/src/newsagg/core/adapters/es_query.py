@@ -14,7 +14,7 @@ from typing import Any
 from newsagg.core.adapters.shared_search import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
 from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.query import And, Node, Not, Or, Phrase, Term, plain_words, positive_terms
-from newsagg.core.search import SearchQuery
+from newsagg.core.search import NO_DATE, SearchQuery
 
 Clause = dict[str, Any]
 MATCH_ALL: Clause = {"match_all": {}}
@@ -139,4 +139,14 @@ def filters(query: SearchQuery) -> list[Clause]:
         if query.published_to:
             bounds["lte"] = query.published_to.isoformat()
         found.append({"range": {"published_at": bounds}})
+    if query.date_sources:
+        either: list[Clause] = []
+        named = [source for source in query.date_sources if source != NO_DATE]
+        if named:
+            either.append({"terms": {"date_source": named}})
+        if NO_DATE in query.date_sources:
+            either.append({"bool": {"must_not": {"exists": {"field": "published_at"}}}})
+        found.append({"bool": {"should": either, "minimum_should_match": 1}})
+    if query.quality:
+        found.append({"term": {"quality": query.quality}})
     return found

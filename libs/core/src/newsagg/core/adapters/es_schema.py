@@ -21,8 +21,10 @@ from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Article
 from newsagg.core.search import MAX_PAGE_SIZE
 
-SCHEMA_VERSION = 1
-"""Bump with any mapping change; `newsagg reindex` moves the data to a new index."""
+SCHEMA_VERSION = 2
+"""Bump with any mapping change. A change that only adds fields reaches a live index with
+ensure_schema (see mapping_update); any other needs `newsagg reindex`.
+Version 2 added date provenance, the quality flag and revisions (issue 17)."""
 
 EXACT_ANALYZER = "news_exact"
 TERMS_FIELDS = ("title_terms", "text_terms", "author_terms")
@@ -32,6 +34,8 @@ _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _STORED_ONLY_KEYWORD = {"type": "keyword", "index": False, "doc_values": False}
 _TERMS = {"type": "text", "analyzer": "whitespace", "norms": True}
 _EXACT = {"type": "text", "analyzer": EXACT_ANALYZER}
+_KEPT_ONLY = {"type": "object", "enabled": False}
+"""Held in _source for reading back, never parsed into fields."""
 
 
 def read_alias(prefix: str) -> str:
@@ -106,10 +110,28 @@ def articles_component() -> dict[str, Any]:
                 "image_url": _STORED_ONLY_KEYWORD,
                 "word_count": {"type": "integer"},
                 "content_hash": _KEYWORD,
+                "date_source": _KEYWORD,
+                "date_confidence": {"type": "float"},
+                "listed_at": {"type": "date"},
+                "date_notes": _STORED_ONLY_KEYWORD,
+                "quality": _KEYWORD,
+                "quality_score": {"type": "float"},
+                "quality_reasons": _STORED_ONLY_KEYWORD,
+                "revision": {"type": "integer"},
+                "previous": _KEPT_ONLY,
+                "revisions": _KEPT_ONLY,
                 **{field: _TERMS for field in TERMS_FIELDS},
             },
         },
     }
+
+
+def mapping_update() -> dict[str, Any]:
+    """What put_mapping sends to a live index of an older version: every property (those
+    it has are unchanged, the new ones are added; a changed one is refused) and the new
+    version in _meta."""
+    mappings = articles_component()["mappings"]
+    return {"properties": mappings["properties"], "meta": mappings["_meta"]}
 
 
 COMPONENTS = {"index-settings": index_settings_component, "articles": articles_component}
