@@ -111,6 +111,12 @@ def test_a_date_only_in_the_url_is_a_url_date_even_when_the_page_has_a_canonical
     assert article.date_source is DateSource.URL
 
 
+def test_a_url_with_the_months_name_states_its_day():
+    article = extract(page(), url="https://gazette.example/politics/2026/nov/18/night-ferry/")
+    assert article.published_at == datetime(2026, 11, 18, tzinfo=UTC)
+    assert article.date_source is DateSource.URL
+
+
 def test_a_meta_date_and_a_listing_date_days_apart_are_recorded_and_trusted_less():
     head = meta("article:published_time", "2026-11-20T08:00:00Z")
     listed = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)

@@ -139,6 +139,10 @@ _URL_OPTIONS = Extractor(
 )
 """Every day htmldate's URL pattern reads (1990-2039): this module refuses a future one
 and says why, not htmldate."""
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_URL_NAMED_MONTH = re.compile(
+    r"/((?:19|20)\d\d)/(" + "|".join(_MONTHS) + r")/(\d{1,2})(?:/|$)", re.IGNORECASE
+)
 
 
 def parse_stamp(value: Any) -> Stamp | None:
@@ -206,7 +210,16 @@ def _time_itemprop(tree: lxml_html.HtmlElement, prop: str) -> Stamp | None:
 
 
 def url_date(url: str | None) -> Stamp | None:
-    """The day a URL states (/2024/05/01/, 2024-05-01), by htmldate's URL pattern alone."""
+    """The day a URL states: numbers (/2024/05/01/, 2024-05-01) by htmldate's URL pattern,
+    or a month's English abbreviation (/2019/nov/18/, as the Guardian and PolitiFact write)."""
+    if url and (named := _URL_NAMED_MONTH.search(url)):
+        year, month, day = named.groups()
+        try:
+            return Stamp(
+                datetime(int(year), _MONTHS.index(month.lower()) + 1, int(day), tzinfo=UTC), False
+            )
+        except ValueError:
+            return None
     return parse_stamp(extract_url_date(url, _URL_OPTIONS))
 
 
