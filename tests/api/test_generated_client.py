@@ -111,12 +111,26 @@ def test_the_generated_client_can_page_by_offset_too(generated: ModuleType, api:
 
 def test_the_generated_client_reads_one_article(generated: ModuleType, api: TestClient):
     search = operation(generated, "search", "_v1_search_get")
-    get_article = operation(generated, "articles", "_get")
+    get_article = operation(generated, "articles", "_v1_articles_article_id_get")
     client = client_for(generated, api, KEY)
     top = search.sync(client=client, q="Milind Soman cycling", size=1).hits[0]
     article = get_article.sync(client=client, article_id=top.id)
     assert article.title == top.title
     assert "roadside" in article.text.lower()
+    assert (article.revision, article.quality) == (top.revision, top.quality) == (1, "ok")
+
+
+def test_the_generated_client_reads_an_article_s_revisions(generated: ModuleType, api: TestClient):
+    search = operation(generated, "search", "_v1_search_get")
+    revisions = operation(generated, "articles", "_revisions_get")
+    client = client_for(generated, api, KEY)
+    top = search.sync(client=client, q="Milind Soman cycling", size=1).hits[0]
+    history = revisions.sync(client=client, article_id=top.id)
+    assert (history.id, history.revision, history.last_change) == (top.id, 1, None)
+    assert [r.title for r in history.revisions] == [top.title]
+    missing = revisions.sync_detailed(client=client, article_id="0" * 32)
+    assert missing.status_code == 404
+    assert missing.parsed.title == "Not found"
 
 
 def test_the_generated_client_sees_errors_as_problems(generated: ModuleType, api: TestClient):

@@ -92,6 +92,7 @@ def two_workers(tmp_path: Path) -> Iterator[TwoWorkers]:
                 title=f"Milind Soman cycles north, day {i}",
                 text="A roadside romance, 150 km a day.",
                 published_at=datetime(2026, 9, 6, tzinfo=UTC),
+                date_source="meta",
             )
             for i in range(3)
         ]

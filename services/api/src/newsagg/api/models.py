@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import Response
+from newsagg.core.article import DateSource, Quality
 from newsagg.core.search import FacetCount, Hit, Interval, TimeBucket
 from pydantic import BaseModel, Field
 
@@ -47,6 +48,63 @@ class ArticleResponse(BaseModel):
     tags: list[str]
     image_url: str | None
     word_count: int
+    date_source: DateSource | None = Field(
+        description="Where published_at came from; null when there is no publication date "
+        "(never the crawl date in its place)."
+    )
+    date_confidence: float | None = Field(description="How far to trust published_at, 0 to 1.")
+    listed_at: datetime | None = Field(
+        description="The date the feed or sitemap listed the page with."
+    )
+    date_notes: list[str] = Field(
+        description="Dates refused and why, and listings that disagree with the page."
+    )
+    quality: Quality = Field(
+        description="`low` when the extracted text looks like something other than the "
+        "article (a paywall, a teaser, mostly links or boilerplate, too short)."
+    )
+    quality_score: float = Field(description="0 to 1, higher is better.")
+    quality_reasons: list[str] = Field(description="Why the score is what it is.")
+    revision: int = Field(
+        description="How many distinct texts this article has had; 1 until its page changes."
+    )
+
+
+class RevisionInfo(BaseModel):
+    revision: int
+    title: str
+    content_hash: str
+    crawled_at: datetime = Field(description="When this version was fetched.")
+    word_count: int
+
+
+class LastChange(BaseModel):
+    from_revision: int
+    to_revision: int
+    title_changed: bool
+    previous_title: str | None = Field(description="The headline before, if it changed.")
+    title: str = Field(description="The headline now.")
+    diff: str = Field(
+        description="Unified diff (one line per paragraph) from the previous text to the "
+        "current one; cut at a size limit, see `diff_truncated`."
+    )
+    diff_truncated: bool = Field(description="The diff was longer than the limit and is cut.")
+
+
+class RevisionsResponse(BaseModel):
+    id: str
+    revision: int = Field(description="The current revision.")
+    updated_at: datetime | None = Field(
+        description="When the text last changed (as the page says, else when it was seen)."
+    )
+    revisions: list[RevisionInfo] = Field(
+        description="The earlier versions (the last 50), oldest first, then the current one. "
+        "The store keeps the previous text (see last_change); every version's text stays a "
+        "message on the bus for as long as the bus keeps it."
+    )
+    last_change: LastChange | None = Field(
+        description="The latest change, with the text diff; null while revision is 1."
+    )
 
 
 class SimilarResponse(BaseModel):

@@ -96,7 +96,10 @@ def implied_errors(path: str, operation: dict[str, Any]) -> dict[str, str]:
     if any(where == "path" for where, _ in names):
         errors["404"] = "Nothing has this id."
     if is_protected(path):
-        errors["503"] = "The search store is unavailable; see Retry-After."
+        errors["503"] = (
+            "The search store is unavailable (see Retry-After), or its data is damaged or "
+            "too old for a filter asked for (see `remedy`)."
+        )
     return errors
 
 

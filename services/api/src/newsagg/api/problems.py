@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from newsagg.api.models import Health
-from newsagg.core.ports import DataCorrupted, StoreUnavailable
+from newsagg.core.ports import DataCorrupted, IndexOutdated, StoreUnavailable
 from newsagg.core.query import QuerySyntaxError
 from newsagg.core.search import InvalidCursor
 from starlette.exceptions import HTTPException
@@ -83,6 +83,19 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def data_corrupted(_: Request, exc: DataCorrupted) -> JSONResponse:
         log.error("data corrupted: %s", exc)
         return corrupted_problem(exc)
+
+    @app.exception_handler(IndexOutdated)
+    async def index_outdated(_: Request, exc: IndexOutdated) -> JSONResponse:
+        """A 503 without Retry-After, like damage: the index answers other searches, but
+        this one only after an operator rebuilds it (`remedy`)."""
+        log.error("index outdated: %s", exc)
+        return problem(
+            503,
+            "Index outdated",
+            str(exc),
+            problem=exc.problem,
+            remedy=exc.remedy,
+        )
 
     @app.exception_handler(NotReady)
     async def not_ready(_: Request, exc: NotReady) -> JSONResponse:

@@ -8,10 +8,13 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
+from newsagg.core.article import DateSource, Quality
 from newsagg.core.query import parse_query
-from newsagg.core.search import SearchQuery
+from newsagg.core.search import NO_DATE, SearchQuery
 
 DEMO_SOURCE = "marquee-daily"
+DATE_SOURCES = (*(source.value for source in DateSource), NO_DATE)
+"""What `date_source` takes: where a publication date came from, or `none` for no date."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,20 @@ def parse_bound(value: str | None, name: str, *, end: bool) -> datetime | None:
         raise invalid(name, f"not an ISO date or datetime: {value!r}") from exc
     except OverflowError as exc:
         raise invalid(name, f"out of range: {value!r}") from exc
+
+
+def parse_date_sources(values: list[str]) -> tuple[str, ...]:
+    """`date_source` repeated, comma-separated, or both; an unknown value is a 422 that
+    lists the known ones (a typo must not look like an empty result)."""
+    names = tuple(
+        dict.fromkeys(n.strip().lower() for value in values for n in value.split(",") if n.strip())
+    )
+    unknown = [name for name in names if name not in DATE_SOURCES]
+    if unknown:
+        raise invalid(
+            "date_source", f"unknown date source {unknown[0]!r}: use {', '.join(DATE_SOURCES)}"
+        )
+    return names
 
 
 async def search_filters(
@@ -93,6 +110,22 @@ async def search_filters(
             examples=["2026-11-30"],
         ),
     ] = None,
+    date_source: Annotated[
+        list[str],
+        Query(
+            description="Only articles whose publication date came from one of these "
+            f"(repeatable or comma-separated): {', '.join(DATE_SOURCES[:-1])}, or "
+            f"`{NO_DATE}` for articles without a publication date.",
+            examples=[["json-ld,meta"]],
+        ),
+    ] = [],  # noqa: B006
+    quality: Annotated[
+        Quality | None,
+        Query(
+            description="Only `ok` extractions, or only the `low`-quality ones (kept, but "
+            "marked: a paywall, a teaser, mostly links or boilerplate, too short)."
+        ),
+    ] = None,
 ) -> Filters:
     parsed = parse_query(q) if q is not None and q.strip() else None
     query = SearchQuery(
@@ -103,6 +136,8 @@ async def search_filters(
         languages=tuple(language),
         published_from=parse_bound(from_, "from", end=False),
         published_to=parse_bound(to, "to", end=True),
+        date_sources=parse_date_sources(date_source),
+        quality=quality.value if quality is not None else None,
     )
     return Filters(text=q, query=query)  # async: a plain def would cost a thread handoff
 
