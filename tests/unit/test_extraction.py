@@ -53,7 +53,8 @@ def extract(html: str | bytes, url: str = "https://news.example.com/bridge", **k
 
 def test_body_keeps_paragraphs_and_drops_headline_prompts_and_related_links():
     chrome = (
-        "<p>Share this article</p><p>Sign up for our newsletter</p><h2>Related stories</h2><ul>"
+        "<p>jane.doe@example.com</p><p>Share this article</p><p>Sign up for our newsletter</p>"
+        "<h2>Related stories</h2><ul>"
         "<li><a href='/a'>Ferry returns after repairs</a></li>"
         "<li><a href='/b'>Council budget approved</a></li></ul>"
     )
@@ -71,11 +72,11 @@ def test_kicker_headline_variant_and_dateline_above_the_story_are_not_body():
             "November 19, 2019 / 12:21 AM / Updated 14 hours ago",
             "In 2019, the bridge closed.",
             *PARAGRAPHS,
-            "jane.doe@example.com",
         ]
     )
     titles = ["Council votes to rebuild the river bridge", "Bridge vote | The Example Times"]
     assert clean_lines(text, titles) == "In 2019, the bridge closed.\n" + TEXT
+    assert clean_lines(text, titles, head=False) == text
 
 
 @pytest.mark.parametrize(
@@ -413,3 +414,35 @@ def test_a_short_fast_extraction_is_done_again_with_trafilaturas_comparison():
     long_enough = etree.fromstring(story)
     body_text_of(long_enough, tree, ["Bridge vote"], JsonLdArticle(), slow_content=slow_content)
     assert asked == ["again"]
+
+
+def test_a_fast_extraction_made_of_a_menu_is_done_again_with_trafilaturas_comparison():
+    """One benchmark page's fast extraction was its site's menu, 850 lines of a few words."""
+    menu = "\n".join(f"Local news {n}" for n in range(60))
+    tree = lxml_html.document_fromstring(page())
+    asked: list[str] = []
+
+    def content(text: str) -> etree._Element:
+        body = etree.Element("body")
+        etree.SubElement(body, "p").text = text
+        return body
+
+    def slow_story() -> etree._Element:
+        asked.append("again")
+        return content(TEXT)
+
+    text = body_text_of(
+        content(menu), tree, ["Bridge vote"], JsonLdArticle(), slow_content=slow_story
+    )
+    assert asked == ["again"]
+    assert text == TEXT
+
+    def slow_menu() -> etree._Element:
+        asked.append("again")
+        return content(menu + "\nContact")
+
+    text = body_text_of(
+        content(menu), tree, ["Bridge vote"], JsonLdArticle(), slow_content=slow_menu
+    )
+    assert text == menu  # the comparison found no better: the first extraction stays
+    assert asked == ["again", "again"]

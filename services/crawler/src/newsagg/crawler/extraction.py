@@ -24,7 +24,7 @@ from newsagg.crawler.extraction_encoding import decode_html
 from newsagg.crawler.extraction_jsonld import JsonLdArticle, body_text, json_ld_article
 from newsagg.crawler.extraction_language import detect_language
 from newsagg.crawler.extraction_quality import assess
-from newsagg.crawler.extraction_text import body_to_text, clean_lines
+from newsagg.crawler.extraction_text import body_to_text, clean_lines, fragmented
 from newsagg.crawler.identity import trusted_canonical
 from trafilatura.metadata import (
     examine_meta,
@@ -119,33 +119,18 @@ def _parse(body: bytes | str, content_type: str | None) -> lxml_html.HtmlElement
 
 @dataclass(frozen=True)
 class Choices:
-    """trafilatura's options and our clean-up rules for the body text.
+    """trafilatura's options and our clean-up rules for the body text: the knobs that
+    nested cross-validation by site on the article-extraction-benchmark chooses
+    (`bench/extraction.py --cv`), each kept only where it raised the held-out F1."""
 
-    Each is chosen by cross-validation by site on the article-extraction-benchmark
-    (`bench/extraction.py --cv`): a rule stays on only if it raises the held-out F1.
-    """
-
-    focus: Literal["precision", "balanced", "recall"] = "recall"
+    focus: Literal["precision", "balanced", "recall"] = "balanced"
     fast: bool = True
-    """trafilatura without its readability/jusText comparison."""
-    retry_short: bool = True
-    """In fast mode, an extraction under RETRY_BELOW_CHARS is done again with the comparison."""
+    """trafilatura without its readability/jusText comparison, done again with it only
+    when the fast extraction is doubtful (`finish_text`)."""
     trailing_chrome: bool = True
     """Link lists, their heading and prompts after the story's last paragraph."""
     head_chrome: bool = True
     """Headline again, kicker, dateline in the first lines."""
-    prompts: bool = False
-    """'Share this', 'Sign up', 'Read more' lines and bare e-mail addresses anywhere in the
-    text. Off: no held-out gain (+0.0001, one fold up, one down); trailing_chrome removes
-    such lines after the story, where they are."""
-    stated_body: bool = True
-    """The publisher's complete JSON-LD articleBody over a much shorter extraction. Changes
-    no benchmark page (each shows its body in HTML); kept for pages that render their
-    body by script, which the benchmark lacks and the tests have."""
-    baseline_rescue: bool = True
-    """trafilatura's baseline (every paragraph) when the extraction comes up short. Changes
-    no benchmark page; kept for short pages trafilatura trims to nothing (a tested case:
-    repeated paragraphs)."""
 
 
 CHOICES = Choices()
@@ -197,13 +182,19 @@ def cleaned_text(content: Any, titles: list[str], choices: Choices = CHOICES) ->
     """trafilatura's XML body (changed in place) as plain text, cleaned by the chosen rules."""
     if content is None:
         return ""
-    return body_to_text(
-        content,
-        titles,
-        trailing=choices.trailing_chrome,
-        head=choices.head_chrome,
-        prompts=choices.prompts,
-    )
+    return body_to_text(content, titles, trailing=choices.trailing_chrome, head=choices.head_chrome)
+
+
+def _retried(extracted: str, slow_text: Callable[[], str]) -> str:
+    """The fast extraction, or trafilatura's with its comparison when the fast one is
+    doubtful (too short to be a story, or a menu's short lines) and the other is not."""
+    short = len(extracted) < RETRY_BELOW_CHARS
+    if not (short or fragmented(extracted)):
+        return extracted
+    again = slow_text()
+    if short:
+        return again if len(again) > len(extracted) else extracted
+    return extracted if fragmented(again) else again
 
 
 def finish_text(
@@ -215,19 +206,15 @@ def finish_text(
     *,
     slow_text: Callable[[], str] | None = None,
 ) -> str:
-    """The cleaned extraction; in fast mode, when it is short, `slow_text` if longer; the
+    """The cleaned extraction, done again by `slow_text` in fast mode when doubtful; the
     publisher's complete JSON-LD body when ours is missing, much shorter, or the same
     words without paragraphs; trafilatura's baseline (every paragraph) when both come
-    up short."""
-    if (
-        choices.fast
-        and choices.retry_short
-        and slow_text is not None
-        and len(extracted) < RETRY_BELOW_CHARS
-    ):
-        again = slow_text()
-        extracted = again if len(again) > len(extracted) else extracted
-    complete = body_text(stated.body) if choices.stated_body else None
+    up short. The last two change no benchmark page (each shows its body in HTML and
+    trafilatura finds it): they are for pages that render their body by script, or that
+    trafilatura trims to nothing (repeated paragraphs), which the tests have."""
+    if choices.fast and slow_text is not None:
+        extracted = _retried(extracted, slow_text)
+    complete = body_text(stated.body)
     if (
         complete
         and len(complete) >= MIN_TEXT_CHARS
@@ -237,10 +224,10 @@ def finish_text(
         )
     ):
         return complete
-    if len(extracted) >= MIN_TEXT_CHARS or not choices.baseline_rescue:
+    if len(extracted) >= MIN_TEXT_CHARS:
         return extracted
     _, baseline, _ = trafilatura.baseline(tree)  # it works on a copy
-    rescued = clean_lines(baseline or "", titles, head=choices.head_chrome, prompts=choices.prompts)
+    rescued = clean_lines(baseline or "", titles, head=choices.head_chrome)
     return rescued if len(rescued) > len(extracted) else extracted
 
 

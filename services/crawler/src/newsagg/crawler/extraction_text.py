@@ -1,9 +1,12 @@
 """The body text: trafilatura's main content, cleaned by rules that hold on any news site.
 
 trafilatura keeps some chrome that sits inside the article container: the
-headline again, "share / subscribe / read more" prompts, and the list of links
-to other stories that ends many articles. These are removed by their shape
-(short lines of known prompts, trailing lists made of links), never by site.
+headline, kicker and dateline above the story, and the list of links to other
+stories, with its heading and "share / subscribe / read more" prompts, that ends
+many articles. These are removed by their shape (short lines above the story that
+repeat the headline or carry a date, trailing lists made of links and short prompt
+lines), never by site; prompt lines inside the story are left alone (removing them
+gained nothing on held-out sites).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ DATELINE_MAX_WORDS = 12
 KICKER_MAX_WORDS = 2
 PROMPT_MAX_WORDS = 15
 LINK_ITEM_MAX_WORDS = 30
+FRAGMENT_MAX_WORDS = 3
+FRAGMENTED_SHARE = 0.5
 
 
 def _words(text: str) -> list[str]:
@@ -129,9 +134,8 @@ def _is_head_chrome(line: str, titles: list[str]) -> bool:
     )
 
 
-def clean_lines(text: str, titles: list[str], *, head: bool = True, prompts: bool = True) -> str:
-    """Plain text without blank lines and, each rule when on, the chrome above the story
-    (`head`) and prompt lines (`prompts`)."""
+def clean_lines(text: str, titles: list[str], *, head: bool = True) -> str:
+    """Plain text without blank lines and, when `head` is on, the chrome above the story."""
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     start = 0
@@ -139,20 +143,24 @@ def clean_lines(text: str, titles: list[str], *, head: bool = True, prompts: boo
         head and start < min(HEAD_LINES, len(lines) - 1) and _is_head_chrome(lines[start], titles)
     ):
         start += 1
-    return "\n".join(line for line in lines[start:] if not (prompts and _is_boilerplate(line)))
+    return "\n".join(lines[start:])
+
+
+def fragmented(text: str) -> bool:
+    """Most lines are a few words: a menu or a list of links taken for the story (one
+    benchmark page's fast extraction was its site's 850-line menu), not prose."""
+    lines = text.splitlines()
+    short = sum(len(_words(line)) <= FRAGMENT_MAX_WORDS for line in lines)
+    return bool(lines) and short > FRAGMENTED_SHARE * len(lines)
 
 
 def body_to_text(
-    body: etree._Element,
-    titles: list[str],
-    *,
-    trailing: bool = True,
-    head: bool = True,
-    prompts: bool = True,
+    body: etree._Element, titles: list[str], *, trailing: bool = True, head: bool = True
 ) -> str:
     """trafilatura's XML body to paragraphs of plain text; each rule removes one kind of
-    chrome when on (`trailing`: link lists and prompts after the story). Changes `body`."""
+    chrome when on (`trailing`: link lists and prompts after the story; `head`: the
+    headline, kicker and dateline above it). Changes `body`."""
     if trailing:
         _drop_trailing_chrome(body)
     etree.strip_tags(body, "ref")
-    return clean_lines(xmltotxt(body, False), titles, head=head, prompts=prompts)
+    return clean_lines(xmltotxt(body, False), titles, head=head)
