@@ -14,6 +14,17 @@ const KEY_STORAGE = "newsagg.api-key";
 const $ = (id) => document.getElementById(id);
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const dayLabel = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
+const relativeTime = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+const TIME_UNITS = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
+// Where a publication date came from (the API's date_source), for the date's tooltip.
+const DATE_SOURCES = {
+  "json-ld": "the page's structured data (JSON-LD)",
+  meta: "the page's meta tags",
+  url: "the page's address",
+  htmldate: "the page's text",
+  feed: "the feed",
+  sitemap: "the sitemap",
+};
 const languageNames = safeDisplayNames();
 
 let state = readState(location.search);
@@ -211,11 +222,14 @@ function appendHits(hits) {
   const template = $("hit-template");
   for (const hit of hits) {
     const item = template.content.firstElementChild.cloneNode(true);
+    const parts = metaParts(hit);
     const link = item.querySelector(".hit-title a");
     link.textContent = hit.title;
     link.href = pageUrl({ ...state, article: hit.id });
     link.dataset.articleId = hit.id;
-    item.querySelector(".meta").append(...metaParts(hit), " · ", originalLink(hit));
+    const notes = [revisionNote(hit.revision, hit.updated_at, hit.previous_title), qualityMark(hit)];
+    for (const note of notes.filter(Boolean)) parts.push(" · ", note);
+    item.querySelector(".meta").append(...parts, " · ", originalLink(hit));
     item.querySelector(".snippet").append(...markedFragment(hit.snippet));
     list.append(item);
   }
@@ -227,16 +241,66 @@ function metaParts(item) {
   source.className = "source";
   source.textContent = item.source;
   parts.push(source);
-  if (item.published_at) {
-    const time = document.createElement("time");
-    time.dateTime = item.published_at;
-    time.textContent = dateTime.format(new Date(item.published_at));
-    parts.push(document.createTextNode(" · "), time);
-  }
+  parts.push(document.createTextNode(" · "), publicationDate(item));
   if (item.authors?.length) {
     parts.push(document.createTextNode(" · " + item.authors.join(", ")));
   }
   return parts;
+}
+
+/** The publication date, its provenance in the tooltip; "date unknown" when there is
+ * none, never the crawl date in its place. */
+function publicationDate(item) {
+  if (!item.published_at) {
+    const unknown = document.createElement("span");
+    unknown.className = "date-unknown";
+    unknown.textContent = "date unknown";
+    unknown.title = "No publication date could be trusted: not the page's, the feed's nor the sitemap's.";
+    return unknown;
+  }
+  const time = document.createElement("time");
+  time.dateTime = item.published_at;
+  time.textContent = dateTime.format(new Date(item.published_at));
+  const from = DATE_SOURCES[item.date_source];
+  if (from) {
+    time.dataset.dateSource = item.date_source;
+    const confidence = item.date_confidence == null ? "" : ` (confidence ${Math.round(item.date_confidence * 100)} %)`;
+    time.title = [`date from ${from}${confidence}`, ...(item.date_notes || [])].join("\n");
+  }
+  return time;
+}
+
+/** "updated 2 hr ago: headline changed" for an article whose page changed since first seen. */
+function revisionNote(revision, updatedAt, previousTitle) {
+  if (!(revision > 1)) return null;
+  const note = document.createElement("span");
+  note.className = "revised";
+  const when = updatedAt ? `updated ${relativeTo(updatedAt)}` : "updated";
+  note.textContent = `${when}: ${previousTitle ? "headline changed" : "text changed"}`;
+  note.title = [
+    `revision ${revision}`,
+    updatedAt ? dateTime.format(new Date(updatedAt)) : "",
+    previousTitle ? `was: “${previousTitle}”` : "",
+  ].filter(Boolean).join("; ");
+  return note;
+}
+
+function qualityMark(item) {
+  if (item.quality !== "low") return null;
+  const mark = document.createElement("span");
+  mark.className = "quality-low";
+  mark.textContent = "low-quality extraction";
+  const why = item.quality_reasons?.length ? ` (${item.quality_reasons.join(", ")})` : "";
+  mark.title = `The extracted text may not be the whole article${why}: check the original.`;
+  return mark;
+}
+
+function relativeTo(iso) {
+  const seconds = (Date.parse(iso) - Date.now()) / 1000;
+  for (const [unit, size] of TIME_UNITS) {
+    if (Math.abs(seconds) >= size) return relativeTime.format(Math.round(seconds / size), unit);
+  }
+  return relativeTime.format(0, "minute");
 }
 
 function originalLink(hit) {
@@ -528,6 +592,7 @@ async function renderArticle(gen) {
   $("article-meta").replaceChildren();
   $("article-body").replaceChildren();
   $("similar").replaceChildren();
+  $("article-changes").hidden = true;
   $("article-original").hidden = true;
   $("similar-section").hidden = true;
   let article;
@@ -546,6 +611,8 @@ async function renderArticle(gen) {
   const meta = metaParts(article);
   if (article.section) meta.push(document.createTextNode(` · ${article.section}`));
   meta.push(document.createTextNode(` · ${article.word_count.toLocaleString()} words`));
+  const quality = qualityMark(article);
+  if (quality) meta.push(" · ", quality);
   $("article-meta").append(...meta);
   $("article-original").href = safeHttpUrl(article.url);
   $("article-original").hidden = false;
@@ -559,6 +626,7 @@ async function renderArticle(gen) {
       return p;
     }),
   );
+  if (article.revision > 1) await renderChanges(gen);
   try {
     const similar = await api(`v1/articles/${encodeURIComponent(state.article)}/similar`, new URLSearchParams({ size: 8 }));
     if (gen !== generation) return;
@@ -578,6 +646,33 @@ async function renderArticle(gen) {
   } catch (err) {
     if (gen === generation) $("similar").replaceChildren(Object.assign(document.createElement("li"), { textContent: `Unavailable: ${err.message}` }));
   }
+}
+
+/** What changed in the article's last revision: when, the old headline, the text diff. */
+async function renderChanges(gen) {
+  let revisions;
+  try {
+    revisions = await api(`v1/articles/${encodeURIComponent(state.article)}/revisions`);
+  } catch {
+    return; // the article reads the same without its history
+  }
+  const change = revisions.last_change;
+  if (gen !== generation || !change) return;
+  const note = revisionNote(revisions.revision, revisions.updated_at, change.previous_title);
+  const was = change.previous_title ? ` (was “${change.previous_title}”)` : "";
+  $("change-note").replaceChildren(note, was);
+  $("change-summary").textContent = `What changed from revision ${change.from_revision} to ${change.to_revision}`;
+  const lines = change.diff.split("\n").filter((line) => line && !line.startsWith("---") && !line.startsWith("+++"));
+  $("change-diff").replaceChildren(
+    ...lines.map((line) => {
+      const row = document.createElement("span");
+      row.className = line.startsWith("+") ? "added" : line.startsWith("-") ? "removed" : line.startsWith("@@") ? "hunk" : "same";
+      row.textContent = `${line}\n`;
+      return row;
+    }),
+    ...(change.diff_truncated ? [Object.assign(document.createElement("span"), { className: "hunk", textContent: "… (the rest is cut)\n" })] : []),
+  );
+  $("article-changes").hidden = false;
 }
 
 /** The plain words of a query, for marking them in the article text. */
