@@ -1,11 +1,12 @@
 """Whether an extracted text looks like the article: cheap page-level checks, no model.
 
 Each check that fires takes a share off a score of 1.0 and names its reason:
-- `paywall`: the page asks the reader to subscribe (or log in) to continue reading
-  (what we hold is likely the teaser), or, a lesser sign, its JSON-LD says
-  isAccessibleForFree false: many such pages (two LA Times and a Barron's page of the
-  benchmark) serve the whole story to the crawler, so the marker alone does not make
-  the article low; with a text cut short it does.
+- `paywall`: the text asks the reader to subscribe (or log in) to continue reading (what
+  we hold is likely the teaser), or the JSON-LD says isAccessibleForFree false and a
+  paywall box of the page (class or id naming paywall, subscribe, piano) holds such a
+  prompt; the marker alone is a lesser sign: many such pages (two LA Times and a
+  Barron's page of the benchmark) serve the whole story to the crawler, so it does not
+  make the article low by itself; with a text cut short it does.
 - `teaser`: the text ends cut short ("..." / "…").
 - `link_density`: much of the text is the words of the page's links (a list of
   headlines, a section front), more so the higher the share.
@@ -61,8 +62,22 @@ _BOILERPLATE = re.compile(
     r"|subscribe to (our|the) [\w ]{0,20}newsletter|newsletter sign[- ]?up)\b",
     re.IGNORECASE,
 )
+_PROMPT = (
+    "continue reading",
+    "keep reading",
+    "to read the ",
+    "to read this ",
+    "for full access",
+    "subscribers only",
+    "already a subscriber",
+    "exclusive to subscribers",
+)
+"""Phrases one of which every _PAYWALL match holds: looked for as plain lower-case text
+first, they rule most texts out cheaply."""
+_BOILERPLATE_HINT = re.compile(r"cookie|consent|newsletter", re.IGNORECASE)
 _CUT_SHORT = re.compile(r"(\.\.\.|…|\[\.\.\.\])\s*$")
 _HIDDEN = ("script", "style", "noscript", "template")
+_SPACES = (" ", "\n", "\t", "\r", "\xa0")
 
 
 @dataclass(frozen=True)
@@ -75,10 +90,10 @@ class QualityFlag:
 def assess(text: str, tree: lxml_html.HtmlElement) -> QualityFlag:
     """The quality of `text`, extracted from the page `tree`."""
     penalties: dict[str, float] = {}
-    if _PAYWALL.search(text) or _PAYWALL.search(_paywall_boxes(tree)):
+    if _prompted(text):
         penalties["paywall"] = WEIGHTS["paywall"]
     elif _not_free(tree):
-        penalties["paywall"] = NOT_FREE
+        penalties["paywall"] = WEIGHTS["paywall"] if _prompted(_paywall_boxes(tree)) else NOT_FREE
     if _CUT_SHORT.search(text):
         penalties["teaser"] = WEIGHTS["teaser"]
     density = link_density(text, tree)
@@ -86,15 +101,24 @@ def assess(text: str, tree: lxml_html.HtmlElement) -> QualityFlag:
         penalties["link_density"] = WEIGHTS["link_density"] * density
     if len(text) < SHORT_CHARS:
         penalties["short"] = WEIGHTS["short"]
-    if lines := sum(1 for line in text.splitlines() if _BOILERPLATE.search(line)):
+    if lines := _boilerplate_lines(text):
         penalties["boilerplate"] = WEIGHTS["boilerplate"] * min(lines, 3)
     visible = visible_chars(tree)
-    if visible and _chars(text) / visible < SMALL_SHARE:
+    if visible > 0 and _chars(text) / visible < SMALL_SHARE:
         penalties["small_share"] = WEIGHTS["small_share"]
     score = round(max(0.0, 1.0 - sum(penalties.values())), 2)
     return QualityFlag(
         Quality.LOW if score < LOW_BELOW else Quality.OK, score, tuple(sorted(penalties))
     )
+
+
+def visible_chars(tree: lxml_html.HtmlElement) -> int:
+    """Characters of the page's text a reader sees: no white space, scripts or styles."""
+    body = tree.find("body")
+    if body is None:
+        return 0
+    hidden = sum(_chars(element.text or "") for element in body.iter(*_HIDDEN))
+    return _chars(body.text_content()) - hidden
 
 
 def link_density(text: str, tree: lxml_html.HtmlElement) -> float:
@@ -110,22 +134,25 @@ def link_density(text: str, tree: lxml_html.HtmlElement) -> float:
     return min(1.0, linked / len(words)) if words else 0.0
 
 
-def visible_chars(tree: lxml_html.HtmlElement) -> int:
-    """Characters of the page's text a reader sees (no scripts, styles, templates)."""
-    body = tree.find("body")
-    if body is None:
+def _prompted(text: str) -> bool:
+    """A subscribe-to-read prompt; the plain phrase search first (most texts have none)."""
+    return _has_prompt(text) and _PAYWALL.search(text) is not None
+
+
+def _has_prompt(text: str) -> bool:
+    lowered = text.lower()
+    return any(phrase in lowered for phrase in _PROMPT)
+
+
+def _boilerplate_lines(text: str) -> int:
+    if not _BOILERPLATE_HINT.search(text):
         return 0
-    return sum(
-        _chars(text)
-        for element in body.iter()
-        if isinstance(element.tag, str) and element.tag not in _HIDDEN
-        for text in (element.text or "", element.tail or "")
-    )
+    return len({text.count("\n", 0, match.start()) for match in _BOILERPLATE.finditer(text)})
 
 
 def _chars(text: str) -> int:
-    """Characters but white space: a page's indentation is not text."""
-    return len("".join(text.split()))
+    """Characters but white space (a page's indentation is not text), counted in C."""
+    return len(text) - sum(map(text.count, _SPACES))
 
 
 def _words(text: str) -> str:
