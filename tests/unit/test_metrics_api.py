@@ -36,6 +36,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
                 title="Milind Soman cycles north",
                 text="A roadside romance, 150 km a day.",
                 published_at=datetime(2026, 9, 6, tzinfo=UTC),
+                date_source="meta",
             )
         ]
     )
