@@ -123,7 +123,7 @@ class Choices:
     nested cross-validation by site on the article-extraction-benchmark chooses
     (`bench/extraction.py --cv`), each kept only where it raised the held-out F1."""
 
-    focus: Literal["precision", "balanced", "recall"] = "balanced"
+    focus: Literal["precision", "balanced", "recall"] = "recall"
     fast: bool = True
     """trafilatura without its readability/jusText comparison, done again with it only
     when the fast extraction is doubtful (`finish_text`)."""
