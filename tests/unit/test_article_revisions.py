@@ -175,3 +175,12 @@ def test_history_is_capped_at_the_latest_revisions():
     assert article.previous is not None
     assert article.previous.text == f"version {MAX_REVISIONS + 3}"
     assert Article.from_json(article.to_json()) == article
+
+
+def test_a_version_1_article_on_the_bus_revises_into_version_2():
+    data = make().model_dump(exclude={"date_source", "date_confidence"})
+    stored = Article.model_validate({**data, "schema_version": 1})
+    fetched = make(text="The story, rewritten.", crawled_at=CRAWLED + timedelta(hours=1))
+    revised = revise(stored, fetched)
+    assert (revised.schema_version, revised.revision, revised.date_source) == (2, 2, "meta")
+    assert Article.from_json(revised.to_json()) == revised
