@@ -121,6 +121,26 @@ def test_results_say_what_changed_where_the_date_is_from_and_doubtful_text(
     assert Axe().run(page).violations_count == 0
 
 
+def test_the_extraction_filter_leaves_out_doubtful_text(
+    page: Page, api: tuple[Pipeline, dict[str, Article]]
+):
+    running, _ = api
+    page.goto(f"{running.url}/?sort=date")
+    expect(page.locator("#results .hit")).to_have_count(4)
+    page.get_by_label("Extraction", exact=True).select_option("ok")
+    expect(page.locator("#results .hit")).to_have_count(3)
+    expect(page.locator("#results .quality-low")).to_have_count(0)
+    expect(page.locator("#active-filters")).to_contain_text("Extraction: good only")
+    assert "quality=ok" in page.url
+    expect(page.locator("#csv-link")).to_have_attribute("href", re.compile("quality=ok"))
+    page.get_by_label("Extraction", exact=True).select_option("low")
+    expect(page.locator("#results .hit")).to_have_count(1)
+    expect(hit(page, "Subscribers only")).to_have_count(1)
+    page.get_by_role("button", name="Remove filter Extraction: low-quality only").click()
+    expect(page.locator("#results .hit")).to_have_count(4)
+    assert "quality" not in page.url
+
+
 def test_the_article_view_shows_the_last_change(
     page: Page, api: tuple[Pipeline, dict[str, Article]]
 ):

@@ -4,7 +4,7 @@
 "use strict";
 
 const LIST_PARAMS = ["sources", "authors", "language"];
-const SINGLE_PARAMS = ["q", "from", "to", "sort", "article"];
+const SINGLE_PARAMS = ["q", "from", "to", "quality", "sort", "article"];
 const FACETS = { source: "sources", author: "authors", language: "language" };
 const PAGE_SIZE = 20;
 const MAX_DAY_BARS = 120;
@@ -16,6 +16,7 @@ const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeS
 const dayLabel = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
 const relativeTime = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
 const TIME_UNITS = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
+const QUALITY_LABELS = { ok: "good only", low: "low-quality only" };
 // Where a publication date came from (the API's date_source), for the date's tooltip.
 const DATE_SOURCES = {
   "json-ld": "the page's structured data (JSON-LD)",
@@ -163,6 +164,7 @@ function syncForm() {
   $("author").value = state.authors.join("; ");
   $("from").value = state.from;
   $("to").value = state.to;
+  $("quality").value = state.quality;
   $("sort").value = effectiveSort(state);
 }
 
@@ -465,6 +467,7 @@ function renderChips() {
   for (const value of state.authors) chip(`Author: ${value}`, { authors: state.authors.filter((v) => v !== value) });
   for (const value of state.language) chip(`Language: ${languageName(value)}`, { language: state.language.filter((v) => v !== value) });
   if (state.from || state.to) chip(`Published: ${state.from || "…"} to ${state.to || "…"}`, { from: "", to: "" });
+  if (state.quality) chip(`Extraction: ${QUALITY_LABELS[state.quality] || state.quality}`, { quality: "" });
   const list = $("active-filters");
   list.replaceChildren();
   for (const { text, changes } of chips) {
@@ -485,7 +488,7 @@ function renderChips() {
     clear.type = "button";
     clear.className = "chip clear";
     clear.textContent = "Clear all filters";
-    clear.addEventListener("click", () => go({ sources: [], authors: [], language: [], from: "", to: "" }));
+    clear.addEventListener("click", () => go({ sources: [], authors: [], language: [], from: "", to: "", quality: "" }));
     item.append(clear);
     list.append(item);
   }
@@ -732,6 +735,7 @@ function formState() {
     authors: unique($("author").value.split(";").map((a) => a.trim()).filter(Boolean)),
     from: $("from").value,
     to: $("to").value,
+    quality: $("quality").value,
     // The sort menu shows the default when none was chosen; keep it unchosen, so a new
     // query gets its own default (best match with words, newest without).
     sort: $("sort").value === effectiveSort({ ...state, sort: "" }) ? "" : $("sort").value,
@@ -745,7 +749,7 @@ function wire() {
     go(formState());
     $("results-heading").focus({ preventScroll: true });
   });
-  for (const id of ["source", "language", "from", "to", "sort"]) {
+  for (const id of ["source", "language", "from", "to", "quality", "sort"]) {
     $(id).addEventListener("change", () => go(formState()));
   }
   $("author").addEventListener("change", () => go(formState()));
