@@ -7,13 +7,13 @@ page states nothing, the listing's date (`feed` / `sitemap`). htmldate is asked 
 the markup is silent: its text search builds dateparser patterns per locale and costs
 more than the rest of the page.
 
-Confidence (0..1) is how far a reader can trust the date, by its source:
-JSON-LD 0.9, meta 0.85, the feed's pubDate 0.7, a sitemap's publication date 0.6, the
-URL's day 0.6, htmldate's fast search (other markup, dates written as numbers) 0.5,
-its extensive search of the visible text 0.3. A page date
-without a zone (a day, or a time read as UTC) is 0.1 lower: it can be hours off. A
-listing date within a day of the page's raises it by 0.1 (at most 0.95: nothing here is
-checked against the world); one more than a day away halves it, with a note.
+Confidence (0..1) is how far a reader can trust the date, by its source: JSON-LD 0.9,
+meta 0.85, the feed's pubDate 0.7, a sitemap's publication date 0.6, the URL's day 0.6,
+htmldate's fast search (other markup, dates written as numbers) 0.5, its extensive
+search of the visible text 0.3. A page date without a zone (a day, or a time read as
+UTC) is 0.1 lower: it can be hours off. A listing date within a day of the page's raises
+it by 0.1 (at most 0.95: nothing here is checked against the world); one more than a day
+away halves it, with a note.
 
 Refused, with a note, falling back to the next source: a date before 1990 (a placeholder
 such as 0001-01-01) and a date after the crawl beyond the clock-skew allowance. The
@@ -263,6 +263,7 @@ def page_dates(
     """
     meta = meta_tags(tree) if meta is None else meta
     notes: list[str] = []
+    # A listing's date comes parsed (discovery.py), its zone not kept: the wide allowance.
     listed = None if listed_at is None else Stamp(listed_at, zoned=False)
     if listed is not None and (why := refusal(listed, crawled_at)):
         notes.append(f"refused the {listed_in} date {_day(listed.when)}: {why}")
