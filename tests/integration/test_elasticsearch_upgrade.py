@@ -107,6 +107,7 @@ def test_an_old_index_takes_the_new_fields_in_place(
     assert old_store.upsert([new]).written == 1
     assert old_store.get_many([old.id, new.id]) == {old.id: old, new.id: new}
     assert [h.id for h in old_store.search(SearchQuery(quality="low")).hits] == [new.id]
+    assert [h.id for h in old_store.search(SearchQuery(quality="ok")).hits] == [old.id]
     assert [h.id for h in old_store.search(SearchQuery(date_sources=("meta",))).hits] == [new.id]
     old_store.ensure_schema()  # at version 2 now: nothing to do
     assert properties(old_store)["_meta"] == {"schema_version": 2}

@@ -13,6 +13,7 @@ from typing import Any
 
 from newsagg.core.adapters.shared_search import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
 from newsagg.core.adapters.text_analyzer import TextAnalyzer
+from newsagg.core.article import Quality
 from newsagg.core.query import And, Node, Not, Or, Phrase, Term, plain_words, positive_terms
 from newsagg.core.search import NO_DATE, SearchQuery
 
@@ -147,6 +148,11 @@ def filters(query: SearchQuery) -> list[Clause]:
         if NO_DATE in query.date_sources:
             either.append({"bool": {"must_not": {"exists": {"field": "published_at"}}}})
         found.append({"bool": {"should": either, "minimum_should_match": 1}})
-    if query.quality:
+    if query.quality == Quality.OK:
+        # A document written before the flag existed has none: it reads back as "ok".
+        unflagged = {"bool": {"must_not": {"exists": {"field": "quality"}}}}
+        ok = {"term": {"quality": Quality.OK.value}}
+        found.append({"bool": {"should": [ok, unflagged], "minimum_should_match": 1}})
+    elif query.quality:
         found.append({"term": {"quality": query.quality}})
     return found
