@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from newsagg.core.article import Article, article_id, content_hash
+from newsagg.core.article import Article, DateSource, article_id, content_hash
 
 DATA = Path(__file__).parent / "data" / "article-extraction-benchmark"
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "bench"
@@ -218,6 +218,7 @@ def generated_articles(n: int, seed: int = 7, data: Path | None = None) -> Itera
                     dict.fromkeys(authors[k] for k in author_picks[j, : author_counts[j]])
                 ),
                 published_at=published,
+                date_source=DateSource.SITEMAP,
                 crawled_at=published + timedelta(seconds=int(crawl_delay_s[j])),
                 language=vocabulary.languages[body[j]],
                 word_count=text.count(" ") + 1,

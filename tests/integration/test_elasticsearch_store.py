@@ -30,6 +30,7 @@ def story(n: int, **changes: object) -> Article:
         title=f"Story {n} about cycling",
         text=f"Body {n}: a rider cycles through town number {n}.",
         published_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n),
+        date_source="meta",
         crawled_at=datetime(2026, 10, 1, tzinfo=UTC),
         **changes,
     )

@@ -34,6 +34,7 @@ def story(url: str, title: str, day: int, author: str, language: str = "en") -> 
         authors=[author],
         language=language,
         published_at=datetime(2026, 9, day, 9, tzinfo=UTC),
+        date_source="meta",
         crawled_at=datetime(2026, 10, 1, tzinfo=UTC),
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import tantivy
 from newsagg.core.adapters.tantivy_schema import ANALYZER, news_analyzer, stores_doc_as_text
 from newsagg.core.adapters.tantivy_store import TantivyStore
-from newsagg.core.article import Article
+from newsagg.core.article import Article, DateSource
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery, Sort
 
@@ -25,6 +25,7 @@ def _article(n: int, crawled: datetime = CRAWLED, title: str = "Harbour festival
         title=title,
         text=f"The harbour festival opened with boats and music, story {n}.",
         published_at=crawled - timedelta(hours=1),
+        date_source=DateSource.META,
         crawled_at=crawled,
     )
 
@@ -110,6 +111,7 @@ def test_date_pages_keep_id_order_within_a_second_across_page_edges(tmp_path: Pa
             title="Harbour festival",
             text="The harbour festival opened.",
             published_at=moment,
+            date_source=DateSource.META,
             crawled_at=CRAWLED,
         )
         for n, moment in enumerate(seconds)
