@@ -18,7 +18,7 @@ from newsagg.crawler.state import CrawlState
 from support.damage import PAGE, article, full_bus, garbage, middle_page, segment_file
 
 from newsagg.cli.main import main
-from newsagg.cli.supervisor import DATA_CORRUPTED, Supervisor
+from newsagg.cli.supervisor import DATA_CORRUPTED, INDEX_OUTDATED, Supervisor
 
 ARTICLES = 120
 
@@ -159,9 +159,12 @@ def test_the_indexer_exits_with_its_own_code_on_a_damaged_bus(
     assert "repair --bus" in capsys.readouterr().err
 
 
-def test_the_supervisor_does_not_restart_a_service_that_met_damaged_data(tmp_path: Path):
+@pytest.mark.parametrize("exit_code", [DATA_CORRUPTED, INDEX_OUTDATED])
+def test_the_supervisor_does_not_restart_a_service_that_met_damaged_data_or_an_old_index(
+    tmp_path: Path, exit_code: int
+):
     marker = tmp_path / "starts"
-    code = f"open({str(marker)!r}, 'a').write('x'); raise SystemExit({DATA_CORRUPTED})"
+    code = f"open({str(marker)!r}, 'a').write('x'); raise SystemExit({exit_code})"
     supervisor = Supervisor(commands={"index": [sys.executable, "-c", code]})
     threading.Timer(3.0, lambda: supervisor._request_stop(signal.SIGTERM, None)).start()
     assert supervisor.run() == 0

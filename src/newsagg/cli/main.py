@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsagg.core.logs import configure_logging
-from newsagg.core.ports import DataCorrupted, StoreUnavailable
+from newsagg.core.ports import DataCorrupted, IndexOutdated, StoreUnavailable
 from newsagg.core.query import QuerySyntaxError
 from newsagg.core.settings import Settings
 from newsagg.core.sources import SourcesError, load_sources
@@ -231,6 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"newsagg {args.command}: {exc}", file=sys.stderr)
         return DATA_CORRUPTED
+    except IndexOutdated as exc:
+        from newsagg.cli.supervisor import INDEX_OUTDATED
+
+        print(f"newsagg {args.command}: {exc}", file=sys.stderr)
+        return INDEX_OUTDATED
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

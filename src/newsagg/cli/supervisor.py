@@ -27,6 +27,15 @@ CONFIG_ERROR = 2
 """The exit code of `newsagg` for bad configuration: restarting cannot help."""
 DATA_CORRUPTED = 3
 """The exit code of `newsagg` for damaged data: restarting cannot help either."""
+INDEX_OUTDATED = 4
+"""The exit code of `newsagg` for an index in a layout too old for what was asked: only
+the rebuild its message names can help."""
+NOT_RESTARTED = {
+    DATA_CORRUPTED: "stopped on damaged data; not restarting it: run `newsagg check`"
+    " and see docs/runbook.md",
+    INDEX_OUTDATED: "stopped on an index too old for this version; not restarting it:"
+    " run the command its last log line names",
+}
 
 
 @dataclass
@@ -90,12 +99,8 @@ class Supervisor:
                 self.stopping = True
                 self.exit_code = CONFIG_ERROR
                 return
-            if child.process.returncode == DATA_CORRUPTED:
-                log.error(
-                    "%s stopped on damaged data; not restarting it: run `newsagg check`"
-                    " and see docs/runbook.md",
-                    child.name,
-                )
+            if child.process.returncode in NOT_RESTARTED:
+                log.error("%s %s", child.name, NOT_RESTARTED[child.process.returncode])
                 child.process = None  # left stopped; the others go on (the API reports it)
                 continue
             if child.next_start == 0.0:

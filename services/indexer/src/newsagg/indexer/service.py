@@ -2,7 +2,8 @@
 
 Damaged data (DataCorrupted) stops it for good: it is logged as an error with the
 repair command and raised, so `newsagg index` exits with its own code and the
-supervisor does not restart it into the same damage.
+supervisor does not restart it into the same damage. So does an index too old for the
+documents (IndexOutdated): only the rebuild it names helps.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import threading
 from newsagg.core.adapters import open_bus, open_store
 from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
-from newsagg.core.ports import ARTICLES_TOPIC, Bus, BusUnavailable, Consumer, DataCorrupted
+from newsagg.core.ports import (
+    ARTICLES_TOPIC,
+    Bus,
+    BusUnavailable,
+    Consumer,
+    DataCorrupted,
+    IndexOutdated,
+)
 from newsagg.core.settings import Settings
 from newsagg.indexer.metrics import REGISTRY
 from newsagg.indexer.worker import Indexer
@@ -42,6 +50,9 @@ def run_indexer(settings: Settings) -> None:
         _index(settings, stop)
     except DataCorrupted as exc:
         log.error("stopping, damaged data cannot be retried away: %s", exc)
+        raise
+    except IndexOutdated as exc:
+        log.error("stopping, this index cannot take the new documents: %s", exc)
         raise
 
 
