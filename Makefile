@@ -31,7 +31,7 @@ test: install lint browser nginx prometheus bench-quick  ## the whole suite (CI 
 # bench/_report.py, then bench/summary.py prints one table and exits 1 if one of BENCH_EXPECT
 # has no results from this run. A failing (or missing) script fails the target at the end.
 BENCHES := extraction dates crawl freshness index search api bus
-BENCH_EXPECT := extraction,crawl,freshness,index,search,api
+BENCH_EXPECT := extraction,dates,crawl,freshness,index,search,api
 define run_benches
 	@$(2) since=$$(date +%s); failed=; \
 	for b in $(BENCHES); do \
