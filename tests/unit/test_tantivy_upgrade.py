@@ -101,8 +101,8 @@ def test_an_old_index_is_written_in_its_layout_and_says_what_it_lacks(
     assert "quality" not in _fields(old_index)  # no silent rewrite
 
 
-def test_repair_rebuilds_an_old_index_with_the_new_fields(
-    old_index: Path, monkeypatch: pytest.MonkeyPatch
+def test_check_names_an_old_index_and_repair_rebuilds_it_with_the_new_fields(
+    old_index: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     data = old_index.parent
     for name in ("NEWSAGG_BUS_URL", "NEWSAGG_STORE_URL"):
@@ -118,8 +118,15 @@ def test_repair_rebuilds_an_old_index_with_the_new_fields(
     writer.upsert(stories)
     writer.close()
 
+    assert main(["check"]) == 0  # it works: services keep running on it
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("index:"))
+    assert line.startswith("index: outdated: 3 articles (")
+    assert "repair --index" in line
     assert main(["repair", "--index"]) == 0
     assert {"date_source", "quality"} <= _fields(old_index)
+    capsys.readouterr()
+    assert main(["check"]) == 0
+    assert "index: ok: 3 articles" in capsys.readouterr().out
     reader = TantivyStore(old_index, writable=False)
     assert {hit.id for hit in reader.search(SearchQuery(quality="low")).hits} == {stories[1].id}
     assert reader.search(SearchQuery(date_sources=("meta",))).total == 3

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from newsagg.core.adapters import open_bus, open_store, path_of
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_check import IndexCheck
+from newsagg.core.adapters.tantivy_schema import Layout
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
     BusUnavailable,
@@ -42,7 +43,7 @@ IDLE_LIMIT = 30.0
 @dataclass(frozen=True)
 class Finding:
     part: str
-    state: str  # ok | missing | corrupted | unavailable
+    state: str  # ok | outdated | missing | corrupted | unavailable
     detail: str
 
     def line(self) -> str:
@@ -115,7 +116,11 @@ def _check_index(settings: Settings) -> Finding:
         finally:
             store.close()
 
-    return _finding("index", str(path), whole)
+    finding = _finding("index", str(path), whole)
+    layout = Layout.of(path) if finding.state == "ok" else None
+    if layout is not None and layout.missing:  # whole, but too old for some filters
+        return Finding("index", "outdated", f"{finding.detail}; {layout.describe(path)}")
+    return finding
 
 
 def _check_crawl_state(settings: Settings) -> Finding:
