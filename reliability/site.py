@@ -1,7 +1,7 @@
 """A generated local news site whose stories are real articles, for fault runs.
 
 The bodies (and so the extraction work) come from the hand-checked article bodies of
-the article-extraction-benchmark in ../shared/data; the pages around them are ours,
+the article-extraction-benchmark in bench/data; the pages around them are ours,
 so every story has one known address and the harness knows exactly what to expect.
 The server sends ETag and Last-Modified on the feed, the sitemap and every page and
 answers 304 to a matching If-None-Match / If-Modified-Since, as real news sites do:
@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "shared/data/article-extraction-benchmark"
-"""Beside the clone, as CI has it (the dataset is not part of the repository)."""
+BENCHMARK = Path(__file__).resolve().parents[1] / "bench/data/article-extraction-benchmark"
+"""The repository's copy (MIT licence beside it), so no run depends on ../shared."""
 MIN_WORDS = 150
 FIRST_PUBLISHED = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
 SOURCE = "reliability-news"
@@ -49,7 +49,7 @@ def load_stories(count: int, data: Path = BENCHMARK) -> list[Story]:
     """`count` stories from the benchmark's longer English-script bodies, in id order."""
     truth_file = data / "ground-truth.json"
     if not truth_file.is_file():
-        raise MissingBenchmark(f"no article bodies at {truth_file}: put shared/ beside the clone")
+        raise MissingBenchmark(f"no article bodies at {truth_file}")
     truth = json.loads(truth_file.read_text(encoding="utf-8"))
     stories: list[Story] = []
     for page_id in sorted(truth):
