@@ -350,4 +350,5 @@ def extract_article(
         section=stated.section or _meta(tags, "article:section"),
         tags=meta.tags,
         image_url=meta.image,
+        mentions=stated.mentions,
     )

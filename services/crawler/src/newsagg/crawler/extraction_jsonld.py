@@ -33,6 +33,7 @@ class JsonLdArticle:
     language: str | None = None
     publisher: str | None = None
     keywords: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
 
 
 def _objects(tree: lxml_html.HtmlElement) -> Iterator[dict[str, Any]]:
@@ -65,6 +66,26 @@ def _text(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("name") or value.get("@value")
     return html.unescape(value).strip() or None if isinstance(value, str) else None
+
+
+def _people(*values: Any) -> list[str]:
+    """Names of the Person items among `about`/`mentions` values, in order, once each.
+
+    Only @type Person counts: sites also list places, works and organisations there,
+    and a bare string could be any of those, so it is not taken for a person.
+    """
+    names: list[str] = []
+    for value in values:
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, dict):
+                continue
+            kind = item.get("@type")
+            if "Person" not in (kind if isinstance(kind, list) else [kind]):
+                continue
+            name = " ".join((_text(item.get("name")) or "").split())
+            if name and name not in names:
+                names.append(name)
+    return names
 
 
 def body_text(raw: str | None) -> str | None:
@@ -113,5 +134,6 @@ def json_ld_article(tree: lxml_html.HtmlElement) -> JsonLdArticle:
             language=_text(obj.get("inLanguage")),
             publisher=_text(publisher.get("name") if isinstance(publisher, dict) else publisher),
             keywords=[k.strip() for k in keywords or [] if isinstance(k, str) and k.strip()],
+            mentions=_people(obj.get("about"), obj.get("mentions")),
         )
     return JsonLdArticle()
