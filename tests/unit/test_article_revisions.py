@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from newsagg.core.article import (
     MAX_REVISIONS,
+    SCHEMA_VERSION,
     Article,
     DateSource,
     PreviousVersion,
@@ -35,7 +36,7 @@ def make(**overrides) -> Article:
 
 def test_new_fields_default_for_an_undated_article():
     article = make(published_at=None, date_source=None, date_confidence=None)
-    assert article.schema_version == 2
+    assert article.schema_version == SCHEMA_VERSION
     assert (article.quality, article.quality_score, article.quality_reasons) == (
         Quality.OK,
         1.0,
@@ -84,8 +85,8 @@ def test_no_date_means_no_provenance(provenance):
         make(**{**fields, **provenance})
 
 
-@pytest.mark.parametrize("version", [0, 3])
-def test_versions_outside_1_to_2_are_refused(version):
+@pytest.mark.parametrize("version", [0, SCHEMA_VERSION + 1])
+def test_versions_outside_the_known_ones_are_refused(version):
     data = make().model_dump()
     data["schema_version"] = version
     with pytest.raises(ValidationError, match="unsupported schema_version"):
@@ -177,10 +178,14 @@ def test_history_is_capped_at_the_latest_revisions():
     assert Article.from_json(article.to_json()) == article
 
 
-def test_a_version_1_article_on_the_bus_revises_into_version_2():
+def test_a_version_1_article_on_the_bus_revises_into_the_current_version():
     data = make().model_dump(exclude={"date_source", "date_confidence"})
     stored = Article.model_validate({**data, "schema_version": 1})
     fetched = make(text="The story, rewritten.", crawled_at=CRAWLED + timedelta(hours=1))
     revised = revise(stored, fetched)
-    assert (revised.schema_version, revised.revision, revised.date_source) == (2, 2, "meta")
+    assert (revised.schema_version, revised.revision, revised.date_source) == (
+        SCHEMA_VERSION,
+        2,
+        "meta",
+    )
     assert Article.from_json(revised.to_json()) == revised

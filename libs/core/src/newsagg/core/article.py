@@ -17,11 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 from courlan import normalize_url
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 2
-"""Version 2 added date provenance, the quality flag and revisions; version-1 messages
-still on the bus read with those fields at their defaults."""
+SCHEMA_VERSION = 3
+"""Version 2 added date provenance, the quality flag and revisions; version 3 the
+mentions and the enrichment fields (near-duplicates, stories, people). Older messages
+still on the bus read with the newer fields at their defaults."""
 SCHEMA_VERSIONS = range(1, SCHEMA_VERSION + 1)
 MAX_REVISIONS = 50
+ARTICLE_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
 _AMP_QUERY = re.compile(r"^((amp|amp_js_v|usqp)(=.*)?|outputtype=amp)$", re.IGNORECASE)
@@ -132,7 +134,7 @@ class Article(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: int = SCHEMA_VERSION
-    id: str = Field(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")
+    id: str = Field(min_length=32, max_length=32, pattern=ARTICLE_ID_PATTERN)
     url: str
     canonical_url: str
     source: str = Field(min_length=1, max_length=200)
@@ -159,6 +161,23 @@ class Article(BaseModel):
     revision: int = Field(default=1, ge=1)
     previous: PreviousVersion | None = None
     revisions: list[RevisionSummary] = Field(default_factory=list, max_length=MAX_REVISIONS)
+    mentions: list[str] = Field(default_factory=list)
+    """Person names the page's own metadata names (JSON-LD about/mentions of a Person)."""
+    # Set by the indexer's enrichment stage; the crawler leaves them at their defaults.
+    enrichment: int = Field(default=0, ge=0)
+    """Version of the method that enriched the article; 0 = never enriched."""
+    minhash: str | None = None
+    """The text's MinHash signature, opaque to stores: stored, not indexed."""
+    lsh_bands: list[str] = Field(default_factory=list)
+    """LSH band keys: a terms query on them finds near-duplicate candidates."""
+    duplicate_group: str | None = Field(default=None, pattern=ARTICLE_ID_PATTERN)
+    """Id of the near-duplicate group's first-indexed member (its own id if it has no copy)."""
+    duplicate_of: str | None = Field(default=None, pattern=ARTICLE_ID_PATTERN)
+    """Id of the group's original (earliest published, ties: earliest crawl) for a copy."""
+    story_id: str | None = Field(default=None, pattern=ARTICLE_ID_PATTERN)
+    """Id of the story's first-indexed article (its own id when it starts a story)."""
+    people: list[str] = Field(default_factory=list)
+    """Normalised full names of the people it is about ("Milind Soman")."""
 
     @model_validator(mode="after")
     def _check_identity(self) -> Article:

@@ -20,6 +20,7 @@ from newsagg.core.search import (
     SearchPage,
     SearchQuery,
     SourceStats,
+    StorySummary,
     TimeBucket,
 )
 
@@ -216,6 +217,21 @@ class SearchStore(Protocol):
 
     def similar(self, article_id: str, size: int = 10) -> list[Hit]:
         """Articles about the same thing as this one (not itself); [] for an unknown id."""
+        ...
+
+    def near_duplicates(self, bands: Sequence[str], size: int = 100) -> list[Article]:
+        """Articles holding any of these LSH band keys (with minhash), at most `size`: the
+        near-duplicate candidates, kept in the store so every indexer sees the same ones."""
+        ...
+
+    def story(self, story_id: str, size: int = 500) -> list[Hit]:
+        """The story's articles in time order (published_at, else crawled_at; oldest
+        first); [] for an unknown story."""
+        ...
+
+    def stories(self, query: SearchQuery, size: int = 10) -> tuple[int, list[StorySummary]]:
+        """Stories whose articles match the query, ranked by query.sort (relevance: the best
+        member's score; date: the newest member), with the number of matching stories."""
         ...
 
     def scan(self, query: SearchQuery, page_size: int = 500) -> Iterator[Article]:

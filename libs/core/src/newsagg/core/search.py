@@ -11,24 +11,35 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from newsagg.core.article import DateSource, Quality
+from newsagg.core.article import ARTICLE_ID_PATTERN, DateSource, Quality
 from newsagg.core.query import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MAX_PAGE_SIZE = 100
-FACETS = ("source", "author", "language", "published_day")
+FACETS = ("source", "author", "language", "published_day", "person")
 CURSOR_VERSION = 1
 MAX_CURSOR_CHARS = 512  # a real one has about 150
 MAX_CURSOR_POSITION = 2**53 - 1  # hits before the page; exact as a JSON number anywhere
 DATE_KEY_LIMIT = 9_223_372_036_854_775_000  # the largest date key (ns) tantivy can read
 MAX_SCORE = 3.4028234663852886e38  # the largest 32-bit float
-ARTICLE_ID_PATTERN = r"^[0-9a-f]{32}$"
 NO_DATE = "none"  # the date_sources value for articles without a publication date
 
 
 class Sort(StrEnum):
     RELEVANCE = "relevance"
     DATE = "date"
+
+
+class Collapse(StrEnum):
+    """What one hit stands for: an article, a near-duplicate group, or a story.
+
+    A collapsed page shows each group's best hit under the sort; a document without the
+    group field is its own group.
+    """
+
+    NONE = "none"
+    DUPLICATES = "duplicates"
+    STORIES = "stories"
 
 
 class Interval(StrEnum):
@@ -66,6 +77,12 @@ class SearchQuery(BaseModel):
     """Values of DateSource, or NO_DATE for articles without a publication date."""
     quality: str | None = None
     """A Quality value: "low" finds the extractions marked as doubtful."""
+    people: tuple[str, ...] = ()
+    """Normalised full names; an article naming any of them matches."""
+    story_ids: tuple[str, ...] = ()
+    """Articles of any of these stories."""
+    collapse: Collapse = Collapse.NONE
+    """One hit per group; paging a collapsed query counts `offset` (`after` is ignored)."""
     sort: Sort = Sort.RELEVANCE
     size: int = Field(default=10, ge=0, le=MAX_PAGE_SIZE)
     offset: int = Field(default=0, ge=0)
@@ -104,6 +121,17 @@ class Hit(BaseModel):
     previous_title: str | None = Field(
         default=None, description="The headline before the last change, if it changed."
     )
+    story_id: str | None = None
+    duplicate_group: str | None = None
+    duplicate_of: str | None = Field(
+        default=None, description="The original's id when this article is a copy of it."
+    )
+    people: list[str] = Field(default_factory=list)
+    duplicates: int = Field(
+        default=1, description="Members of its near-duplicate group in the index, itself included."
+    )
+    story_size: int = Field(default=1, description="Articles of its story in the index.")
+    story_sources: int = Field(default=1, description="Distinct sources of its story in the index.")
 
 
 class FacetCount(BaseModel):
@@ -117,6 +145,22 @@ class SearchPage(BaseModel):
     facets: dict[str, list[FacetCount]] = Field(default_factory=dict)
     last_sort: tuple[Any, ...] | None = None
     """The store's sort values of the last hit: what a cursor to the next page holds."""
+    groups: int | None = None
+    """Groups matching when the query collapses (`total` still counts articles)."""
+
+
+class StorySummary(BaseModel):
+    """A story as a desk sees it: who covered it, who was first, and when."""
+
+    id: str
+    title: str = Field(description="The headline of its first-published article.")
+    size: int
+    sources: list[str] = Field(description="Distinct sources, by first appearance.")
+    first_publisher: str = Field(description="Source of its earliest published article.")
+    first_url: str
+    first_seen: datetime = Field(description="Earliest published_at, else crawled_at.")
+    last_seen: datetime
+    people: list[str] = Field(default_factory=list, description="Its most named people.")
 
 
 class TimeBucket(BaseModel):
