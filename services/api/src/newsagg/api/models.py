@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import Response
 from newsagg.core.article import DateSource, Quality
-from newsagg.core.search import FacetCount, Hit, Interval, TimeBucket
+from newsagg.core.search import Collapse, FacetCount, Hit, Interval, StorySummary, TimeBucket
 from pydantic import BaseModel, Field
 
 
@@ -20,6 +20,11 @@ def json_response(body: BaseModel) -> Response:
 class SearchResponse(BaseModel):
     query: str | None = Field(description="The query as given.")
     total: int = Field(description="How many articles match.")
+    collapse: Collapse = Field(description="What one hit stands for.")
+    groups: int | None = Field(
+        description="How many near-duplicate groups or stories match when collapsing (the "
+        "hits to page through); null when not collapsing."
+    )
     offset: int = Field(description="Position of this page's first hit in the results.")
     size: int
     hits: list[Hit]
@@ -68,6 +73,13 @@ class ArticleResponse(BaseModel):
     revision: int = Field(
         description="How many distinct texts this article has had; 1 until its page changes."
     )
+    story_id: str | None = Field(
+        description="The story it belongs to (GET /v1/stories/{id}); null until enriched."
+    )
+    duplicate_of: str | None = Field(
+        description="The original's id when this article is a near-identical copy of it."
+    )
+    people: list[str] = Field(description="The people it is about, full names.")
 
 
 class RevisionInfo(BaseModel):
@@ -110,6 +122,22 @@ class RevisionsResponse(BaseModel):
 class SimilarResponse(BaseModel):
     article_id: str = Field(description="The article the others are like.")
     hits: list[Hit] = Field(description="Most alike first; never the article itself.")
+
+
+class StoriesResponse(BaseModel):
+    query: str | None = Field(description="The query as given.")
+    total: int = Field(description="How many stories have an article that matches.")
+    stories: list[StorySummary] = Field(
+        description="Best first (by relevance: the best-matching article's score; by date: "
+        "the newest article). A story's figures count all its articles, not only the matches."
+    )
+
+
+class StoryResponse(StorySummary):
+    articles: list[Hit] = Field(
+        description="Its articles in time order (published, else crawled; oldest first): the "
+        "first is the first publisher's. At most 500; `size` counts them all."
+    )
 
 
 class TimelineResponse(BaseModel):

@@ -1,4 +1,5 @@
-"""The query and filters every search-like endpoint shares (search, timeline, RSS, export)."""
+"""The query and filters every search-like endpoint shares (search, stories, timeline, RSS,
+export)."""
 
 from __future__ import annotations
 
@@ -126,6 +127,14 @@ async def search_filters(
             "marked: a paywall, a teaser, mostly links or boilerplate, too short)."
         ),
     ] = None,
+    person: Annotated[
+        list[str],
+        Query(
+            description="Only articles about one of these people, by full name as the "
+            "`person` facet lists it (repeatable).",
+            examples=[["Milind Soman"]],
+        ),
+    ] = [],  # noqa: B006
 ) -> Filters:
     parsed = parse_query(q) if q is not None and q.strip() else None
     query = SearchQuery(
@@ -138,6 +147,7 @@ async def search_filters(
         published_to=parse_bound(to, "to", end=True),
         date_sources=parse_date_sources(date_source),
         quality=quality.value if quality is not None else None,
+        people=tuple(dict.fromkeys(name.strip() for name in person if name.strip())),
     )
     return Filters(text=q, query=query)  # async: a plain def would cost a thread handoff
 

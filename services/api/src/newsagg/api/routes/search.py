@@ -12,6 +12,8 @@ from newsagg.api.models import SearchResponse, json_response
 from newsagg.api.routes.filters import FiltersDep, invalid
 from newsagg.core.search import (
     MAX_PAGE_SIZE,
+    Collapse,
+    SearchPage,
     Sort,
     apply_cursor,
     encode_cursor,
@@ -25,6 +27,7 @@ FACET_NAMES = {
     "author": "author",
     "language": "language",
     "day": "published_day",
+    "person": "person",
 }
 """API facet name -> store facet name."""
 
@@ -35,6 +38,12 @@ def facet_names(value: str) -> tuple[str, ...]:
     if unknown:
         raise invalid("facets", f"unknown facet {unknown[0]!r}: use {', '.join(FACET_NAMES)}")
     return names
+
+
+def paged(page: SearchPage) -> SearchPage:
+    """The page as a cursor counts it: a collapsed result ends after its last group, not
+    after as many hits as there are matching articles."""
+    return page if page.groups is None else page.model_copy(update={"total": page.groups})
 
 
 @router.get(
@@ -70,10 +79,21 @@ async def search_articles(
         str,
         Query(
             description="Which counts to compute, comma-separated: source, author, language, "
-            "day (per publication day, UTC). Empty for none.",
-            examples=["source,author,day"],
+            "day (per publication day, UTC), person. Empty for none. Counts are of articles, "
+            "collapsed or not.",
+            examples=["source,author,day,person"],
         ),
     ] = "source",
+    collapse: Annotated[
+        Collapse,
+        Query(
+            description="What one hit stands for: `duplicates` (default) shows one article "
+            "per group of near-duplicate copies (an agency text republished by several "
+            "outlets), `stories` one per story, `none` every article. A collapsed hit is the "
+            "group's best under the sort; its `duplicates` and `story_size` say how many it "
+            "stands for."
+        ),
+    ] = Collapse.DUPLICATES,
 ) -> Response:
     wanted = facet_names(facets)
     request = filters.query.model_copy(
@@ -82,6 +102,7 @@ async def search_articles(
             "size": size,
             "offset": offset,
             "facets": tuple(FACET_NAMES[name] for name in wanted),
+            "collapse": collapse,
         }
     )
     if cursor:
@@ -95,10 +116,12 @@ async def search_articles(
         SearchResponse(
             query=filters.text,
             total=page.total,
+            groups=page.groups,
+            collapse=collapse,
             offset=request.offset,
             size=size,
             hits=page.hits,
             facets={name: page.facets.get(FACET_NAMES[name], []) for name in wanted},
-            next_cursor=encode_cursor(request, page),
+            next_cursor=encode_cursor(request, paged(page)),
         )
     )
