@@ -206,7 +206,8 @@ def fingerprint(query: SearchQuery) -> str:
 def encode_cursor(query: SearchQuery, page: SearchPage) -> str | None:
     """An opaque cursor to the page after this one, or None at the end of the results."""
     position = query.offset + len(page.hits)
-    if not page.hits or page.last_sort is None or position >= page.total:
+    end = page.groups if page.groups is not None else page.total  # a collapsed page's hits
+    if not page.hits or page.last_sort is None or position >= end:
         return None
     state = {
         "v": CURSOR_VERSION,
