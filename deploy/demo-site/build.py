@@ -56,7 +56,6 @@ BASE = "__BASE_URL__"
 REFERENCE_SLUG = "milind-soman-ankita-konwar-roadside-romance-cycling"
 REFERENCE_QUERY = "Milind Soman cycling"
 REFERENCE_PHRASE = "roadside romance"
-TRACKED_PEOPLE = ("Milind Soman", "Ankita Konwar")
 WINDOW = (dt.date(2026, 9, 1), dt.date(2026, 11, 20))
 WORD_LIMITS = (200, 700)
 TZ_LABELS = {"+05:30": "IST", "-07:00": "PDT", "-08:00": "PST", "+00:00": "GMT", "+01:00": "BST"}
@@ -80,6 +79,7 @@ class Outlet:
     rss_path: str
     news_sitemap_path: str
     sitemap_index_path: str | None = None
+    people_property: str = "about"  # the JSON-LD property that names the people tagged
     reader_comments: bool = False  # generated reader comments below each story
     crawler_fixtures: bool = False  # a robots-forbidden page and bad inputs for the tests
 
@@ -141,6 +141,7 @@ REEL_NEWS = Outlet(
     locale="en_GB",
     rss_path="feed.xml",
     news_sitemap_path="sitemap-news.xml",
+    people_property="mentions",
 )
 OUTLETS = (MARQUEE_DAILY, REEL_NEWS)
 
@@ -244,6 +245,9 @@ class Article:
     tags: list[str]
     image_alt: str
     blocks: list[Block]
+    story: str  # label shared by the articles about one event
+    people: list[str]  # hand-checked: everyone the text names in full (not authors)
+    duplicate: str | None = None  # label shared by the copies of one agency text
     comments: list[Comment] = field(default_factory=list)
 
     @property
@@ -273,8 +277,8 @@ class Article:
 
     @property
     def mentions(self) -> list[str]:
-        """Tracked people named in the headline, summary or body."""
-        return [name for name in TRACKED_PEOPLE if name in self.text]
+        """The people its JSON-LD names: those of its tags that are people, as editors tag."""
+        return [tag for tag in self.tags if tag in self.people]
 
 
 # ----------------------------------------------------------------------------- reading
@@ -338,7 +342,10 @@ def load_article(outlet: Outlet, path: Path) -> Article:
     if not match:
         raise ValueError(f"{where}: missing YAML front matter")
     meta: dict[str, Any] = yaml.safe_load(match.group(1))
-    required = {"slug", "headline", "authors", "section", "published", "summary", "tags"}
+    required = {
+        *("slug", "headline", "authors", "section", "published", "summary", "tags"),
+        *("story", "people"),
+    }
     if missing := required - meta.keys():
         raise ValueError(f"{where}: missing fields {sorted(missing)}")
     if meta["slug"] != path.stem:
@@ -370,8 +377,13 @@ def load_article(outlet: Outlet, path: Path) -> Article:
         tags=list(meta["tags"]),
         image_alt=meta.get("image_alt", meta["headline"]),
         blocks=parse_body(match.group(2)),
+        story=meta["story"],
+        people=list(meta["people"]),
+        duplicate=meta.get("duplicate"),
         comments=comments,
     )
+    if unnamed := [name for name in article.people if name not in article.text]:
+        raise ValueError(f"{where}: people {unnamed} are not named in full in the text")
     if not WORD_LIMITS[0] <= article.word_count <= WORD_LIMITS[1]:
         raise ValueError(f"{where}: {article.word_count} body words, outside {WORD_LIMITS}")
     return article
@@ -394,7 +406,23 @@ def load_outlets() -> list[tuple[Outlet, list[Article]]]:
     hits = [a.slug for a in everything if REFERENCE_PHRASE in a.text.lower()]
     if hits != [REFERENCE_SLUG]:
         raise ValueError(f"{REFERENCE_PHRASE!r} must appear only in the reference story: {hits}")
+    check_duplicates(loaded)
     return loaded
+
+
+def check_duplicates(loaded: list[tuple[Outlet, list[Article]]]) -> None:
+    """Copies of one agency text: two or more, one per outlet, all in one story."""
+    groups: dict[str, list[tuple[str, Article]]] = {}
+    for outlet, articles in loaded:
+        for a in articles:
+            if a.duplicate:
+                groups.setdefault(a.duplicate, []).append((outlet.source, a))
+    for label, members in groups.items():
+        sources = [source for source, _ in members]
+        if len(members) < 2 or len(set(sources)) != len(sources):
+            raise ValueError(f"duplicate {label!r}: needs copies on two or more outlets")
+        if len({a.story for _, a in members}) != 1:
+            raise ValueError(f"duplicate {label!r}: its copies are in different stories")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -612,6 +640,7 @@ def article_json_ld(outlet: Outlet, article: Article) -> dict[str, Any]:
         },
         "articleSection": article.section,
         "keywords": article.tags,
+        outlet.people_property: [{"@type": "Person", "name": name} for name in article.mentions],
         "wordCount": article.word_count,
         "inLanguage": "en",
         "isAccessibleForFree": True,
@@ -1006,6 +1035,9 @@ def manifest(loaded: list[tuple[Outlet, list[Article]]]) -> dict[str, Any]:
                 "tags": a.tags,
                 "word_count": a.word_count,
                 "mentions": a.mentions,
+                "people": a.people,
+                "story_label": a.story,
+                "duplicate_label": a.duplicate,
             }
             for outlet, articles in loaded
             for a in articles
