@@ -1,4 +1,4 @@
-"""The API over each store, both loaded with the same corpus: the demo site's 36 stories.
+"""The API over each store, both loaded with the same corpus: Marquee Daily's stories.
 
 The stories are spread over three sources and two languages, and six of them share one
 publication second, so filters have something to leave out and cursors must order ties.
@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
 from newsagg.core.article import Article
 from newsagg.core.settings import Settings
-from support.demo_corpus import demo_corpus
+from support.demo_corpus import MANIFEST, demo_corpus
 from support.stores import STORE_ADAPTERS, store_pair
 
 SHARED_SECOND = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
@@ -60,7 +60,8 @@ def api_fixture(
     corpus = endpoint_corpus()
     stores = store_pair(request.param, root, request, "test-api")
     try:
-        assert stores.writer.upsert(corpus).written == len(corpus) == 36
+        outlet = MANIFEST["outlets"]["marquee-daily"]
+        assert stores.writer.upsert(corpus).written == len(corpus) == outlet["article_count"]
         settings = Settings(data_dir=root, sources=root / "sources.yaml")
         with TestClient(create_app(settings, store=stores.open_reader())) as client:
             yield Api(client, corpus, request.param)

@@ -58,15 +58,15 @@ def test_sources_filter_and_its_alias(api: Api):
     expected = count(api, source="reel-news")
     for name in ("sources", "source"):
         page = get(api, "/v1/search", size=100, **{name: "reel-news"})
-        assert page["total"] == expected == 12
+        assert page["total"] == expected > 0
         assert {hit["source"] for hit in page["hits"]} == {"reel-news"}
     both = get(api, "/v1/search", sources=["reel-news", "marquee-daily"])
-    assert both["total"] == 36
+    assert both["total"] == len(api.corpus)
 
 
 def test_exclude_sources(api: Api):
     page = get(api, "/v1/search", size=100, exclude_sources="reel-news")
-    assert page["total"] == 36 - count(api, source="reel-news")
+    assert page["total"] == len(api.corpus) - count(api, source="reel-news")
     assert "reel-news" not in {hit["source"] for hit in page["hits"]}
 
 
@@ -76,7 +76,7 @@ def test_authors_and_language_filters(api: Api):
     assert page["total"] == by_author > 0
     assert all("Meera Iyer" in hit["authors"] for hit in page["hits"])
     hindi = get(api, "/v1/search", size=100, language="hi")
-    assert hindi["total"] == count(api, language="hi") == 6
+    assert hindi["total"] == count(api, language="hi") > 0
     assert {hit["language"] for hit in hindi["hits"]} == {"hi"}
 
 
@@ -105,7 +105,7 @@ def test_cursor_walks_every_relevance_result_once(api: Api, q: str | None):
     ids, total, _ = walk(api, 7, **({"q": q} if q else {}))
     assert len(ids) == len(set(ids)) == total > 0
     if q is None:
-        assert total == 36
+        assert total == len(api.corpus)
 
 
 def test_cursor_pages_match_offset_pages(api: Api):
@@ -118,7 +118,7 @@ def test_cursor_pages_match_offset_pages(api: Api):
 
 def test_last_page_has_no_cursor(api: Api):
     page = get(api, "/v1/search", size=100)
-    assert len(page["hits"]) == 36
+    assert len(page["hits"]) == len(api.corpus)
     assert page["next_cursor"] is None
 
 
@@ -198,8 +198,9 @@ def test_facets_are_computed_as_asked(api: Api):
     assert set(get(api, "/v1/search")["facets"]) == {"source"}
     page = get(api, "/v1/search", facets="source,author,language,day")
     assert set(page["facets"]) == {"source", "author", "language", "day"}
-    assert {f["value"]: f["count"] for f in page["facets"]["language"]} == {"en": 30, "hi": 6}
-    assert sum(f["count"] for f in page["facets"]["day"]) == 36
+    languages = Counter(a.language for a in api.corpus)
+    assert {f["value"]: f["count"] for f in page["facets"]["language"]} == languages
+    assert sum(f["count"] for f in page["facets"]["day"]) == len(api.corpus)
     assert get(api, "/v1/search", facets="")["facets"] == {}
     response = api.client.get("/v1/search", params={"facets": "source,colour"})
     assert response.status_code == 422
@@ -305,7 +306,7 @@ def test_rss_feed_is_capped_at_50(api: Api):
     response = api.client.get("/v1/search.rss", params={"size": 51})
     assert response.status_code == 422
     everything = ET.fromstring(api.client.get("/v1/search.rss").content)
-    assert len(everything.findall("channel/item")) == 36
+    assert len(everything.findall("channel/item")) == min(50, len(api.corpus))
 
 
 # -- export --------------------------------------------------------------------
@@ -329,7 +330,7 @@ def test_export_csv_row_count_is_the_total(api: Api):
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0][:4] == ["id", "url", "source", "title"]
-    assert len(rows) - 1 == 36 - count(api, source="reel-news")
+    assert len(rows) - 1 == len(api.corpus) - count(api, source="reel-news")
     assert all(row[2] == "marquee-daily" and row[-1] for row in rows[1:])
 
 
@@ -356,7 +357,7 @@ def test_offset_pages_order_ties_by_id(api: Api):
     """Six stories share one second; offset pages cut through them like cursor pages do."""
     ids = [
         hit["id"]
-        for offset in range(0, 36, 4)
+        for offset in range(0, len(api.corpus), 4)
         for hit in get(api, "/v1/search", sort="date", size=4, offset=offset)["hits"]
     ]
     by_date = sorted(api.corpus, key=lambda a: (-a.published_at.timestamp(), a.id))

@@ -13,7 +13,7 @@ import pytest
 from newsagg.core.ports import SearchStore
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery
-from support.demo_corpus import demo_corpus
+from support.demo_corpus import MANIFEST, demo_corpus
 from support.stores import store_pair
 
 STORES = ("tantivy", "elasticsearch")
@@ -45,7 +45,8 @@ def both_stores(
     pairs = {kind: store_pair(kind, root, request, "test-parity") for kind in STORES}
     try:
         for pair in pairs.values():
-            assert pair.writer.upsert(corpus).written == len(corpus) == 36
+            marquee = MANIFEST["outlets"]["marquee-daily"]["article_count"]
+            assert pair.writer.upsert(corpus).written == len(corpus) == marquee
         yield {kind: pair.writer for kind, pair in pairs.items()}
     finally:
         for pair in pairs.values():

@@ -44,7 +44,7 @@ def _extracted() -> tuple[Article, ...]:
 
 
 def demo_corpus() -> list[Article]:
-    """Marquee Daily's 36 stories: the corpus the editor queries of the parity test and the
+    """Marquee Daily's stories: the corpus the editor queries of the parity test and the
     endpoint tests were written for."""
     return [article for article in demo_articles() if article.source == "marquee-daily"]
 

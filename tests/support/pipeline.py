@@ -25,7 +25,7 @@ from support.servers import Service, free_port, get_json, wait_until
 
 SERVICES = ("crawl", "index", "api")
 INDEXING_TIMEOUT = 180.0
-"""Seconds for the demo's 48 articles to be crawled and indexed on a busy 2-core machine."""
+"""Seconds for the demo's articles (61) to be crawled and indexed on a busy 2-core machine."""
 
 
 def pipeline_env(
