@@ -140,6 +140,18 @@ class Settings(BaseSettings):
         "written and committed (or until it is indexer_batch_size long).",
     )
     indexer_max_retry_delay: float = Field(30.0, gt=0)
+    enrich: bool = Field(
+        True,
+        description="The indexer's enrichment stage: near-duplicate groups, stories and people "
+        "(docs/choices.md, Enrichment); off writes articles without them.",
+    )
+    story_window_hours: float = Field(
+        72.0,
+        gt=0,
+        le=24 * 365,
+        description="Hours either side of an article's date (published, else crawled) in which "
+        "it may join a story.",
+    )
     kafka_partitions: int = Field(
         6,
         ge=1,

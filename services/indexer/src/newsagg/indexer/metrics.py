@@ -64,6 +64,22 @@ BATCH_SECONDS = Histogram(
     "Time from a batch's arrival to its commit (validate, upsert, dead letters, commit).",
     registry=REGISTRY,
 )
+ENRICH_SECONDS = Histogram(
+    "newsagg_indexer_enrich_duration_seconds",
+    "Time a batch spent in the enrichment stage (near-duplicates, stories, people), store "
+    "reads and retries included.",
+    registry=REGISTRY,
+)
+ENRICHED = Counter(
+    "newsagg_indexer_enriched",
+    "Articles by what enrichment found: duplicate (a near-duplicate of an indexed article), "
+    "story_joined / story_started (joined a story or started one), unchanged (re-delivered "
+    "unchanged: kept its group and story), repointed (stored copies whose original changed).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+for _outcome in ("duplicate", "story_joined", "story_started", "unchanged", "repointed"):
+    ENRICHED.labels(_outcome)
 RETRIES = Counter(
     "newsagg_indexer_retries",
     "Operations retried after a dependency was unavailable, by dependency (store, bus).",

@@ -13,6 +13,7 @@ import signal
 import threading
 
 from newsagg.core.adapters import open_bus, open_store
+from newsagg.core.enrichment import Enricher, EnrichmentSettings
 from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
 from newsagg.core.ports import (
@@ -75,6 +76,11 @@ def _index(settings: Settings, stop: threading.Event) -> None:
             max_retry_delay=settings.indexer_max_retry_delay,
             stop=stop,
             group=settings.indexer_group,
+            enricher=(
+                Enricher(store, EnrichmentSettings.from_settings(settings))
+                if settings.enrich
+                else None
+            ),
         ).run()
     finally:
         consumer.close()

@@ -14,6 +14,12 @@ Before the upsert, each article is merged with what the store holds of its id
 the version before it and a summary of the earlier ones. The merge is idempotent too: a
 re-delivered or replayed version has the stored one's content hash, so it is no revision.
 
+Then, when an Enricher is given (NEWSAGG_ENRICH), the batch is enriched
+(newsagg.core.enrichment): near-duplicate group and original, story, people. Its state is
+the store's, read like the stored versions and retried alike; stored copies whose original
+changed are written with the batch. An index made before the enrichment fields cannot
+find candidates (IndexOutdated): the indexer goes on without enrichment until it is rebuilt.
+
 The metrics (newsagg.indexer.metrics) are observed once the batch is committed: what
 is searchable, how fresh it is, and the group's lag; the store's size every
 GAUGE_INTERVAL seconds, busy or idle.
@@ -29,11 +35,13 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from newsagg.core.article import Article, revise
+from newsagg.core.enrichment import Enricher
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
     Bus,
     BusUnavailable,
     Consumer,
+    IndexOutdated,
     Message,
     SearchStore,
     StoreRejected,
@@ -47,6 +55,8 @@ from newsagg.indexer.metrics import (
     BUS_DEAD_LETTERS,
     CONSUMER_LAG,
     DOCUMENTS_INDEXED,
+    ENRICH_SECONDS,
+    ENRICHED,
     FETCHED_TO_SEARCHABLE,
     PUBLISHED_TO_SEARCHABLE,
     RETRIES,
@@ -91,6 +101,7 @@ class Indexer:
         stop: threading.Event | None = None,
         group: str = "indexer",
         topic: str = ARTICLES_TOPIC,
+        enricher: Enricher | None = None,
     ) -> None:
         self.bus = bus
         self.consumer = consumer
@@ -102,6 +113,7 @@ class Indexer:
         self.group = group
         """The consumer's group and topic, as the lag gauge labels them."""
         self.topic = topic
+        self.enricher = enricher
         self._gauges_read = float("-inf")
 
     def run(self) -> None:
@@ -148,7 +160,8 @@ class Indexer:
                 rejected.append((message, str(exc)))
         invalid = len(rejected)
         decoded, revised = self._revise(decoded) if decoded else (decoded, set())
-        written, refused = self._upsert(decoded) if decoded else (0, [])
+        decoded, repointed = self._enrich(decoded) if decoded else (decoded, [])
+        written, refused = self._upsert(decoded, repointed) if decoded else (0, [])
         rejected.extend(refused)
         for number, (message, reason) in enumerate(rejected):
             self._retrying(
@@ -206,14 +219,44 @@ class Indexer:
                     revised.add(id(message))
         return merged, revised
 
-    def _upsert(
+    def _enrich(
         self, decoded: list[tuple[Message, Article]]
-    ) -> tuple[int, list[tuple[Message, str]]]:
-        """Write the batch: how many documents were written, and the messages of articles
-        the store refused for good, with why."""
+    ) -> tuple[list[tuple[Message, Article]], list[Article]]:
+        """The batch enriched (when enrichment is on), and the stored copies re-pointed at a
+        new original, to be written with it."""
+        if self.enricher is None:
+            return decoded, []
+        enricher = self.enricher
+        started = time.perf_counter()
         try:
             result = self._retrying(
-                lambda: self.store.upsert([article for _, article in decoded]), "write the batch"
+                lambda: enricher.enrich_batch([article for _, article in decoded]),
+                "enrich the batch",
+            )
+        except IndexOutdated as exc:
+            log.warning("enrichment off until the index is rebuilt: %s", exc)
+            self.enricher = None
+            return decoded, []
+        ENRICH_SECONDS.observe(time.perf_counter() - started)
+        ENRICHED.labels("duplicate").inc(result.duplicates)
+        ENRICHED.labels("story_joined").inc(result.stories_joined)
+        ENRICHED.labels("story_started").inc(result.stories_started)
+        ENRICHED.labels("unchanged").inc(result.unchanged)
+        ENRICHED.labels("repointed").inc(len(result.repointed))
+        enriched = [(m, a) for (m, _), a in zip(decoded, result.articles, strict=True)]
+        return enriched, result.repointed
+
+    def _upsert(
+        self, decoded: list[tuple[Message, Article]], repointed: Sequence[Article] = ()
+    ) -> tuple[int, list[tuple[Message, str]]]:
+        """Write the batch (and the re-pointed copies): how many documents were written,
+        and the messages of articles the store refused for good, with why. A re-pointed
+        copy the store refuses keeps its former original: there is no message to
+        dead-letter, it is logged."""
+        try:
+            result = self._retrying(
+                lambda: self.store.upsert([article for _, article in decoded] + list(repointed)),
+                "write the batch",
             )
         except StoreRejected as exc:
             refused = [
@@ -221,7 +264,13 @@ class Indexer:
                 for message, article in decoded
                 if article.id in exc.reasons
             ]
-            return len(decoded) - len(refused), refused
+            for article in repointed:
+                if article.id in exc.reasons:
+                    log.warning(
+                        "re-pointed copy %s refused: %s", article.id, exc.reasons[article.id]
+                    )
+            written = len(decoded) + len(repointed) - len(exc.reasons)
+            return written, refused
         return result.written, []
 
     @staticmethod

@@ -1,0 +1,300 @@
+"""The enrichment stage: near-duplicate group, story and people of each article.
+
+Its only state is in the search store, as fields of the articles (docs/choices.md,
+"Enrichment"): the LSH band keys find near-duplicate candidates (`near_duplicates`), a
+search over a time window finds story candidates, and the group, original and story of
+every enriched article are read back from them. So any number of indexers enrich alike,
+and what one wrote the next batch sees.
+
+Rules, in the order they apply to one article:
+- Unchanged: the stored version has the same content hash and was enriched by this
+  ENRICHMENT_VERSION: it keeps its group, original and story (a re-delivery or a replay).
+- Near-duplicate: a candidate (sharing a band key, from the store or earlier in the batch)
+  whose signature is similar enough (Jaccard, or containment for a trimmed copy) puts it in
+  that candidate's group (`duplicate_group`, named by its first-indexed member) and story.
+  Its `duplicate_of` is the group's original, the earliest published (ties: crawl); when
+  it is earlier than that original it becomes the original, and the group's other members
+  are returned too, re-pointed at it, to be written with the batch.
+- Story: the candidates are the store's articles in the window around its date that match
+  any word of its title, lead and people; it joins the story of the most similar one
+  (stories.cosine) above the threshold, else starts a story of its own id. A changed text
+  (a new revision) keeps the story it had.
+Only candidates enriched by this version count: after a method change, a replay of the
+log re-enriches articles in their order and earlier results are not mixed in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from newsagg.core.article import Article
+from newsagg.core.enrichment.minhash import Fingerprint, fingerprint
+from newsagg.core.enrichment.people import people_in
+from newsagg.core.enrichment.stories import cosine, idf, query_of, story_terms
+from newsagg.core.ports import SearchStore
+from newsagg.core.search import SearchQuery
+from newsagg.core.settings import Settings
+
+ENRICHMENT_VERSION = 1
+"""The method's version, stored in Article.enrichment: raise it when a change of the
+method (not of a threshold) must re-enrich what is indexed (`newsagg replay`)."""
+
+
+@dataclass(frozen=True)
+class EnrichmentSettings:
+    """The window and the thresholds (the bench sweeps them; defaults from its
+    cross-validation on the labelled set, bench/stories.py)."""
+
+    story_window: timedelta = timedelta(hours=72)
+    duplicate_jaccard: float = 0.5
+    """Estimated Jaccard of the shingle sets at or above which two texts are copies."""
+    duplicate_containment: float = 0.8
+    """Estimated share of the smaller text found in the larger at or above which a
+    trimmed copy is a copy, when it is at least `containment_min_ratio` of the larger."""
+    containment_min_ratio: float = 0.3
+    story_similarity: float = 0.3
+    """Cosine of title, lead and names at or above which an article joins a story."""
+    duplicate_candidates: int = 100
+    story_candidates: int = 30
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EnrichmentSettings:
+        return cls(story_window=timedelta(hours=settings.story_window_hours))
+
+
+@dataclass
+class Enrichment:
+    """One batch enriched: its articles in their order, the stored copies re-pointed at a
+    new original (write them too), and what happened, for the metrics."""
+
+    articles: list[Article]
+    repointed: list[Article] = field(default_factory=list)
+    duplicates: int = 0
+    stories_joined: int = 0
+    stories_started: int = 0
+    unchanged: int = 0
+
+
+class Enricher:
+    def __init__(self, store: SearchStore, settings: EnrichmentSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or EnrichmentSettings()
+
+    def enrich(self, articles: Sequence[Article]) -> list[Article]:
+        """The articles enriched, in their order, then the stored copies whose original
+        changed: upsert the whole list."""
+        result = self.enrich_batch(articles)
+        return [*result.articles, *result.repointed]
+
+    def enrich_batch(self, articles: Sequence[Article]) -> Enrichment:
+        """Enrich a batch; the batch's earlier articles are candidates for its later ones.
+        Raises the store's StoreUnavailable (the whole batch can be enriched again)."""
+        batch = _Batch(self.store.get_many(list(dict.fromkeys(a.id for a in articles))))
+        result = Enrichment(articles=[])
+        for article in articles:
+            before = batch.latest.get(article.id)
+            if before is not None and before.crawled_at > article.crawled_at:
+                enriched = article  # a stale version: the store keeps the newer one
+            elif before is not None and _unchanged(before, article):
+                enriched = article.model_copy(update=_carried(before))
+                result.unchanged += 1
+            else:
+                enriched = self._enrich_one(article, before, batch, result)
+            batch.add(enriched)
+            result.articles.append(enriched)
+        for index, article in enumerate(result.articles):
+            moved = batch.repointed.pop(article.id, None)
+            if moved is not None and moved.crawled_at == article.crawled_at:
+                result.articles[index] = moved
+        result.repointed = list(batch.repointed.values())
+        return result
+
+    def _enrich_one(
+        self, article: Article, before: Article | None, batch: _Batch, result: Enrichment
+    ) -> Article:
+        people = people_in(article)
+        print_, bands = fingerprint(article.text)
+        update: dict[str, object] = {
+            "enrichment": ENRICHMENT_VERSION,
+            "minhash": print_.encode(),
+            "lsh_bands": bands,
+            "people": people,
+            "duplicate_group": article.id,
+            "duplicate_of": None,
+            "story_id": None,
+        }
+        copy = self._best_copy(article, print_, bands, batch)
+        if copy is not None:
+            result.duplicates += 1
+            group = copy.duplicate_group or copy.id
+            original = self._article(copy.duplicate_of or copy.id, batch) or copy
+            update["duplicate_group"] = group
+            update["story_id"] = original.story_id or copy.story_id
+            if _order(article) < _order(original):
+                self._repoint(group, article.id, original.story_id, batch)
+            else:
+                update["duplicate_of"] = original.id
+        if update["story_id"] is None and before is not None and _current(before):
+            update["story_id"] = before.story_id  # a new revision stays in its story
+        if update["story_id"] is None:
+            update["story_id"] = self._story(article, people, batch)
+        if update["story_id"] == article.id:
+            result.stories_started += 1
+        else:
+            result.stories_joined += 1
+        return article.model_copy(update=update)
+
+    def _best_copy(
+        self, article: Article, print_: Fingerprint, bands: list[str], batch: _Batch
+    ) -> Article | None:
+        """The most similar verified near-duplicate among the candidates, if any."""
+        if not bands:
+            return None
+        found = self.store.near_duplicates(bands, size=self.settings.duplicate_candidates)
+        candidates = {c.id: batch.latest.get(c.id, c) for c in found}
+        wanted = set(bands)
+        for other in batch.latest.values():
+            if wanted.intersection(other.lsh_bands):
+                candidates[other.id] = other
+        best: tuple[float, float, str] | None = None
+        chosen: Article | None = None
+        for candidate in candidates.values():
+            if candidate.id == article.id or not _current(candidate) or not candidate.minhash:
+                continue
+            other = Fingerprint.decode(candidate.minhash)
+            if other is None or not self._copies(print_, other):
+                continue
+            rank = (print_.jaccard(other), print_.containment(other), candidate.id)
+            if best is None or rank > best:
+                best, chosen = rank, candidate
+        return chosen
+
+    def _copies(self, first: Fingerprint, second: Fingerprint) -> bool:
+        settings = self.settings
+        if first.jaccard(second) >= settings.duplicate_jaccard:
+            return True
+        return (
+            first.size_ratio(second) >= settings.containment_min_ratio
+            and first.containment(second) >= settings.duplicate_containment
+        )
+
+    def _article(self, article_id: str, batch: _Batch) -> Article | None:
+        """An article of the batch or the store, newest known version."""
+        if article_id not in batch.latest:
+            batch.latest.update(self.store.get_many([article_id]))
+        return batch.latest.get(article_id)
+
+    def _repoint(self, group: str, original: str, story_id: str | None, batch: _Batch) -> None:
+        """Every other member of the group now names `original` as the original: members
+        are found in the group's story (a copy joins its original's story) and the batch."""
+        members = {a.id for a in batch.latest.values() if a.duplicate_group == group}
+        if story_id is not None:
+            members.update(
+                hit.id for hit in self.store.story(story_id) if hit.duplicate_group == group
+            )
+        members.discard(original)
+        missing = [member for member in members if member not in batch.latest]
+        if missing:
+            batch.latest.update(self.store.get_many(missing))
+        for member in members:
+            held = batch.latest.get(member)
+            if held is not None and _current(held) and held.duplicate_group == group:
+                moved = held.model_copy(update={"duplicate_of": original})
+                batch.latest[member] = moved
+                batch.repointed[member] = moved
+
+    def _story(self, article: Article, people: list[str], batch: _Batch) -> str:
+        """The story of the most similar recent article above the threshold, else its own."""
+        moment = _moment(article)
+        window = self.settings.story_window
+        candidates: dict[str, Article] = {}
+        query = query_of(article.title, article.text, people)
+        if query is not None:
+            page = self.store.search(
+                SearchQuery(
+                    query=query,
+                    published_from=moment - window,
+                    published_to=moment + window,
+                    size=self.settings.story_candidates,
+                    facets=(),
+                )
+            )
+            ids = [hit.id for hit in page.hits if hit.id != article.id]
+            held = {i: batch.latest.get(i) for i in ids}
+            missing = [i for i, a in held.items() if a is None]
+            fetched = self.store.get_many(missing) if missing else {}
+            candidates = {i: held[i] or fetched[i] for i in ids if held[i] or i in fetched}
+        for other in batch.latest.values():
+            if abs(_moment(other) - moment) <= window:
+                candidates[other.id] = other
+        scored = [
+            c
+            for c in candidates.values()
+            if c.id != article.id and _current(c) and c.story_id is not None
+        ]
+        if not scored:
+            return article.id
+        terms = story_terms(article.title, article.text, people)
+        others = [batch.terms(candidate) for candidate in scored]
+        weights = idf([terms, *others])
+        best, story = max(
+            (cosine(terms, other, weights), candidate.story_id or candidate.id)
+            for other, candidate in zip(others, scored, strict=True)
+        )
+        return story if best >= self.settings.story_similarity else article.id
+
+
+class _Batch:
+    """What the batch knows: the stored versions of its ids and of the candidates it
+    read, updated by each article it enriches, and the members it re-pointed."""
+
+    def __init__(self, stored: dict[str, Article]) -> None:
+        self.latest: dict[str, Article] = dict(stored)
+        self._terms: dict[tuple[str, str], Counter[str]] = {}
+        self.repointed: dict[str, Article] = {}
+
+    def terms(self, article: Article) -> Counter[str]:
+        """Its story terms, once per version in a batch."""
+        key = (article.id, article.content_hash)
+        if key not in self._terms:
+            self._terms[key] = story_terms(article.title, article.text, article.people)
+        return self._terms[key]
+
+    def add(self, article: Article) -> None:
+        held = self.latest.get(article.id)
+        if held is None or article.crawled_at >= held.crawled_at:
+            self.latest[article.id] = article
+
+
+def _current(article: Article) -> bool:
+    """Enriched by this version of the method."""
+    return article.enrichment == ENRICHMENT_VERSION
+
+
+def _unchanged(before: Article, article: Article) -> bool:
+    return _current(before) and before.content_hash == article.content_hash
+
+
+def _carried(before: Article) -> dict[str, object]:
+    return {
+        "enrichment": before.enrichment,
+        "minhash": before.minhash,
+        "lsh_bands": before.lsh_bands,
+        "duplicate_group": before.duplicate_group,
+        "duplicate_of": before.duplicate_of,
+        "story_id": before.story_id,
+        "people": before.people,
+    }
+
+
+def _moment(article: Article) -> datetime:
+    """When it happened: published, else crawled."""
+    return article.published_at or article.crawled_at
+
+
+def _order(article: Article) -> tuple[datetime, datetime, str]:
+    """Which copy is the original: the earliest published, ties by crawl, then id."""
+    return (_moment(article), article.crawled_at, article.id)

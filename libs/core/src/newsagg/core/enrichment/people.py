@@ -1,0 +1,147 @@
+"""People an article is about: its metadata's names, plus names found in its text.
+
+No model and nothing downloaded: news style names a person in full on first mention and
+by one name after ("Milind Soman ... Soman said"), or next to a role ("actor Milind
+Soman") or a speech verb ("said Ankita Konwar"). A run of two or three capitalised words
+counts as a person only with such evidence or when the metadata names it (a film's title
+is repeated in full too, so repetition is no evidence); places and events ("New Delhi",
+"Independence Day") are kept out by the words they are made of. Every form of one person
+in an article becomes its full name ("Soman" after "Milind Soman" is Milind Soman).
+"""
+
+from __future__ import annotations
+
+import regex
+from newsagg.core.article import Article
+
+_NAME_WORD = r"\p{Lu}[\p{Ll}\p{Lm}]+(?:[-'’]\p{Lu}?[\p{Ll}]+)*"
+_RUN = regex.compile(rf"(?<![\p{{L}}\p{{N}}])(?:{_NAME_WORD})(?:[ \u00a0]+(?:{_NAME_WORD}))+")
+_SINGLE = regex.compile(rf"(?<![\p{{L}}\p{{N}}])({_NAME_WORD})(?![\p{{L}}\p{{N}}])")
+_POSSESSIVE = regex.compile(r"['’]s$")
+_SPACES = regex.compile(r"\s+")
+_WORD = regex.compile(r"[\p{L}\p{N}'’-]+")
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+HONORIFICS = _set(
+    """Mr Mrs Ms Dr Sir Dame Shri Smt Ustad Pandit Inspector Sub-inspector Constable Officer
+    Detective Professor Prof Justice Judge Captain Capt General Colonel Major"""
+)
+ROLES = _set(
+    """actor actress director filmmaker singer rapper musician model husband wife partner
+    star co-star producer coach captain minister host judge writer showrunner composer
+    dancer comedian presenter anchor player athlete chef designer founder spokesperson
+    spokesman spokeswoman author novelist choreographer contestant winner creator veteran
+    daughter son mother father brother sister"""
+)
+SPEECH = _set("said says told added wrote posted shared explained recalled insisted admitted")
+NOT_NAMES = _set(
+    """The A An In On At Of And But For With From To By After Before As When While This That
+    These Those His Her Their Our Its He She They We It I You If Or So Yet Also Then Now Here
+    There Who What Where Why How Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+    January February March April May June July August September October November December
+    Day Week Month Year Run Marathon Festival Film Films Awards Award Season Series Show
+    Street Road Avenue Instagram Twitter Facebook YouTube Netflix Prime Video News Daily
+    Times Post Club University College School Company Studios Studio Productions Records
+    Party Ministry Court Police Station Hotel Stadium Cup League Championship City Office
+    Box Cinema Theatre Theater Music Radio Album Tour Live Part Chapter Episode Trailer
+    India Indian English Hindi Bollywood Hollywood Kollywood Tollywood Mumbai Delhi Crew
+    Team Fans Review Reviews Watch Premiere International National Royal Grand Central
+    Independence Republic Diwali Holi Christmas Eid Valentine Olympics Games Bank Group
+    Media Network Channel TV Foundation Trust Council Board Committee Institute Museum
+    Gallery Square Park Bridge Airport Express Highway Hospital Reuters Agency Press
+    Read More Photo Image Images Video Videos Credit Getty Source Update Exclusive Pictures
+    Entertainment Labs Collective Ask Town Pradesh Nadu Bengal State County Province District
+    Island"""
+)
+PLACE_PREFIXES = _set(
+    "New North South East West San Santa Los Las Saint St Fort Port Mount Lake Upper Lower"
+)
+
+
+def people_in(article: Article) -> list[str]:
+    """The article's people, normalised, metadata's first, then in order of appearance."""
+    return find_people(article.title, article.text, article.mentions)
+
+
+def find_people(title: str, text: str, mentions: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Full names of the people named in the metadata `mentions` and in title and text."""
+    body = f"{title}.\n{text}"
+    named = [tidy(name) for name in mentions if tidy(name)]
+    runs = [(match.start(), match.end(), _trim(match.group())) for match in _RUN.finditer(body)]
+    candidates = [(start, end, words) for start, end, words in runs if 2 <= len(words) <= 3]
+    full_forms = {" ".join(words) for _, _, words in candidates}
+    singles = _lone_names(body, runs)
+    found: list[str] = []
+    for start, end, words in candidates:
+        name = " ".join(words)
+        if not _plausible(words):
+            continue
+        if name in named or words[-1] in singles or words[0] in singles or _cued(body, start, end):
+            found.append(name)
+    people: list[str] = []
+    for name in [*named, *found]:
+        full = _full_form(name, full_forms | set(found))
+        if full not in people:
+            people.append(full)
+    return people
+
+
+def tidy(name: str) -> str:
+    """One spelling of a name: single spaces, no possessive."""
+    return _POSSESSIVE.sub("", _SPACES.sub(" ", name).strip())
+
+
+def _trim(run: str) -> list[str]:
+    """The run's words without a possessive, leading function words, roles or honorifics
+    ("The", "Actor", "Mr" at a sentence's start are not part of the name)."""
+    words = [_POSSESSIVE.sub("", word) for word in _SPACES.split(run.strip())]
+    while words and (words[0] in NOT_NAMES or words[0] in HONORIFICS or words[0].lower() in ROLES):
+        words = words[1:]
+    return words
+
+
+def _plausible(words: list[str]) -> bool:
+    """No word of places, events, organisations or sentence glue."""
+    if words[0] in PLACE_PREFIXES:
+        return False
+    return not any(word in NOT_NAMES or word.lower() in ROLES for word in words)
+
+
+def _lone_names(body: str, runs: list[tuple[int, int, list[str]]]) -> set[str]:
+    """Capitalised words standing alone (not in a run), not after a sentence's end: how a
+    person is named after the first mention."""
+    covered = [(start, end) for start, end, _ in runs]
+    lone: set[str] = set()
+    for match in _SINGLE.finditer(body):
+        start = match.start()
+        if any(begin <= start < end for begin, end in covered):
+            continue
+        before = body[:start].rstrip()
+        if not before or before[-1] in ".!?:\n\"“‘'":
+            continue
+        lone.add(_POSSESSIVE.sub("", match.group(1)))
+    return lone
+
+
+def _cued(body: str, start: int, end: int) -> bool:
+    """A role or honorific just before the name, or a speech verb just around it."""
+    before = _WORD.findall(body[max(0, start - 40) : start])[-2:]
+    after = _WORD.findall(body[end : end + 25])[:1]
+    if any(word.lower() in ROLES or word in HONORIFICS for word in before):
+        return True
+    return bool(before[-1:] and before[-1].lower() in SPEECH) or bool(
+        after and after[0].lower() in SPEECH
+    )
+
+
+def _full_form(name: str, full_forms: set[str]) -> str:
+    """A one-word name as the one full name ending (or starting) with it, when only one
+    does; any other name as it is."""
+    if " " in name:
+        return name
+    matches = {full for full in full_forms if name in (full.split()[-1], full.split()[0])}
+    return matches.pop() if len(matches) == 1 else name
