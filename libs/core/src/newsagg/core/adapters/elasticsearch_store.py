@@ -47,6 +47,7 @@ from newsagg.core.ports import (
     UpsertResult,
 )
 from newsagg.core.search import (
+    Collapse,
     FacetCount,
     Hit,
     Interval,
@@ -54,6 +55,7 @@ from newsagg.core.search import (
     SearchQuery,
     Sort,
     SourceStats,
+    StorySummary,
     TimeBucket,
 )
 from newsagg.core.settings import Settings
@@ -66,8 +68,20 @@ PERMANENT_STATUSES = (400, 413)
 HIT_SOURCE = [
     *("id", "url", "title", "source", "published_at", "authors", "language"),
     *("date_source", "date_confidence", "quality", "revision", "updated_at", "previous.title"),
+    *("story_id", "duplicate_group", "duplicate_of", "people"),
 ]
+COLLAPSE_KEYS = {Collapse.DUPLICATES: schema.DUPLICATE_KEY, Collapse.STORIES: schema.STORY_KEY}
+GROUPS_PRECISION = 40_000
+"""The cardinality aggregation's precision_threshold (its maximum): the number of groups is
+exact below it, an estimate (HyperLogLog++) above; docs/elasticsearch.md."""
+STORY_PEOPLE = 10
+"""Names a story summary lists, most named first."""
+STORY_SOURCES = 1_000
+STORY_ORDER = [{"sort_date": "asc"}, {"crawled_at": "asc"}, {"id": "asc"}]
+"""Time order within a story: published, else crawled; the earlier crawl on a tie."""
 SIMILAR_FIELDS = ["title_terms", "text_terms"]
+GROUPS = "collapsed_groups"
+"""The aggregation counting the groups of a collapsed search (not a facet)."""
 SCAN_KEEP_ALIVE = "2m"
 BULK_CHUNK_DOCS = 2_000
 BULK_CHUNK_BYTES = 16 * 2**20
@@ -166,6 +180,8 @@ class ElasticsearchStore:
             )
             if self.client.indices.exists_alias(name=self.read_alias):
                 self._upgrade_mapping()
+                if self._outdated is None:
+                    self._add_group_keys()
                 return
             try:
                 self.client.indices.create(
@@ -218,6 +234,52 @@ class ElasticsearchStore:
                 schema.SCHEMA_VERSION,
                 ", ".join(added) or "none",
             )
+
+    def _add_group_keys(self) -> None:
+        """Write the group keys (es_schema.GROUP_KEYS) into documents from before schema 3.
+
+        Collapsing puts every document without a key into one group, so each is rewritten
+        with its keys, from its own _source and with its own version (`external_gte`): a
+        newer crawl written meanwhile wins (409, skipped). A rewrite of the very same crawl
+        racing it (a replay started during this start-up) could be overwritten by the copy
+        read before; the indexer runs this before it consumes. Checked at every start, so
+        a start interrupted midway is finished by the next one; nothing to do costs one count.
+        """
+        indices = f"{self.read_alias},{self.write_alias}"
+        keyless = {"bool": {"must_not": {"exists": {"field": schema.DUPLICATE_KEY}}}}
+        if not self.client.count(index=indices, query=keyless)["count"]:
+            return
+        body = {"query": keyless, "sort": ["_shard_doc"], "version": True}
+        actions = (
+            {
+                "_op_type": "index",
+                "_index": raw["_index"],
+                "_id": raw["_id"],
+                "version": raw["_version"],
+                "version_type": "external_gte",
+                "_source": raw["_source"] | schema.group_keys(raw["_source"]),
+            }
+            for raw in self.walk(indices, body, BULK_CHUNK_DOCS)
+        )
+        written, failed = 0, []
+        for ok, item in helpers.streaming_bulk(
+            self.client,
+            actions,
+            chunk_size=BULK_CHUNK_DOCS,
+            raise_on_error=False,
+            max_retries=BULK_RETRIES,
+            initial_backoff=0.5,
+            retry_on_status=RETRY_STATUSES,
+        ):
+            result = next(iter(item.values()))
+            if ok:
+                written += 1
+            elif result.get("status") != 409:
+                failed.append(bulk_error_reason(result.get("error")))
+        self.client.indices.refresh(index=indices)
+        if failed:
+            raise StoreUnavailable(f"group keys not written to {len(failed)}: {failed[0]}")
+        log.warning("group keys written to %d document(s) from before schema 3", written)
 
     def health(self) -> bool:
         """The cluster answers and the read alias exists."""
@@ -397,29 +459,95 @@ class ElasticsearchStore:
 
     def search(self, query: SearchQuery) -> SearchPage:
         """One page in (score or sort_date desc, id asc) order; a cursor's page is found
-        with `search_after` from its sort values, so paging has no depth limit."""
+        with `search_after` from its sort values, so paging has no depth limit.
+
+        Collapsing is Elasticsearch's `collapse` on a group key (es_schema.GROUP_KEYS): the
+        group's best hit under the sort, paged by `from` (collapse cannot seek), and the
+        number of groups from a cardinality aggregation in the same request."""
         text_query = self._queries.build(query.query) if query.query is not None else None
         if query.query is not None and text_query is None:
-            return SearchPage(total=0, hits=[])
+            collapsing = query.collapse != Collapse.NONE
+            return SearchPage(total=0, hits=[], groups=0 if collapsing else None)
+        key = COLLAPSE_KEYS.get(query.collapse)
         paging: dict[str, Any] = (
-            {"search_after": list(query.after)} if query.after else {"from_": query.offset}
+            {"search_after": list(query.after)}
+            if query.after and key is None
+            else {"from_": query.offset}
         )
+        aggregations = self._aggregations(query.facets)
+        if key is not None:
+            paging["collapse"] = {"field": key}
+            aggregations[GROUPS] = {
+                "cardinality": {"field": key, "precision_threshold": GROUPS_PRECISION}
+            }
         with unavailable_on_outage("search"):
             response = self.client.search(
                 index=self.read_alias,
                 **self._body(query, text_query),
                 **paging,
                 size=query.size,
-                aggs=self._aggregations(query.facets) or None,
+                aggs=aggregations or None,
                 track_total_hits=True,
             )
         raw_hits = response["hits"]["hits"]
+        found = dict(response.get("aggregations", {}))
+        groups = found.pop(GROUPS, None)
         return SearchPage(
             total=response["hits"]["total"]["value"],
-            hits=[self._hit(raw, query.sort) for raw in raw_hits],
-            facets=self._facets(response.get("aggregations", {})),
+            hits=self._with_sizes([self._hit(raw, query.sort) for raw in raw_hits]),
+            facets=self._facets(found),
             last_sort=tuple(raw_hits[-1]["sort"]) if raw_hits else None,
+            groups=None if groups is None else int(groups["value"]),
         )
+
+    def _with_sizes(self, hits: list[Hit]) -> list[Hit]:
+        """Each hit's duplicates, story size and story sources over the whole index: one
+        aggregation for the page, restricted to the page's group keys."""
+        if not hits:
+            return hits
+        duplicate_keys = sorted({hit.duplicate_group or hit.id for hit in hits})
+        story_keys = sorted({hit.story_id or hit.id for hit in hits})
+        with unavailable_on_outage("count the groups of a page"):
+            response = self.client.search(
+                index=self.read_alias,
+                size=0,
+                query={
+                    "bool": {
+                        "should": [
+                            {"terms": {schema.DUPLICATE_KEY: duplicate_keys}},
+                            {"terms": {schema.STORY_KEY: story_keys}},
+                        ]
+                    }
+                },
+                aggs={
+                    "duplicates": {
+                        "terms": {
+                            "field": schema.DUPLICATE_KEY,
+                            "include": duplicate_keys,
+                            "size": len(duplicate_keys),
+                        }
+                    },
+                    "stories": {
+                        "terms": {
+                            "field": schema.STORY_KEY,
+                            "include": story_keys,
+                            "size": len(story_keys),
+                        },
+                        "aggs": {"sources": {"cardinality": {"field": "source"}}},
+                    },
+                },
+            )
+        found = response["aggregations"]
+        duplicates = {b["key"]: b["doc_count"] for b in found["duplicates"]["buckets"]}
+        stories = {b["key"]: b for b in found["stories"]["buckets"]}
+        sized = []
+        for hit in hits:
+            sizes = {"duplicates": duplicates.get(hit.duplicate_group or hit.id, 1)}
+            if story := stories.get(hit.story_id or hit.id):
+                sizes["story_size"] = story["doc_count"]
+                sizes["story_sources"] = story["sources"]["value"]
+            sized.append(hit.model_copy(update=sizes))
+        return sized
 
     def scan(self, query: SearchQuery, page_size: int = 500) -> Iterator[Article]:
         """Every matching article with its text, newest first, past the 10,000 that paging
@@ -537,6 +665,105 @@ class ElasticsearchStore:
             )
         return [self._hit(raw, Sort.RELEVANCE) for raw in response["hits"]["hits"]]
 
+    def near_duplicates(self, bands: Sequence[str], size: int = 100) -> list[Article]:
+        """Articles sharing any of these band keys, those sharing the most first (each band
+        scores 1, so the likeliest duplicates survive the cap), then by id."""
+        if not bands or size == 0:
+            return []
+        with unavailable_on_outage("find near-duplicate candidates"):
+            response = self.client.search(
+                index=self.read_alias,
+                query={
+                    "bool": {
+                        "should": [
+                            {"constant_score": {"filter": {"term": {"lsh_bands": band}}}}
+                            for band in dict.fromkeys(bands)
+                        ]
+                    }
+                },
+                sort=[{"_score": "desc"}, {"id": "asc"}],
+                size=size,
+                source_excludes=list(schema.TERMS_FIELDS),
+            )
+        return [schema.from_source(raw["_source"]) for raw in response["hits"]["hits"]]
+
+    def story(self, story_id: str, size: int = 500) -> list[Hit]:
+        """The story's articles oldest first (sort_date, then crawl time, then id)."""
+        with unavailable_on_outage("read a story"):
+            response = self.client.search(
+                index=self.read_alias,
+                query={"bool": {"filter": {"term": {schema.STORY_KEY: story_id}}}},
+                sort=STORY_ORDER,
+                size=size,
+                source_includes=HIT_SOURCE,
+                highlight=self._highlight(None),
+            )
+        return self._with_sizes([self._hit(raw, Sort.DATE) for raw in response["hits"]["hits"]])
+
+    def stories(self, query: SearchQuery, size: int = 10) -> tuple[int, list[StorySummary]]:
+        """The top stories are a search collapsed on the story key (best member's score, or
+        newest member, as search ranks groups: a terms aggregation cannot be ordered by
+        score without a script, which the integ-test-zip has no language for); then one
+        aggregation summarises those stories over the whole index."""
+        page = self.search(
+            query.model_copy(
+                update={"collapse": Collapse.STORIES, "size": size, "offset": 0, "facets": ()}
+            )
+        )
+        keys = [hit.story_id or hit.id for hit in page.hits]
+        if not keys:
+            return page.groups or 0, []
+        with unavailable_on_outage("summarise stories"):
+            response = self.client.search(
+                index=self.read_alias,
+                size=0,
+                query={"bool": {"filter": {"terms": {schema.STORY_KEY: keys}}}},
+                aggs={"stories": self._story_aggregation(keys)},
+            )
+        buckets = {b["key"]: b for b in response["aggregations"]["stories"]["buckets"]}
+        summaries = [self._summary(key, buckets[key]) for key in keys if key in buckets]
+        return page.groups or 0, summaries
+
+    @staticmethod
+    def _story_aggregation(keys: list[str]) -> dict[str, Any]:
+        return {
+            "terms": {"field": schema.STORY_KEY, "include": keys, "size": len(keys)},
+            "aggs": {
+                "first": {
+                    "top_hits": {
+                        "size": 1,
+                        "sort": STORY_ORDER,
+                        "_source": {"includes": ["title", "source", "url", "sort_date"]},
+                    }
+                },
+                "last": {"max": {"field": "sort_date"}},
+                "sources": {
+                    "terms": {
+                        "field": "source",
+                        "size": STORY_SOURCES,
+                        "order": [{"appeared": "asc"}, {"_key": "asc"}],
+                    },
+                    "aggs": {"appeared": {"min": {"field": "sort_date"}}},
+                },
+                "people": {"terms": {"field": "people", "size": STORY_PEOPLE}},
+            },
+        }
+
+    @staticmethod
+    def _summary(key: str, bucket: dict[str, Any]) -> StorySummary:
+        first = bucket["first"]["hits"]["hits"][0]["_source"]
+        return StorySummary(
+            id=key,
+            title=first["title"],
+            size=bucket["doc_count"],
+            sources=[source["key"] for source in bucket["sources"]["buckets"]],
+            first_publisher=first["source"],
+            first_url=first["url"],
+            first_seen=first["sort_date"],
+            last_seen=_millis(bucket["last"]["value"]),
+            people=[person["key"] for person in bucket["people"]["buckets"]],
+        )
+
     # -- request pieces --------------------------------------------------------
 
     def _body(self, query: SearchQuery, text_query: dict[str, Any] | None) -> dict[str, Any]:
@@ -622,4 +849,8 @@ class ElasticsearchStore:
                 if (previous := source.get("previous")) and previous["title"] != source["title"]
                 else None
             ),
+            story_id=source.get("story_id"),
+            duplicate_group=source.get("duplicate_group"),
+            duplicate_of=source.get("duplicate_of"),
+            people=source.get("people", []),
         )

@@ -135,7 +135,8 @@ class ElasticsearchAdmin:
                 "_id": raw["_id"],
                 "version": raw["_version"],
                 "version_type": "external",
-                "_source": raw["_source"],
+                # an index from before schema 3 has no group keys (es_schema.GROUP_KEYS)
+                "_source": raw["_source"] | schema.group_keys(raw["_source"]),
             }
             for raw in self.store.walk(old, body, batch_size)
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from newsagg.core.adapters.es_schema import STORY_KEY
 from newsagg.core.adapters.shared_search import PHRASE_BOOST, PROXIMITY_SLOP, TITLE_BOOST
 from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Quality
@@ -133,6 +134,11 @@ def filters(query: SearchQuery) -> list[Clause]:
         found.append({"terms": {"authors": list(query.authors)}})
     if query.languages:
         found.append({"terms": {"language": list(query.languages)}})
+    if query.people:
+        found.append({"terms": {"people": list(query.people)}})
+    if query.story_ids:
+        # The key, not story_id: an article not yet enriched is the story of its own id.
+        found.append({"terms": {STORY_KEY: list(query.story_ids)}})
     if query.published_from or query.published_to:
         bounds: dict[str, str] = {}
         if query.published_from:

@@ -21,14 +21,23 @@ from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Article
 from newsagg.core.search import MAX_PAGE_SIZE
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump with any mapping change. A change that only adds fields reaches a live index with
 ensure_schema (see mapping_update); any other needs `newsagg reindex`.
-Version 2 added date provenance, the quality flag and revisions (issue 17)."""
+Version 2 added date provenance, the quality flag and revisions (issue 17); version 3 the
+mentions, the enrichment fields and the group keys (issue 18)."""
 
 EXACT_ANALYZER = "news_exact"
 TERMS_FIELDS = ("title_terms", "text_terms", "author_terms")
 """Derived fields: kept in _source (so _reindex can copy them), never returned."""
+DUPLICATE_KEY = "duplicate_key"
+STORY_KEY = "story_key"
+GROUP_KEYS = {DUPLICATE_KEY: "duplicate_group", STORY_KEY: "story_id"}
+"""Collapse key -> the article field it stands for. Elasticsearch's collapse puts every
+document without a value into one group; an article without a group (not enriched yet)
+must be its own group, so the key is the field's value, else the article's own id."""
+DERIVED_FIELDS = (*TERMS_FIELDS, "sort_date", *GROUP_KEYS)
+"""Written by to_document, never read back into an Article."""
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _STORED_ONLY_KEYWORD = {"type": "keyword", "index": False, "doc_values": False}
@@ -120,7 +129,16 @@ def articles_component() -> dict[str, Any]:
                 "revision": {"type": "integer"},
                 "previous": _KEPT_ONLY,
                 "revisions": _KEPT_ONLY,
+                "mentions": _KEYWORD,
+                "enrichment": {"type": "integer"},
+                "minhash": _KEPT_ONLY,
+                "lsh_bands": _KEYWORD,
+                "duplicate_group": _KEYWORD,
+                "duplicate_of": _KEYWORD,
+                "story_id": _KEYWORD,
+                "people": _KEYWORD,
                 **{field: _TERMS for field in TERMS_FIELDS},
+                **{key: _KEYWORD for key in GROUP_KEYS},
             },
         },
     }
@@ -161,9 +179,15 @@ def terms(analyzer: TextAnalyzer, text: str) -> str:
     return " ".join(analyzer.analyze(text))
 
 
+def group_keys(source: dict[str, Any]) -> dict[str, str]:
+    """The collapse keys of a document (see GROUP_KEYS)."""
+    return {key: source.get(field) or source["id"] for key, field in GROUP_KEYS.items()}
+
+
 def to_document(article: Article, analyzer: TextAnalyzer) -> dict[str, Any]:
     doc = article.model_dump(mode="json")
     doc["sort_date"] = doc["published_at"] or doc["crawled_at"]
+    doc |= group_keys(doc)
     doc["title_terms"] = terms(analyzer, article.title)
     doc["text_terms"] = terms(analyzer, article.text)
     # One value per author, so a phrase never spans two names.
@@ -172,7 +196,7 @@ def to_document(article: Article, analyzer: TextAnalyzer) -> dict[str, Any]:
 
 
 def from_source(source: dict[str, Any]) -> Article:
-    fields = {k: v for k, v in source.items() if k not in (*TERMS_FIELDS, "sort_date")}
+    fields = {k: v for k, v in source.items() if k not in DERIVED_FIELDS}
     return Article.model_validate(fields)
 
 
