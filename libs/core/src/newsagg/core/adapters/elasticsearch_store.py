@@ -75,7 +75,7 @@ GROUPS_PRECISION = 40_000
 """The cardinality aggregation's precision_threshold (its maximum): the number of groups is
 exact below it, an estimate (HyperLogLog++) above; docs/elasticsearch.md."""
 STORY_PEOPLE = 10
-"""Names a story summary lists, most named first."""
+"""Names a story summary lists: named by the most articles first, ties by name."""
 STORY_SOURCES = 1_000
 STORY_ORDER = [{"sort_date": "asc"}, {"crawled_at": "asc"}, {"id": "asc"}]
 """Time order within a story: published, else crawled; the earlier crawl on a tie."""
@@ -745,7 +745,13 @@ class ElasticsearchStore:
                     },
                     "aggs": {"appeared": {"min": {"field": "sort_date"}}},
                 },
-                "people": {"terms": {"field": "people", "size": STORY_PEOPLE}},
+                "people": {
+                    "terms": {
+                        "field": "people",
+                        "size": STORY_PEOPLE,
+                        "order": [{"_count": "desc"}, {"_key": "asc"}],
+                    }
+                },
             },
         }
 
