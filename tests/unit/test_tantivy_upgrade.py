@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 import tantivy
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
-from newsagg.core.adapters.tantivy_schema import ANALYZER, Layout, news_analyzer, schema
+from newsagg.core.adapters.tantivy_schema import (
+    ANALYZER,
+    FILTER_FIELDS,
+    Layout,
+    news_analyzer,
+    schema,
+)
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article, DateSource, Quality
 from newsagg.core.ports import ARTICLES_TOPIC, IndexOutdated
@@ -79,7 +85,7 @@ def test_tantivy_refuses_the_new_schema_on_an_old_index(old_index: Path):
 def test_an_old_index_is_written_in_its_layout_and_says_what_it_lacks(
     old_index: Path, caplog: pytest.LogCaptureFixture
 ):
-    assert Layout.of(old_index).missing == {"date_source", "quality"}
+    assert Layout.of(old_index).missing == set(FILTER_FIELDS)
     writer = TantivyStore(old_index, writable=True)
     with caplog.at_level(logging.WARNING, logger="newsagg.store"):
         writer.ensure_schema()

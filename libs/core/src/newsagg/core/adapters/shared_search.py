@@ -18,9 +18,16 @@ PHRASE_BOOST = 1.5
 PROXIMITY_SLOP = 3
 SNIPPET_CHARS = 240
 MAX_FACET_VALUES = 50
-FACET_FIELDS = {"source": "source", "author": "authors", "language": "language"}
+FACET_FIELDS = {
+    "source": "source",
+    "author": "authors",
+    "language": "language",
+    "person": "people",
+}
 """Facet name -> field; `published_day` (a per-day histogram) comes on top."""
 MAX_SOURCES = 10_000
+MAX_STORY_PEOPLE = 10
+"""Names a story summary lists: most articles first, ties by name."""
 
 
 def source_stats_aggregation() -> dict[str, Any]:

@@ -105,22 +105,27 @@ class QueryBuilder:
         )
 
 
+def require(layout: Layout, field: str, what: str) -> None:
+    """IndexOutdated when the index was made before `field`, which `what` needs."""
+    if field in layout.missing:
+        raise IndexOutdated(
+            f"this index was made before the {field!r} field existed, so it cannot {what}",
+            REBUILD,
+        )
+
+
 def filters(schema: tantivy.Schema, query: SearchQuery, layout: Layout) -> list[Query]:
     """The query's filters; IndexOutdated for one on a field the layout lacks."""
     found: list[Query] = []
     for field, values in (
         ("date_source", list(query.date_sources)),
         ("quality", [query.quality] if query.quality else []),
+        ("people", list(query.people)),
+        ("story_id", list(query.story_ids)),
     ):
-        if not values:
-            continue
-        if field in layout.missing:
-            raise IndexOutdated(
-                f"this index was made before the {field!r} field existed, so it cannot"
-                " filter on it",
-                REBUILD,
-            )
-        found.append(Query.term_set_query(schema, field, values))
+        if values:
+            require(layout, field, "filter on it")
+            found.append(Query.term_set_query(schema, field, values))
     if query.sources:
         found.append(Query.term_set_query(schema, "source", list(query.sources)))
     if query.authors:

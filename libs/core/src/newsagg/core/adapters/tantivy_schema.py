@@ -55,10 +55,17 @@ def schema() -> tantivy.Schema:
     # Schema version 2's filters: one term each, fast for counting by value.
     builder.add_text_field("date_source", tokenizer_name="raw", fast=True)
     builder.add_text_field("quality", tokenizer_name="raw", fast=True)
+    # Schema version 3's enrichment: filtered, faceted or grouped on, so fast; the group
+    # keys are stored too, so collapsing reads them without parsing `doc`. The LSH band
+    # keys are only looked up by term; the minhash stays in `doc` (stored, not indexed).
+    builder.add_text_field("people", tokenizer_name="raw", fast=True)
+    builder.add_text_field("story_id", stored=True, tokenizer_name="raw", fast=True)
+    builder.add_text_field("duplicate_group", stored=True, tokenizer_name="raw", fast=True)
+    builder.add_text_field("lsh_bands", tokenizer_name="raw")
     return builder.build()
 
 
-FILTER_FIELDS = ("date_source", "quality")
+FILTER_FIELDS = ("date_source", "quality", "people", "story_id", "duplicate_group", "lsh_bands")
 """Fields added after the first layout; an index made before lacks them."""
 REBUILD = "rebuild it from the bus with `newsagg repair --index` (stop the indexer first)"
 
@@ -88,7 +95,8 @@ class Layout:
         """The warning an operator gets when such an index is opened."""
         return (
             f"the index at {path} was made before the fields {sorted(self.missing)}: it is"
-            f" read and written as it is, but filters on them fail; {REBUILD}"
+            " read and written as it is, but filters, facets, collapsing and stories on them"
+            f" fail; {REBUILD}"
         )
 
 
@@ -129,6 +137,17 @@ def nanos_value(value: float | None) -> datetime | None:
     return (EPOCH + timedelta(seconds=round(value / 1e9))).replace(tzinfo=UTC)
 
 
+def enrichment_terms(article: Article) -> dict[str, list[str]]:
+    """The enrichment's indexed values. An article not (yet) enriched is its own
+    near-duplicate group and its own story, so grouping never lumps such articles together."""
+    return {
+        "people": article.people,
+        "story_id": [article.story_id or article.id],
+        "duplicate_group": [article.duplicate_group or article.id],
+        "lsh_bands": article.lsh_bands,
+    }
+
+
 def to_document(article: Article, layout: Layout = CURRENT) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("id", article.id)
@@ -150,6 +169,10 @@ def to_document(article: Article, layout: Layout = CURRENT) -> tantivy.Document:
             doc.add_text("date_source", date_source)
     if "quality" not in layout.missing:
         doc.add_text("quality", article.quality)
+    for field, values in enrichment_terms(article).items():
+        if field not in layout.missing:
+            for value in values:
+                doc.add_text(field, value)
     if layout.doc_as_text:
         doc.add_text("doc", article.model_dump_json(exclude={"text"}))
     else:

@@ -27,6 +27,8 @@ import tantivy
 from newsagg.core.adapters.shared_search import (
     FACET_FIELDS,
     MAX_FACET_VALUES,
+    MAX_SOURCES,
+    MAX_STORY_PEOPLE,
     SNIPPET_CHARS,
     read_source_counts,
     read_source_stats,
@@ -34,7 +36,7 @@ from newsagg.core.adapters.shared_search import (
     source_stats_aggregation,
 )
 from newsagg.core.adapters.tantivy_check import REMEDY, IndexCheck
-from newsagg.core.adapters.tantivy_query import QueryBuilder, filters
+from newsagg.core.adapters.tantivy_query import QueryBuilder, filters, require
 from newsagg.core.adapters.tantivy_schema import (
     ANALYZER,
     CURRENT,
@@ -51,6 +53,7 @@ from newsagg.core.adapters.tantivy_schema import (
 from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import DataCorrupted, StoreStats, StoreUnavailable, UpsertResult
 from newsagg.core.search import (
+    Collapse,
     FacetCount,
     Hit,
     Interval,
@@ -58,6 +61,7 @@ from newsagg.core.search import (
     SearchQuery,
     Sort,
     SourceStats,
+    StorySummary,
     TimeBucket,
 )
 from tantivy import Occur, Order, Query
@@ -67,6 +71,14 @@ MATCHES = "_matches"
 """The aggregation beside the facets that counts the matches."""
 TIES_GUESS = 64
 """Articles of one second read at once (by id) when a date page's edge cuts through it."""
+GROUP_FIELDS = {Collapse.DUPLICATES: "duplicate_group", Collapse.STORIES: "story_id"}
+COLLAPSE_READ = 32
+"""Hits a collapsed page reads at least; more (x4 each time) while groups are missing."""
+EXACT_GROUPS = 10_000
+"""Up to this many matches a collapsed search counts its groups exactly (a terms
+aggregation); above, tantivy's HyperLogLog estimates them, as Elasticsearch's does."""
+Sizes = tuple[int, int, int]
+"""(duplicates, story_size, story_sources) of a hit, over the whole index."""
 INTERVALS: dict[Interval, dict[str, str]] = {
     Interval.HOUR: {"fixed_interval": "1h"},
     Interval.DAY: {"fixed_interval": "1d"},
@@ -96,7 +108,11 @@ def _lead(text: str) -> str:
     return html.escape(text[:SNIPPET_CHARS].rsplit(" ", 1)[0]) + " …"
 
 
-def _hit(article: Article, snippet: str, score: float) -> Hit:
+def _seen(article: Article) -> datetime:
+    return article.published_at or article.crawled_at
+
+
+def _hit(article: Article, snippet: str, score: float, sizes: Sizes = (1, 1, 1)) -> Hit:
     return Hit(
         id=article.id,
         url=article.url,
@@ -117,7 +133,18 @@ def _hit(article: Article, snippet: str, score: float) -> Hit:
             if article.previous is not None and article.previous.title != article.title
             else None
         ),
+        story_id=article.story_id,
+        duplicate_group=article.duplicate_group,
+        duplicate_of=article.duplicate_of,
+        people=article.people,
+        duplicates=sizes[0],
+        story_size=sizes[1],
+        story_sources=sizes[2],
     )
+
+
+def _address(address: Any) -> tuple[int, int]:
+    return (address.segment_ord, address.doc)
 
 
 class TantivyStore:
@@ -286,8 +313,10 @@ class TantivyStore:
         return from_document(searcher.doc(found.hits[0][1]))
 
     def get_many(self, ids: Sequence[str]) -> dict[str, Article]:
+        return self._articles(self._searcher(), ids)
+
+    def _articles(self, searcher: tantivy.Searcher, ids: Sequence[str]) -> dict[str, Article]:
         """One search for the ids the term dictionary has (a new id costs one lookup)."""
-        searcher = self._searcher()
         held = [i for i in dict.fromkeys(ids) if searcher.doc_freq("id", i)]
         if not held:
             return {}
@@ -308,15 +337,24 @@ class TantivyStore:
         version the order of equal scores is fixed, so pages neither skip nor repeat.
         """
         searcher = self._searcher()
+        collapsing = query.collapse != Collapse.NONE
+        if collapsing:
+            require(self._layout, GROUP_FIELDS[query.collapse], "collapse on it")
         text_query = self._builder.build(query.query) if query.query is not None else None
         if query.query is not None and text_query is None:
-            return SearchPage(total=0, hits=[])
+            return SearchPage(total=0, hits=[], groups=0 if collapsing else None)
         full = self._full_query(query, text_query)
         # Facets asked: their pass (no scoring) counts too, so the ranking pass need not
         # count, and without counting tantivy can skip blocks that cannot reach the top.
         facets, counted = self._facets(searcher, full, query.facets)
         scored: list[tuple[float, Any, float]]
-        if (
+        docs: dict[tuple[int, int], tantivy.Document] = {}
+        groups: int | None = None
+        if collapsing:
+            scored, total, groups = self._collapsed(
+                searcher, full, query.sort, GROUP_FIELDS[query.collapse], query, docs
+            )
+        elif (
             query.offset
             and query.after is None
             and query.offset
@@ -340,28 +378,120 @@ class TantivyStore:
         )
         if snippets is not None:
             snippets.set_max_num_chars(SNIPPET_CHARS)
-        hits = []
+        found = []
         for score, address, _ in scored:
-            doc = searcher.doc(address)
-            article = from_document(doc)
+            doc = docs.get(_address(address)) or searcher.doc(address)
             snippet = snippets.snippet_from_doc(doc) if snippets is not None else None
-            hits.append(
-                _hit(
-                    article,
-                    (
-                        _highlight(snippet.fragment(), snippet.highlighted())
-                        if snippet is not None and snippet.fragment()
-                        else _lead(article.text)
-                    ),
-                    score,
-                )
+            found.append((from_document(doc), snippet, score))
+        sizes = self._sizes(searcher, [article for article, _, _ in found])
+        hits = [
+            _hit(
+                article,
+                (
+                    _highlight(snippet.fragment(), snippet.highlighted())
+                    if snippet is not None and snippet.fragment()
+                    else _lead(article.text)
+                ),
+                score,
+                sizes.get(article.id, (1, 1, 1)),
             )
+            for article, snippet, score in found
+        ]
         return SearchPage(
             total=total,
             hits=hits,
             facets=facets,
             last_sort=(scored[-1][2], hits[-1].id) if hits else None,
+            groups=groups,
         )
+
+    def _collapsed(
+        self,
+        searcher: tantivy.Searcher,
+        full: Query,
+        sort: Sort,
+        field: str,
+        page: SearchQuery,
+        docs: dict[tuple[int, int], tantivy.Document],
+    ) -> tuple[list[tuple[float, Any, float]], int, int]:
+        """The page's groups, each as its best hit under the sort (score or date key,
+        address, sort value), the matches and the groups matching.
+
+        tantivy cannot collapse, so the hits are read in order, more of them each time,
+        until offset + size groups are seen or the matches run out; each hit read costs a
+        document load (kept in `docs` for the page), so deep collapsed pages cost more.
+        Paging is by offset: a cursor's `after` cannot say how many groups came before.
+        """
+        want = page.offset + page.size
+        read = max(COLLAPSE_READ, 2 * want)
+        while True:
+            if sort == Sort.DATE:
+                window, total = self._date_window(searcher, full, 0, read)
+                ordered = [(0.0, address, key) for key, address in window]
+            else:
+                result = searcher.search(full, limit=read)
+                total = result.count or 0
+                ordered = [(float(score), a, float(score)) for score, a in result.hits]
+            best: dict[str, tuple[float, Any, float]] = {}
+            for entry in ordered:
+                key = _address(entry[1])
+                if key not in docs:
+                    docs[key] = searcher.doc(entry[1])
+                best.setdefault(str(docs[key].get_first(field)), entry)
+            exhausted = len(ordered) >= total
+            if len(best) >= want or exhausted:
+                break
+            read *= 4
+        groups = len(best) if exhausted else self._count_groups(searcher, full, field, total)
+        return list(best.values())[page.offset : want], total, groups
+
+    @staticmethod
+    def _count_groups(searcher: tantivy.Searcher, full: Query, field: str, total: int) -> int:
+        if total <= EXACT_GROUPS:
+            result = searcher.aggregate(
+                full, {"groups": {"terms": {"field": field, "size": total}}}
+            )
+            return len(result["groups"]["buckets"])
+        return round(searcher.cardinality(full, field))
+
+    def _sizes(self, searcher: tantivy.Searcher, articles: Sequence[Article]) -> dict[str, Sizes]:
+        """Each article's near-duplicate group and story sizes and its story's sources, over
+        the whole index, in one aggregation for all of them; {} on an index made before
+        the groups (its hits keep the sizes of articles without copies)."""
+        if not articles or {"duplicate_group", "story_id"} & self._layout.missing:
+            return {}
+        groups = sorted({article.duplicate_group or article.id for article in articles})
+        stories = sorted({article.story_id or article.id for article in articles})
+        members = Query.boolean_query(
+            [
+                (Occur.Should, Query.term_set_query(self._schema, "duplicate_group", groups)),
+                (Occur.Should, Query.term_set_query(self._schema, "story_id", stories)),
+            ]
+        )
+        result = searcher.aggregate(
+            members,
+            {
+                "groups": {
+                    "terms": {"field": "duplicate_group", "size": len(groups), "include": groups}
+                },
+                "stories": {
+                    "terms": {"field": "story_id", "size": len(stories), "include": stories},
+                    "aggs": {"sources": {"terms": {"field": "source", "size": MAX_SOURCES}}},
+                },
+            },
+        )
+        copies = {b["key"]: int(b["doc_count"]) for b in result["groups"]["buckets"]}
+        story = {
+            b["key"]: (int(b["doc_count"]), len(b["sources"]["buckets"]))
+            for b in result["stories"]["buckets"]
+        }
+        return {
+            article.id: (
+                copies.get(article.duplicate_group or article.id, 1),
+                *story.get(article.story_id or article.id, (1, 1)),
+            )
+            for article in articles
+        }
 
     def _full_query(self, query: SearchQuery, text_query: Query | None) -> Query:
         clauses: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
@@ -552,12 +682,121 @@ class TantivyStore:
         like = Query.more_like_this_query(
             found.hits[0][1], min_doc_frequency=1, min_term_frequency=1, max_query_terms=25
         )
-        hits = []
+        found = []
         for score, address in searcher.search(like, limit=size + 1).hits:
             article = from_document(searcher.doc(address))
             if article.id != article_id:
-                hits.append(_hit(article, _lead(article.text), float(score)))
-        return hits[:size]
+                found.append((article, float(score)))
+        sizes = self._sizes(searcher, [article for article, _ in found[:size]])
+        return [
+            _hit(article, _lead(article.text), score, sizes.get(article.id, (1, 1, 1)))
+            for article, score in found[:size]
+        ]
+
+    # -- enrichment ------------------------------------------------------------
+
+    def near_duplicates(self, bands: Sequence[str], size: int = 100) -> list[Article]:
+        """Articles sharing LSH band keys with the caller's, those sharing most first (each
+        shared key adds to the score)."""
+        if not bands:
+            return []
+        searcher = self._searcher()
+        require(self._layout, "lsh_bands", "find near-duplicates")
+        shared = Query.boolean_query(
+            [(Occur.Should, Query.term_query(self._schema, "lsh_bands", b)) for b in set(bands)]
+        )
+        found = searcher.search(shared, limit=size, count=False)
+        return [from_document(searcher.doc(address)) for _, address in found.hits]
+
+    def story(self, story_id: str, size: int = 500) -> list[Hit]:
+        searcher = self._searcher()
+        require(self._layout, "story_id", "gather stories")
+        found = searcher.search(
+            Query.term_query(self._schema, "story_id", story_id),
+            limit=size,
+            order_by_field="sort_date",
+            order=Order.Asc,
+        )
+        articles = sorted(
+            (from_document(searcher.doc(address)) for _, address in found.hits),
+            key=lambda article: (_seen(article), article.id),
+        )
+        sizes = self._sizes(searcher, articles)
+        return [
+            _hit(article, _lead(article.text), 0.0, sizes.get(article.id, (1, 1, 1)))
+            for article in articles
+        ]
+
+    def stories(self, query: SearchQuery, size: int = 10) -> tuple[int, list[StorySummary]]:
+        """Ranked as search collapses by story (the same reading of hits in order), then
+        summarised whole in one aggregation over the page's stories."""
+        searcher = self._searcher()
+        require(self._layout, "story_id", "gather stories")
+        text_query = self._builder.build(query.query) if query.query is not None else None
+        if query.query is not None and text_query is None:
+            return 0, []
+        full = self._full_query(query, text_query)
+        docs: dict[tuple[int, int], tantivy.Document] = {}
+        page = query.model_copy(update={"offset": 0, "size": size})
+        best, _, count = self._collapsed(searcher, full, query.sort, "story_id", page, docs)
+        keys = [str(docs[_address(address)].get_first("story_id")) for _, address, _ in best]
+        return count, self._summaries(searcher, keys)
+
+    def _summaries(self, searcher: tantivy.Searcher, keys: list[str]) -> list[StorySummary]:
+        if not keys:
+            return []
+        ends = {
+            end: {
+                "top_hits": {"size": 1, "sort": [{"sort_date": order}], "docvalue_fields": ["id"]}
+            }
+            for end, order in (("first", "asc"), ("last", "desc"))
+        }
+        result = searcher.aggregate(
+            Query.term_set_query(self._schema, "story_id", keys),
+            {
+                "stories": {
+                    "terms": {"field": "story_id", "size": len(keys), "include": keys},
+                    "aggs": ends
+                    | {
+                        "sources": {
+                            "terms": {"field": "source", "size": MAX_SOURCES},
+                            "aggs": {"since": {"min": {"field": "sort_date"}}},
+                        },
+                        "people": {"terms": {"field": "people", "size": MAX_FACET_VALUES}},
+                    },
+                }
+            },
+        )
+        buckets = {bucket["key"]: bucket for bucket in result["stories"]["buckets"]}
+
+        def end_id(bucket: dict[str, Any], end: str) -> str:
+            return str(bucket[end]["hits"][0]["docvalue_fields"]["id"][0])
+
+        articles = self._articles(
+            searcher, [end_id(b, end) for b in buckets.values() for end in ("first", "last")]
+        )
+        summaries = []
+        for key in keys:
+            bucket = buckets[key]
+            first, last = articles[end_id(bucket, "first")], articles[end_id(bucket, "last")]
+            sources = sorted(
+                bucket["sources"]["buckets"], key=lambda s: (s["since"]["value"], s["key"])
+            )
+            names = sorted(bucket["people"]["buckets"], key=lambda p: (-p["doc_count"], p["key"]))
+            summaries.append(
+                StorySummary(
+                    id=key,
+                    title=first.title,
+                    size=int(bucket["doc_count"]),
+                    sources=[source["key"] for source in sources],
+                    first_publisher=first.source,
+                    first_url=first.url,
+                    first_seen=_seen(first),
+                    last_seen=_seen(last),
+                    people=[name["key"] for name in names[:MAX_STORY_PEOPLE]],
+                )
+            )
+        return summaries
 
     @staticmethod
     def _count(searcher: tantivy.Searcher, query: Query) -> int:
@@ -571,6 +810,7 @@ class TantivyStore:
         aggregations = {
             name: {"terms": {"field": field, "size": MAX_FACET_VALUES}}
             for name, field in FACET_FIELDS.items()
+            if field not in self._layout.missing  # an old index has no such facet
         } | {
             "published_day": {
                 "date_histogram": {
