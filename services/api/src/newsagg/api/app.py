@@ -12,7 +12,16 @@ from fastapi_offline import FastAPIOffline
 from newsagg.api.guards import install_cors, install_forwarded, install_guards
 from newsagg.api.metrics import REQUEST_SECONDS, REQUESTS
 from newsagg.api.problems import install_problem_handlers
-from newsagg.api.routes import articles, export, feeds, health, search, sources, timeline
+from newsagg.api.routes import (
+    articles,
+    export,
+    feeds,
+    health,
+    search,
+    sources,
+    stories,
+    timeline,
+)
 from newsagg.api.routes.web import STATIC_PREFIX, install_web
 from newsagg.core.adapters import open_store
 from newsagg.core.ports import Bus, SearchStore
@@ -85,6 +94,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.include_router(search.router)
+    app.include_router(stories.router)
     app.include_router(feeds.router)
     app.include_router(timeline.router)
     app.include_router(export.router)

@@ -13,7 +13,6 @@ from newsagg.api.routes.filters import FiltersDep, invalid
 from newsagg.core.search import (
     MAX_PAGE_SIZE,
     Collapse,
-    SearchPage,
     Sort,
     apply_cursor,
     encode_cursor,
@@ -38,12 +37,6 @@ def facet_names(value: str) -> tuple[str, ...]:
     if unknown:
         raise invalid("facets", f"unknown facet {unknown[0]!r}: use {', '.join(FACET_NAMES)}")
     return names
-
-
-def paged(page: SearchPage) -> SearchPage:
-    """The page as a cursor counts it: a collapsed result ends after its last group, not
-    after as many hits as there are matching articles."""
-    return page if page.groups is None else page.model_copy(update={"total": page.groups})
 
 
 @router.get(
@@ -122,6 +115,6 @@ async def search_articles(
             size=size,
             hits=page.hits,
             facets={name: page.facets.get(FACET_NAMES[name], []) for name in wanted},
-            next_cursor=encode_cursor(request, paged(page)),
+            next_cursor=encode_cursor(request, page),
         )
     )
