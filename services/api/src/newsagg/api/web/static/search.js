@@ -3,9 +3,11 @@
 // view can be bookmarked, shared and reloaded; every change goes through go().
 "use strict";
 
-const LIST_PARAMS = ["sources", "authors", "language"];
-const SINGLE_PARAMS = ["q", "from", "to", "quality", "sort", "article"];
-const FACETS = { source: "sources", author: "authors", language: "language" };
+const LIST_PARAMS = ["sources", "authors", "language", "person"];
+const SINGLE_PARAMS = ["q", "from", "to", "quality", "sort", "collapse", "article", "story"];
+// What the URL holds that is not a search: which article or story is open.
+const VIEW_PARAMS = ["article", "story"];
+const FACETS = { source: "sources", author: "authors", language: "language", person: "person" };
 const PAGE_SIZE = 20;
 const MAX_DAY_BARS = 120;
 const SCROLL_MARGIN_PX = 400;
@@ -30,6 +32,7 @@ const languageNames = safeDisplayNames();
 
 let state = readState(location.search);
 let nextCursor = null;
+let resultCount = 0; // hits to page through: articles, or groups when copies are folded
 let loading = false;
 let generation = 0; // a newer render makes older responses stale
 
@@ -43,10 +46,10 @@ function readState(search) {
   return result;
 }
 
-function stateParams(s, { withArticle = true } = {}) {
+function stateParams(s, { withView = true } = {}) {
   const params = new URLSearchParams();
   for (const name of SINGLE_PARAMS) {
-    if (s[name] && (withArticle || name !== "article")) params.set(name, s[name]);
+    if (s[name] && (withView || !VIEW_PARAMS.includes(name))) params.set(name, s[name]);
   }
   for (const name of LIST_PARAMS) for (const value of s[name]) params.append(name, value);
   return params;
@@ -71,7 +74,7 @@ function effectiveSort(s) {
 
 /** The API parameters of a search: the state without the view, plus what is asked. */
 function apiParams(s, extra = {}, omit = []) {
-  const params = stateParams(s, { withArticle: false });
+  const params = stateParams(s, { withView: false });
   params.delete("sort");
   for (const name of omit) params.delete(name);
   for (const [name, value] of Object.entries(extra)) params.set(name, value);
@@ -146,15 +149,11 @@ function render() {
   generation += 1;
   clearError();
   syncForm();
-  if (state.article) {
-    $("search-view").hidden = true;
-    $("article-view").hidden = false;
-    renderArticle(generation);
-  } else {
-    $("article-view").hidden = true;
-    $("search-view").hidden = false;
-    renderSearch(generation);
-  }
+  const view = state.story ? "story-view" : state.article ? "article-view" : "search-view";
+  for (const id of ["search-view", "article-view", "story-view"]) $(id).hidden = id !== view;
+  if (state.story) renderStory(generation);
+  else if (state.article) renderArticle(generation);
+  else renderSearch(generation);
 }
 
 function syncForm() {
@@ -166,6 +165,7 @@ function syncForm() {
   $("to").value = state.to;
   $("quality").value = state.quality;
   $("sort").value = effectiveSort(state);
+  $("all-copies").checked = state.collapse === "none";
 }
 
 /** A single-choice select over a list parameter: shows "n selected" when a facet picked more. */
@@ -193,15 +193,16 @@ async function renderSearch(gen) {
   $("results-status").textContent = "Searching…";
   $("more").hidden = true;
   nextCursor = null;
-  const params = apiParams(state, { size: PAGE_SIZE, sort, facets: "source,author,language" });
+  const params = apiParams(state, { size: PAGE_SIZE, sort, facets: Object.keys(FACETS).join(",") });
   const timeline = renderTimeline(gen);
   try {
     const page = await api("v1/search", params);
     if (gen !== generation) return;
-    $("results-heading").textContent = summaryText(page.total);
+    $("results-heading").textContent = summaryText(page.total, page.groups);
     appendHits(page.hits);
     nextCursor = page.next_cursor;
-    updateMore(page.total);
+    resultCount = page.groups ?? page.total;
+    updateMore();
     await renderFacets(page, gen);
   } catch (err) {
     if (gen !== generation) return;
@@ -214,9 +215,10 @@ async function renderSearch(gen) {
   await timeline;
 }
 
-function summaryText(total) {
+function summaryText(total, groups) {
   const count = `${total.toLocaleString()} ${total === 1 ? "article" : "articles"}`;
-  return state.q ? `${count} for “${state.q}”` : `${count}, newest first`;
+  const text = state.q ? `${count} for “${state.q}”` : `${count}, newest first`;
+  return groups != null && groups < total ? `${text}; ${groups.toLocaleString()} with copies shown once` : text;
 }
 
 function appendHits(hits) {
@@ -229,7 +231,12 @@ function appendHits(hits) {
     link.textContent = hit.title;
     link.href = pageUrl({ ...state, article: hit.id });
     link.dataset.articleId = hit.id;
-    const notes = [revisionNote(hit.revision, hit.updated_at, hit.previous_title), qualityMark(hit)];
+    const notes = [
+      storyLink(hit),
+      copiesNote(hit),
+      revisionNote(hit.revision, hit.updated_at, hit.previous_title),
+      qualityMark(hit),
+    ];
     for (const note of notes.filter(Boolean)) parts.push(" · ", note);
     item.querySelector(".meta").append(...parts, " · ", originalLink(hit));
     item.querySelector(".snippet").append(...markedFragment(hit.snippet));
@@ -270,6 +277,37 @@ function publicationDate(item) {
     time.title = [`date from ${from}${confidence}`, ...(item.date_notes || [])].join("\n");
   }
   return time;
+}
+
+/** "3 outlets": the story a hit belongs to, when more than its own outlet covered it. */
+function storyLink(hit) {
+  if (!hit.story_id || !(hit.story_sources > 1)) return null;
+  const link = document.createElement("a");
+  link.className = "outlets";
+  link.href = pageUrl({ ...state, article: "", story: hit.story_id });
+  link.textContent = `${hit.story_sources} outlets`;
+  link.title = `${hit.story_size} articles from ${hit.story_sources} outlets tell this story: who was first, and when`;
+  return link;
+}
+
+/** With copies folded, how many a hit stands for; with every copy shown, which are copies. */
+function copiesNote(hit) {
+  if (state.collapse !== "none" && hit.duplicates > 1) {
+    const note = document.createElement("span");
+    note.className = "copies";
+    const more = hit.duplicates - 1;
+    note.textContent = `+${more} ${more === 1 ? "copy" : "copies"}`;
+    note.title = `${more} near-identical ${more === 1 ? "copy" : "copies"} of this text not shown: “Show all copies” lists them`;
+    return note;
+  }
+  if (state.collapse === "none" && hit.duplicate_of) {
+    const link = document.createElement("a");
+    link.className = "copy-of";
+    link.href = pageUrl({ ...state, article: hit.duplicate_of });
+    link.textContent = "copy of an earlier article";
+    return link;
+  }
+  return null;
 }
 
 /** "updated 2 hr ago: headline changed" for an article whose page changed since first seen. */
@@ -316,17 +354,17 @@ function originalLink(hit) {
   return link;
 }
 
-function updateMore(total) {
+function updateMore() {
   const shown = $("results").children.length;
   $("more").hidden = !nextCursor;
   $("results-status").textContent =
     shown === 0 ? "Nothing matches. Try fewer words or remove a filter." :
-    nextCursor ? `Showing ${shown} of ${total.toLocaleString()}.` :
+    nextCursor ? `Showing ${shown} of ${resultCount.toLocaleString()}.` :
     `All ${shown.toLocaleString()} shown.`;
 }
 
 async function loadMore() {
-  if (!nextCursor || loading || state.article) return;
+  if (!nextCursor || loading || state.article || state.story) return;
   loading = true;
   const gen = generation;
   $("more").disabled = true;
@@ -341,7 +379,8 @@ async function loadMore() {
     if (gen !== generation) return;
     appendHits(page.hits);
     nextCursor = page.next_cursor;
-    updateMore(page.total);
+    resultCount = page.groups ?? page.total;
+    updateMore();
   } catch (err) {
     if (gen === generation) showError(err);
   } finally {
@@ -466,6 +505,7 @@ function renderChips() {
   for (const value of state.sources) chip(`Source: ${value}`, { sources: state.sources.filter((v) => v !== value) });
   for (const value of state.authors) chip(`Author: ${value}`, { authors: state.authors.filter((v) => v !== value) });
   for (const value of state.language) chip(`Language: ${languageName(value)}`, { language: state.language.filter((v) => v !== value) });
+  for (const value of state.person) chip(`Person: ${value}`, { person: state.person.filter((v) => v !== value) });
   if (state.from || state.to) chip(`Published: ${state.from || "…"} to ${state.to || "…"}`, { from: "", to: "" });
   if (state.quality) chip(`Extraction: ${QUALITY_LABELS[state.quality] || state.quality}`, { quality: "" });
   const list = $("active-filters");
@@ -488,7 +528,7 @@ function renderChips() {
     clear.type = "button";
     clear.className = "chip clear";
     clear.textContent = "Clear all filters";
-    clear.addEventListener("click", () => go({ sources: [], authors: [], language: [], from: "", to: "", quality: "" }));
+    clear.addEventListener("click", () => go({ sources: [], authors: [], language: [], person: [], from: "", to: "", quality: "" }));
     item.append(clear);
     list.append(item);
   }
@@ -496,7 +536,7 @@ function renderChips() {
 }
 
 function updateExportLinks() {
-  const params = apiParams(state);
+  const params = apiParams(state, {}, ["collapse"]);
   $("rss-link").href = `v1/search.rss?${params}`;
   params.set("format", "csv");
   $("csv-link").href = `v1/export?${params}`;
@@ -509,7 +549,7 @@ async function renderTimeline(gen) {
   const chart = $("timeline");
   let data;
   try {
-    const params = apiParams(state, { interval: "day" }, ["from", "to"]);
+    const params = apiParams(state, { interval: "day" }, ["from", "to", "collapse"]);
     data = await api("v1/timeline", params);
     if (data.buckets.length > MAX_DAY_BARS) {
       params.set("interval", "week");
@@ -585,6 +625,91 @@ function onChartKey(event) {
   bars[index].tabIndex = -1;
   target.tabIndex = 0;
   target.focus();
+}
+
+// ---- the story view ------------------------------------------------------------
+
+/** One story: its articles in the order they came out, the first publisher marked. */
+async function renderStory(gen) {
+  $("story-back-link").href = pageUrl({ ...state, story: "" });
+  $("story-title").textContent = "Loading…";
+  $("story-meta").replaceChildren();
+  $("story-articles").replaceChildren();
+  $("story-people").replaceChildren();
+  $("story-status").textContent = "";
+  $("story-people-section").hidden = true;
+  let story;
+  try {
+    story = await api(`v1/stories/${encodeURIComponent(state.story)}`);
+  } catch (err) {
+    if (gen !== generation) return;
+    $("story-title").textContent = err.status === 404 ? "Story not found" : "Story unavailable";
+    showError(err);
+    return;
+  }
+  if (gen !== generation) return;
+  document.title = `${story.title}: newsagg story`;
+  $("story-title").textContent = story.title;
+  $("story-title").focus();
+  const first = document.createElement("span");
+  first.className = "source";
+  first.textContent = story.first_publisher;
+  const firstSeen = Object.assign(document.createElement("time"), {
+    dateTime: story.first_seen,
+    textContent: dateTime.format(new Date(story.first_seen)),
+  });
+  const articles = `${story.size.toLocaleString()} ${story.size === 1 ? "article" : "articles"}`;
+  const outlets = `${story.sources.length} ${story.sources.length === 1 ? "outlet" : "outlets"}`;
+  $("story-meta").append(`${articles} from ${outlets} · first: `, first, ", ", firstSeen);
+  const firstAt = Date.parse(story.first_seen);
+  $("story-articles").replaceChildren(...story.articles.map((hit) => storyItem(hit, hit.url === story.first_url, firstAt)));
+  if (story.articles.length < story.size) {
+    $("story-status").textContent = `The first ${story.articles.length} of ${story.size.toLocaleString()} articles.`;
+  }
+  $("story-people").replaceChildren(
+    ...story.people.map((name) => {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = pageUrl({ ...state, story: "", article: "", person: [name] });
+      link.textContent = name;
+      link.setAttribute("aria-label", `Search articles about ${name}`);
+      item.append(link);
+      return item;
+    }),
+  );
+  $("story-people-section").hidden = story.people.length === 0;
+}
+
+function storyItem(hit, isFirst, firstAt) {
+  const item = document.createElement("li");
+  item.className = isFirst ? "story-article first" : "story-article";
+  const when = document.createElement("p");
+  when.className = "meta";
+  when.append(publicationDate(hit));
+  if (isFirst) {
+    when.append(" · ", Object.assign(document.createElement("strong"), { className: "first-mark", textContent: "first published" }));
+  } else if (hit.published_at && Date.parse(hit.published_at) > firstAt) {
+    when.append(` · ${laterBy(Date.parse(hit.published_at) - firstAt)} later`);
+  }
+  const source = Object.assign(document.createElement("span"), { className: "source", textContent: hit.source });
+  const link = document.createElement("a");
+  link.href = pageUrl({ ...state, story: "", article: hit.id });
+  link.textContent = hit.title;
+  const headline = document.createElement("p");
+  headline.className = "story-headline";
+  headline.append(source, ": ", link);
+  if (hit.duplicate_of) headline.append(" ", Object.assign(document.createElement("span"), { className: "copies", textContent: "copy" }));
+  item.append(when, headline);
+  return item;
+}
+
+/** "40 min", "3 hr", "2 days": how long after the first publisher. */
+function laterBy(ms) {
+  const seconds = ms / 1000;
+  for (const [unit, size] of TIME_UNITS) {
+    if (seconds >= size) return new Intl.NumberFormat(undefined, { style: "unit", unit, unitDisplay: "short" }).format(Math.round(seconds / size));
+  }
+  return "under a minute";
 }
 
 // ---- the article view ----------------------------------------------------------
@@ -740,6 +865,7 @@ function formState() {
     // query gets its own default (best match with words, newest without).
     sort: $("sort").value === effectiveSort({ ...state, sort: "" }) ? "" : $("sort").value,
     article: "",
+    story: "",
   };
 }
 
@@ -754,6 +880,7 @@ function wire() {
   }
   $("author").addEventListener("change", () => go(formState()));
   $("more").addEventListener("click", loadMore);
+  $("all-copies").addEventListener("change", () => go({ collapse: $("all-copies").checked ? "none" : "" }));
   $("timeline").addEventListener("keydown", onChartKey);
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) loadMore();
