@@ -20,6 +20,7 @@ _SINGLE = regex.compile(rf"(?<![\p{{L}}\p{{N}}])({_NAME_WORD})(?![\p{{L}}\p{{N}}
 _POSSESSIVE = regex.compile(r"['’]s$")
 _SPACES = regex.compile(r"\s+")
 _WORD = regex.compile(r"[\p{L}\p{N}'’-]+")
+_RELATIVE = regex.compile(r"['’]?s?,\s+(who|whose)\b")
 
 
 def _set(words: str) -> frozenset[str]:
@@ -35,8 +36,11 @@ ROLES = _set(
     star co-star producer coach captain minister host judge writer showrunner composer
     dancer comedian presenter anchor player athlete chef designer founder spokesperson
     spokesman spokeswoman author novelist choreographer contestant winner creator veteran
-    daughter son mother father brother sister"""
+    daughter son mother father brother sister cinematographer curator analyst poet lyricist
+    photographer carpenter coordinator editor critic journalist reporter columnist
+    trainer instructor choreographer filmmaker"""
 )
+CREDITS = _set("directed played composed written produced created hosted voiced edited shot")
 SPEECH = _set("said says told added wrote posted shared explained recalled insisted admitted")
 NOT_NAMES = _set(
     """The A An In On At Of And But For With From To By After Before As When While This That
@@ -71,16 +75,22 @@ def find_people(title: str, text: str, mentions: list[str] | tuple[str, ...] = (
     """Full names of the people named in the metadata `mentions` and in title and text."""
     body = f"{title}.\n{text}"
     named = [tidy(name) for name in mentions if tidy(name)]
-    runs = [(match.start(), match.end(), _trim(match.group())) for match in _RUN.finditer(body)]
-    candidates = [(start, end, words) for start, end, words in runs if 2 <= len(words) <= 3]
-    full_forms = {" ".join(words) for _, _, words in candidates}
-    singles = _lone_names(body, runs)
+    runs = [(match, *_trim(match.group())) for match in _RUN.finditer(body)]
+    candidates = [(match, words, role) for match, words, role in runs if 2 <= len(words) <= 3]
+    full_forms = {" ".join(words) for _, words, _ in candidates}
+    singles = _lone_names(body, [match.span() for match, _, _ in runs])
     found: list[str] = []
-    for start, end, words in candidates:
+    for match, words, role in candidates:
         name = " ".join(words)
         if not _plausible(words):
             continue
-        if name in named or words[-1] in singles or words[0] in singles or _cued(body, start, end):
+        if (
+            name in named
+            or role
+            or words[-1] in singles
+            or words[0] in singles
+            or _cued(body, match.start(), match.end())
+        ):
             found.append(name)
     people: list[str] = []
     for name in [*named, *found]:
@@ -95,43 +105,52 @@ def tidy(name: str) -> str:
     return _POSSESSIVE.sub("", _SPACES.sub(" ", name).strip())
 
 
-def _trim(run: str) -> list[str]:
+def _trim(run: str) -> tuple[list[str], bool]:
     """The run's words without a possessive, leading function words, roles or honorifics
-    ("The", "Actor", "Mr" at a sentence's start are not part of the name)."""
+    ("The", "Director", "Mr" at a sentence's start are not part of the name), and whether
+    a role or honorific led it (evidence of a person)."""
     words = [_POSSESSIVE.sub("", word) for word in _SPACES.split(run.strip())]
-    while words and (words[0] in NOT_NAMES or words[0] in HONORIFICS or words[0].lower() in ROLES):
+    role = False
+    while words and (words[0] in NOT_NAMES or _is_role(words[0])):
+        role = role or _is_role(words[0])
         words = words[1:]
-    return words
+    return words, role
+
+
+def _is_role(word: str) -> bool:
+    """A role ("director", "writer-director") or an honorific ("Mr")."""
+    return word in HONORIFICS or any(part in ROLES for part in word.lower().split("-"))
 
 
 def _plausible(words: list[str]) -> bool:
     """No word of places, events, organisations or sentence glue."""
     if words[0] in PLACE_PREFIXES:
         return False
-    return not any(word in NOT_NAMES or word.lower() in ROLES for word in words)
+    return not any(word in NOT_NAMES or _is_role(word) for word in words)
 
 
-def _lone_names(body: str, runs: list[tuple[int, int, list[str]]]) -> set[str]:
-    """Capitalised words standing alone (not in a run), not after a sentence's end: how a
-    person is named after the first mention."""
-    covered = [(start, end) for start, end, _ in runs]
+def _lone_names(body: str, covered: list[tuple[int, int]]) -> set[str]:
+    """Capitalised words standing alone (not in a run of them): how a person is named
+    after the first mention."""
     lone: set[str] = set()
     for match in _SINGLE.finditer(body):
         start = match.start()
-        if any(begin <= start < end for begin, end in covered):
-            continue
-        before = body[:start].rstrip()
-        if not before or before[-1] in ".!?:\n\"“‘'":
-            continue
-        lone.add(_POSSESSIVE.sub("", match.group(1)))
+        if not any(begin <= start < end for begin, end in covered):
+            lone.add(_POSSESSIVE.sub("", match.group(1)))
     return lone
 
 
 def _cued(body: str, start: int, end: int) -> bool:
-    """A role or honorific just before the name, or a speech verb just around it."""
+    """A role or honorific just before the name ("lyricist Asha Dalvi"), a speech verb
+    around it, "directed by" before it or ", who" after it."""
     before = _WORD.findall(body[max(0, start - 40) : start])[-2:]
-    after = _WORD.findall(body[end : end + 25])[:1]
-    if any(word.lower() in ROLES or word in HONORIFICS for word in before):
+    following = body[end : end + 25]
+    after = _WORD.findall(following)[:1]
+    if any(_is_role(word) for word in before):
+        return True
+    if len(before) == 2 and before[1].lower() == "by" and before[0].lower() in CREDITS:
+        return True
+    if _RELATIVE.match(following):
         return True
     return bool(before[-1:] and before[-1].lower() in SPEECH) or bool(
         after and after[0].lower() in SPEECH
