@@ -114,18 +114,31 @@ def require(layout: Layout, field: str, what: str) -> None:
         )
 
 
+def any_term(schema: tantivy.Schema, field: str, values: list[str]) -> Query:
+    """Documents holding any of a few values of a field with a term per article or person.
+
+    A term-set query walks the field's whole term dictionary (~1.5 ms at 3,000 articles,
+    growing with the index); a term query per value is a lookup each.
+    """
+    return Query.boolean_query(
+        [(Occur.Should, Query.term_query(schema, field, value)) for value in values]
+    )
+
+
 def filters(schema: tantivy.Schema, query: SearchQuery, layout: Layout) -> list[Query]:
     """The query's filters; IndexOutdated for one on a field the layout lacks."""
     found: list[Query] = []
     for field, values in (
         ("date_source", list(query.date_sources)),
         ("quality", [query.quality] if query.quality else []),
-        ("people", list(query.people)),
-        ("story_id", list(query.story_ids)),
     ):
         if values:
             require(layout, field, "filter on it")
             found.append(Query.term_set_query(schema, field, values))
+    for field, values in (("people", list(query.people)), ("story_id", list(query.story_ids))):
+        if values:
+            require(layout, field, "filter on it")
+            found.append(any_term(schema, field, values))
     if query.sources:
         found.append(Query.term_set_query(schema, "source", list(query.sources)))
     if query.authors:
