@@ -21,7 +21,7 @@ def run_demo(data_dir: Path, log_dir: Path, port: int) -> Service:
 
 
 def indexed_ids(port: int) -> list[str]:
-    query = urllib.parse.urlencode({"size": 100, "sort": "date", "facets": ""})
+    query = urllib.parse.urlencode({"size": 100, "sort": "date", "facets": "", "collapse": "none"})
     status, body = get_json(f"http://127.0.0.1:{port}/v1/search?{query}")
     assert status == 200, body
     return sorted(hit["id"] for hit in body["hits"])

@@ -91,7 +91,7 @@ def test_article_text_is_the_story_without_page_chrome(pipeline: Pipeline):
 
 
 def test_each_demo_article_is_indexed_once(pipeline: Pipeline, manifest: dict):
-    status, page = pipeline.get("/v1/search", size=100, sort="date")
+    status, page = pipeline.get("/v1/search", size=100, sort="date", collapse="none")
     assert status == 200
     assert page["total"] == manifest["article_count"]
     urls = {hit["url"].rsplit("/", 1)[-1] for hit in page["hits"]}
@@ -160,7 +160,7 @@ def test_indexer_killed_mid_batch_leaves_each_article_once(
 
     The stories are the ones the module's pipeline crawled (no second crawl of the demo),
     copied onto a bus of this test's own for an indexer of its own."""
-    indexed = {hit["id"] for hit in pipeline.api("/v1/search", size=100)["hits"]}
+    indexed = {hit["id"] for hit in pipeline.api("/v1/search", size=100, collapse="none")["hits"]}
     source = pipeline.bus()
     crawled = source.consumer(ARTICLES_TOPIC, "e2e-copy")
     messages = []
