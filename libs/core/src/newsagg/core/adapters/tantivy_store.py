@@ -74,6 +74,8 @@ TIES_GUESS = 64
 GROUP_FIELDS = {Collapse.DUPLICATES: "duplicate_group", Collapse.STORIES: "story_id"}
 COLLAPSE_READ = 32
 """Hits a collapsed page reads at least; more (x4 each time) while groups are missing."""
+MAX_COLLAPSE_READ = 10_000
+"""Hits a collapsed page reads at most: the depth collapsed paging reaches."""
 EXACT_GROUPS = 1_000
 """Up to this many matches a collapsed search counts its groups exactly (a terms
 aggregation, ~2 us a match); above, tantivy's HyperLogLog estimates them (~0.3 us a
@@ -336,6 +338,8 @@ class TantivyStore:
         first. By relevance tantivy cannot seek: a cursor's page is found by offset, with
         no cap on depth but a cost that grows with it (O(offset)); within one index
         version the order of equal scores is fixed, so pages neither skip nor repeat.
+        A collapsed page is found by offset too (see `_collapsed`). Every hit carries its
+        group sizes (see `_sizes`).
         """
         searcher = self._searcher()
         collapsing = query.collapse != Collapse.NONE
@@ -379,12 +383,12 @@ class TantivyStore:
         )
         if snippets is not None:
             snippets.set_max_num_chars(SNIPPET_CHARS)
-        found = []
+        loaded = []
         for score, address, _ in scored:
             doc = docs.get(_address(address)) or searcher.doc(address)
             snippet = snippets.snippet_from_doc(doc) if snippets is not None else None
-            found.append((from_document(doc), snippet, score))
-        sizes = self._sizes(searcher, [article for article, _, _ in found])
+            loaded.append((from_document(doc), snippet, score))
+        sizes = self._sizes(searcher, [article for article, _, _ in loaded])
         hits = [
             _hit(
                 article,
@@ -396,7 +400,7 @@ class TantivyStore:
                 score,
                 sizes.get(article.id, (1, 1, 1)),
             )
-            for article, snippet, score in found
+            for article, snippet, score in loaded
         ]
         return SearchPage(
             total=total,
@@ -422,9 +426,11 @@ class TantivyStore:
         until offset + size groups are seen or the matches run out; each hit read costs a
         document load (kept in `docs` for the page), so deep collapsed pages cost more.
         Paging is by offset: a cursor's `after` cannot say how many groups came before.
+        At most MAX_COLLAPSE_READ hits are read (Elasticsearch's from + size window is
+        10,000 too), so a deep or forged offset costs a bounded read, then no hits.
         """
         want = page.offset + page.size
-        read = max(COLLAPSE_READ, 2 * want)
+        read = min(max(COLLAPSE_READ, 2 * want), MAX_COLLAPSE_READ)
         while True:
             if sort == Sort.DATE:
                 window, total = self._date_window(searcher, full, 0, read)
@@ -440,9 +446,9 @@ class TantivyStore:
                     docs[key] = searcher.doc(entry[1])
                 best.setdefault(str(docs[key].get_first(field)), entry)
             exhausted = len(ordered) >= total
-            if len(best) >= want or exhausted:
+            if len(best) >= want or exhausted or read >= MAX_COLLAPSE_READ:
                 break
-            read *= 4
+            read = min(read * 4, MAX_COLLAPSE_READ)
         groups = len(best) if exhausted else self._count_groups(searcher, full, field, total)
         return list(best.values())[page.offset : want], total, groups
 
