@@ -4,6 +4,12 @@ in status.py, shows where it is).
 Rebuilding an index is a replay of the log, not a re-crawl: `replay` moves the
 indexer group's committed offsets back (Bus.rewind); the next `newsagg index`
 re-reads from there, and idempotent upserts make the second pass harmless.
+
+Re-enrichment rides on the replay. An article stored by an older ENRICHMENT_VERSION is
+enriched again when its message comes back; one enriched by the current version keeps
+its group and story. `--re-enrich` (with `--from-beginning`) makes every article count as
+never enriched first, for a change that keeps the version (thresholds, the window): the
+replay then rebuilds groups and stories in the log's order.
 """
 
 from __future__ import annotations
@@ -11,17 +17,28 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
-from newsagg.core.adapters import open_bus
+from newsagg.core.adapters import open_bus, open_store
+from newsagg.core.article import Article
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
     BusUnavailable,
     GroupActive,
+    IndexOutdated,
+    SearchStore,
+    StoreUnavailable,
 )
+from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
 
+MARK_BATCH = 500
 
-def replay(settings: Settings, since: datetime | None) -> int:
-    """Rewind the indexer group; refuses (exit 1) while an indexer is running."""
+
+def replay(settings: Settings, since: datetime | None, re_enrich: bool = False) -> int:
+    """Rewind the indexer group (and with `re_enrich` mark every stored article as never
+    enriched); refuses (exit 1) while an indexer is running."""
+    if re_enrich and since is not None:
+        print("newsagg replay: --re-enrich replays from the beginning only", file=sys.stderr)
+        return 2
     bus = open_bus(settings.resolved_bus_url, settings)
     try:
         lag = bus.rewind(ARTICLES_TOPIC, settings.indexer_group, since)
@@ -35,4 +52,34 @@ def replay(settings: Settings, since: datetime | None) -> int:
         f"group {settings.indexer_group!r} rewound to {where}: {sum(lag.values())} messages"
         f" of {ARTICLES_TOPIC!r} will be indexed again by the next `newsagg index`."
     )
+    if re_enrich:
+        try:
+            store = open_store(settings.resolved_store_url, writable=True, settings=settings)
+            try:
+                marked = mark_for_enrichment(store)
+            finally:
+                store.close()
+        except (StoreUnavailable, IndexOutdated) as exc:
+            print(
+                f"newsagg replay: cannot mark the articles (run it again): {exc}", file=sys.stderr
+            )
+            return 1
+        print(f"{marked} articles will be enriched again as their messages are indexed.")
     return 0
+
+
+def mark_for_enrichment(store: SearchStore) -> int:
+    """Set every enriched article's `enrichment` to 0 (never enriched): the replayed
+    messages are then enriched again, and until then no article is a candidate. Returns
+    how many were marked."""
+    marked = 0
+    batch: list[Article] = []
+    for article in store.scan(SearchQuery(), page_size=MARK_BATCH):
+        if article.enrichment:
+            batch.append(article.model_copy(update={"enrichment": 0}))
+        if len(batch) == MARK_BATCH:
+            marked += store.upsert(batch).written
+            batch: list[Article] = []
+    if batch:
+        marked += store.upsert(batch).written
+    return marked

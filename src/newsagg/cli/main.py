@@ -168,6 +168,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="from this ISO date or datetime (UTC by default)",
     )
+    replay.add_argument(
+        "--re-enrich",
+        action="store_true",
+        help="with --from-beginning: enrich every article again (near-duplicates, stories, "
+        "people), as after a change of thresholds; articles of an older enrichment version "
+        "are enriched again without it",
+    )
     command(
         "check",
         "check the bus, index and crawl state for damage",
@@ -293,7 +300,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "replay":
         from newsagg.cli.bus_admin import replay
 
-        return replay(settings, None if args.from_beginning else args.since)
+        return replay(settings, None if args.from_beginning else args.since, args.re_enrich)
     elif args.command == "check":
         from newsagg.cli.repair import run_check
 
