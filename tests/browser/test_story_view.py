@@ -195,3 +195,22 @@ def test_an_unknown_story_says_so(page: Page, api: tuple[Pipeline, dict[str, Art
     page.goto(f"{running.url}/?story={'0' * 32}")
     expect(page.locator("#story-title")).to_have_text("Story not found")
     expect(page.get_by_role("alert")).to_contain_text("no story with id")
+
+
+def test_an_article_links_to_its_story_and_its_original(
+    page: Page, api: tuple[Pipeline, dict[str, Article]]
+):
+    running, made = api
+    page.goto(f"{running.url}/?article={made['copy'].id}")
+    expect(page.locator("#article-title")).to_have_text(made["copy"].title)
+    meta = page.locator("#article-meta")
+    expect(meta.get_by_role("link", name="copy of wire-india's article")).to_have_attribute(
+        "href", re.compile(f"article={made['wire'].id}")
+    )
+    meta.get_by_role("link", name="covered by 3 outlets").click()
+    expect(page.locator("#story-title")).to_have_text(made["wire"].title)
+    page.goto(f"{running.url}/?article={made['studio'].id}")
+    expect(page.locator("#article-title")).to_have_text(made["studio"].title)
+    # similar coverage loads after the story note: once it shows, the note had its chance
+    expect(page.locator("#similar li").first).to_be_visible()
+    expect(page.locator("#article-meta a")).to_have_count(0)

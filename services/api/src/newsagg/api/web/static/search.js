@@ -755,6 +755,7 @@ async function renderArticle(gen) {
     }),
   );
   if (article.revision > 1) await renderChanges(gen);
+  if (article.story_id) await renderStoryNote(article, gen);
   try {
     const similar = await api(`v1/articles/${encodeURIComponent(state.article)}/similar`, new URLSearchParams({ size: 8 }));
     if (gen !== generation) return;
@@ -774,6 +775,34 @@ async function renderArticle(gen) {
   } catch (err) {
     if (gen === generation) $("similar").replaceChildren(Object.assign(document.createElement("li"), { textContent: `Unavailable: ${err.message}` }));
   }
+}
+
+/** "Covered by 3 outlets" under an article whose story others covered too; its original, if a copy. */
+async function renderStoryNote(article, gen) {
+  let story;
+  try {
+    story = await api(`v1/stories/${encodeURIComponent(article.story_id)}`);
+  } catch {
+    return; // the article reads the same without its story
+  }
+  if (gen !== generation) return;
+  const notes = [];
+  if (story.sources.length > 1) {
+    const link = document.createElement("a");
+    link.className = "outlets";
+    link.href = pageUrl({ ...state, article: "", story: story.id });
+    link.textContent = `covered by ${story.sources.length} outlets`;
+    notes.push(link);
+  }
+  if (article.duplicate_of) {
+    const original = story.articles.find((hit) => hit.id === article.duplicate_of);
+    const link = document.createElement("a");
+    link.className = "copy-of";
+    link.href = pageUrl({ ...state, article: article.duplicate_of });
+    link.textContent = original ? `copy of ${original.source}'s article` : "copy of an earlier article";
+    notes.push(link);
+  }
+  for (const note of notes) $("article-meta").append(" · ", note);
 }
 
 /** What changed in the article's last revision: when, the old headline, the text diff. */
