@@ -25,7 +25,7 @@ log re-enriches articles in their order and earlier results are not mixed in.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +41,8 @@ from newsagg.core.settings import Settings
 ENRICHMENT_VERSION = 1
 """The method's version, stored in Article.enrichment: raise it when a change of the
 method (not of a threshold) must re-enrich what is indexed (`newsagg replay`)."""
+
+TERMS_CACHED = 20_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Enricher:
     def __init__(self, store: SearchStore, settings: EnrichmentSettings | None = None) -> None:
         self.store = store
         self.settings = settings or EnrichmentSettings()
+        self._story_terms: OrderedDict[tuple[str, str], Counter[str]] = OrderedDict()
 
     def enrich(self, articles: Sequence[Article]) -> list[Article]:
         """The articles enriched, in their order, then the stored copies whose original
@@ -238,13 +241,25 @@ class Enricher:
         if not scored:
             return article.id
         terms = story_terms(article.title, article.text, people)
-        others = [batch.terms(candidate) for candidate in scored]
+        others = [self._terms(candidate) for candidate in scored]
         weights = idf([terms, *others])
         best, story = max(
             (cosine(terms, other, weights), candidate.story_id or candidate.id)
             for other, candidate in zip(others, scored, strict=True)
         )
         return story if best >= self.settings.story_similarity else article.id
+
+    def _terms(self, article: Article) -> Counter[str]:
+        """Its story terms: recent articles are candidates again and again, so the terms of
+        the last TERMS_CACHED versions are kept."""
+        key = (article.id, article.content_hash)
+        terms = self._story_terms.pop(key, None)
+        if terms is None:
+            terms = story_terms(article.title, article.text, article.people)
+        self._story_terms[key] = terms
+        if len(self._story_terms) > TERMS_CACHED:
+            self._story_terms.popitem(last=False)
+        return terms
 
 
 class _Batch:
@@ -253,15 +268,7 @@ class _Batch:
 
     def __init__(self, stored: dict[str, Article]) -> None:
         self.latest: dict[str, Article] = dict(stored)
-        self._terms: dict[tuple[str, str], Counter[str]] = {}
         self.repointed: dict[str, Article] = {}
-
-    def terms(self, article: Article) -> Counter[str]:
-        """Its story terms, once per version in a batch."""
-        key = (article.id, article.content_hash)
-        if key not in self._terms:
-            self._terms[key] = story_terms(article.title, article.text, article.people)
-        return self._terms[key]
 
     def add(self, article: Article) -> None:
         held = self.latest.get(article.id)

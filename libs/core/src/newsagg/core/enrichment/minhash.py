@@ -37,6 +37,7 @@ SCHEME = "affine32"
 every signature (the stored ones would stop matching the new)."""
 
 _WORD = regex.compile(r"[\p{Alphabetic}\p{N}]+")
+_MARKS = regex.compile(r"\p{Mn}+")
 _HEADER = struct.Struct(">I")
 _LOW_BITS = np.uint32(0xFFFF)
 
@@ -88,9 +89,10 @@ class Fingerprint:
 
 def normalise(text: str) -> list[str]:
     """The text's words, lowercased and without accents or punctuation."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _WORD.findall(stripped)
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = _MARKS.sub("", unicodedata.normalize("NFKD", folded))
+    return _WORD.findall(folded)
 
 
 def shingles(text: str) -> set[str]:
