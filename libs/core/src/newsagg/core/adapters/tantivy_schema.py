@@ -58,10 +58,11 @@ def schema() -> tantivy.Schema:
     # Schema version 3's enrichment: filtered, faceted or grouped on, so fast; the group
     # keys are stored too, so collapsing reads them without parsing `doc`. The LSH band
     # keys are only looked up by term; the minhash stays in `doc` (stored, not indexed).
-    builder.add_text_field("people", tokenizer_name="raw", fast=True)
-    builder.add_text_field("story_id", stored=True, tokenizer_name="raw", fast=True)
-    builder.add_text_field("duplicate_group", stored=True, tokenizer_name="raw", fast=True)
-    builder.add_text_field("lsh_bands", tokenizer_name="raw")
+    keys = {"tokenizer_name": "raw", "index_option": "basic"}  # no positions or counts
+    builder.add_text_field("people", fast=True, **keys)
+    builder.add_text_field("story_id", stored=True, fast=True, **keys)
+    builder.add_text_field("duplicate_group", stored=True, fast=True, **keys)
+    builder.add_text_field("lsh_bands", **keys)
     return builder.build()
 
 
