@@ -1,7 +1,8 @@
 """The indexer's enrichment stage over the demo's labelled syndication set, on each store:
 the bus carries the extracted articles in publication order, the indexer enriches and
 writes them batch by batch, and the groups, originals and stories are checked against the
-manifest's labels (duplicate_label, story_label, people). A replay keeps them all.
+manifest's labels (duplicate_label, story_label, people). A replay keeps them all. An
+index made before the enrichment fields is still indexed, without enrichment.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
+import tantivy
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
+from newsagg.core.adapters.tantivy_schema import ANALYZER, news_analyzer
+from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article
 from newsagg.core.enrichment import ENRICHMENT_VERSION, Enricher
 from newsagg.core.ports import ARTICLES_TOPIC, SearchStore
@@ -141,3 +145,38 @@ def test_without_enrichment_articles_are_written_as_they_came(tmp_path: Path):
     }
     bus.close()
     pair.close()
+
+
+def _issue_17_index(path: Path) -> None:
+    """An embedded index in the layout before the enrichment fields (issue 17's)."""
+    builder = tantivy.SchemaBuilder()
+    for name in ("id", "source", "authors", "language", "date_source", "quality"):
+        builder.add_text_field(name, stored=name == "id", tokenizer_name="raw", fast=True)
+    builder.add_text_field("title", tokenizer_name=ANALYZER)
+    builder.add_text_field("text", stored=True, tokenizer_name=ANALYZER)
+    builder.add_text_field("author_text", tokenizer_name=ANALYZER)
+    builder.add_date_field("published_at", indexed=True, fast=True)
+    builder.add_date_field("sort_date", fast=True)
+    builder.add_date_field("crawled_at", stored=True, fast=True)
+    builder.add_bytes_field("doc", stored=True, indexed=False)
+    path.mkdir()
+    old = tantivy.Index(builder.build(), path=str(path))
+    old.register_tokenizer(ANALYZER, news_analyzer())
+    old.writer(heap_size=15_000_000, num_threads=1).commit()
+
+
+def test_an_index_without_the_enrichment_fields_is_indexed_without_enrichment(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    _issue_17_index(tmp_path / "index")
+    store = TantivyStore(tmp_path / "index", writable=True)
+    store.ensure_schema()
+    articles = in_order()[:BATCH]
+    bus = published(tmp_path, articles)
+    index(bus, store, Enricher(store))
+    held = store.get_many([a.id for a in articles])
+    assert set(held) == {a.id for a in articles}
+    assert {a.enrichment for a in held.values()} == {0}
+    assert "enrichment off until the index is rebuilt" in caplog.text
+    bus.close()
+    store.close()
