@@ -72,8 +72,8 @@ HIT_SOURCE = [
 ]
 COLLAPSE_KEYS = {Collapse.DUPLICATES: schema.DUPLICATE_KEY, Collapse.STORIES: schema.STORY_KEY}
 GROUPS_PRECISION = 40_000
-"""The cardinality aggregation's precision_threshold (its maximum): the number of groups is
-exact below it, an estimate (HyperLogLog++) above; docs/elasticsearch.md."""
+"""The cardinality aggregation's precision_threshold (its maximum): below it the number of
+groups is exact but for hash collisions, above it an estimate (HyperLogLog++)."""
 STORY_PEOPLE = 10
 """Names a story summary lists: named by the most articles first, ties by name."""
 STORY_SOURCES = 1_000
@@ -476,7 +476,6 @@ class ElasticsearchStore:
         )
         aggregations = self._aggregations(query.facets)
         if key is not None:
-            paging["collapse"] = {"field": key}
             aggregations[GROUPS] = {
                 "cardinality": {"field": key, "precision_threshold": GROUPS_PRECISION}
             }
@@ -486,6 +485,7 @@ class ElasticsearchStore:
                 **self._body(query, text_query),
                 **paging,
                 size=query.size,
+                collapse={"field": key} if key is not None else None,
                 aggs=aggregations or None,
                 track_total_hits=True,
             )
