@@ -96,6 +96,7 @@ class Enricher:
         """Enrich a batch; the batch's earlier articles are candidates for its later ones.
         Raises the store's StoreUnavailable (the whole batch can be enriched again)."""
         batch = _Batch(self.store.get_many(list(dict.fromkeys(a.id for a in articles))))
+        self._prefetch(articles, batch)
         result = Enrichment(articles=[])
         for article in articles:
             before = batch.latest.get(article.id)
@@ -115,11 +116,25 @@ class Enricher:
         result.repointed = list(batch.repointed.values())
         return result
 
+    def _prefetch(self, articles: Sequence[Article], batch: _Batch) -> None:
+        """Fingerprint the articles that need it and read the near-duplicate candidates of
+        the whole batch in one terms query (one round trip per batch, not per article)."""
+        for article in articles:
+            before = batch.latest.get(article.id)
+            if before is None or not _unchanged(before, article):
+                batch.prints[article.content_hash] = fingerprint(article.text)
+        bands = sorted({band for _, keys in batch.prints.values() for band in keys})
+        if bands:
+            size = self.settings.duplicate_candidates * len(batch.prints)
+            batch.stored = self.store.near_duplicates(bands, size=size)
+
     def _enrich_one(
         self, article: Article, before: Article | None, batch: _Batch, result: Enrichment
     ) -> Article:
         people = people_in(article)
-        print_, bands = fingerprint(article.text)
+        if article.content_hash not in batch.prints:
+            batch.prints[article.content_hash] = fingerprint(article.text)
+        print_, bands = batch.prints[article.content_hash]
         update: dict[str, object] = {
             "enrichment": ENRICHMENT_VERSION,
             "minhash": print_.encode(),
@@ -156,12 +171,9 @@ class Enricher:
         """The most similar verified near-duplicate among the candidates, if any."""
         if not bands:
             return None
-        found = self.store.near_duplicates(bands, size=self.settings.duplicate_candidates)
-        candidates = {c.id: batch.latest.get(c.id, c) for c in found}
-        wanted = set(bands)
-        for other in batch.latest.values():
-            if wanted.intersection(other.lsh_bands):
-                candidates[other.id] = other
+        candidates = {c.id: batch.latest.get(c.id, c) for c in batch.stored_sharing(bands)}
+        for other_id in batch.sharing(bands):
+            candidates[other_id] = batch.latest[other_id]
         best: tuple[float, float, str] | None = None
         chosen: Article | None = None
         for candidate in candidates.values():
@@ -269,11 +281,38 @@ class _Batch:
     def __init__(self, stored: dict[str, Article]) -> None:
         self.latest: dict[str, Article] = dict(stored)
         self.repointed: dict[str, Article] = {}
+        self.prints: dict[str, tuple[Fingerprint, list[str]]] = {}
+        """Fingerprint and band keys by content hash."""
+        self.stored: list[Article] = []
+        """The store's near-duplicate candidates of the whole batch."""
+        self._bands: dict[str, set[str]] = {}
+        self._stored_bands: dict[str, list[Article]] | None = None
 
     def add(self, article: Article) -> None:
         held = self.latest.get(article.id)
         if held is None or article.crawled_at >= held.crawled_at:
             self.latest[article.id] = article
+            for band in article.lsh_bands:
+                self._bands.setdefault(band, set()).add(article.id)
+
+    def stored_sharing(self, bands: list[str]) -> list[Article]:
+        """The store's candidates holding any of these band keys."""
+        if self._stored_bands is None:
+            self._stored_bands = {}
+            for article in self.stored:
+                for band in article.lsh_bands:
+                    self._stored_bands.setdefault(band, []).append(article)
+        found: dict[str, Article] = {}
+        for band in bands:
+            found.update((a.id, a) for a in self._stored_bands.get(band, ()))
+        return list(found.values())
+
+    def sharing(self, bands: list[str]) -> set[str]:
+        """Ids of the batch's enriched articles holding any of these band keys."""
+        found: set[str] = set()
+        for band in bands:
+            found |= self._bands.get(band, set())
+        return found
 
 
 def _current(article: Article) -> bool:

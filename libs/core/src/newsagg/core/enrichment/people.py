@@ -16,7 +16,11 @@ from newsagg.core.article import Article
 
 _NAME_WORD = r"\p{Lu}[\p{Ll}\p{Lm}]+(?:[-'’]\p{Lu}?[\p{Ll}]+)*"
 _RUN = regex.compile(rf"(?<![\p{{L}}\p{{N}}])(?:{_NAME_WORD})(?:[ \u00a0]+(?:{_NAME_WORD}))+")
-_SINGLE = regex.compile(rf"(?<![\p{{L}}\p{{N}}])({_NAME_WORD})(?![\p{{L}}\p{{N}}])")
+_SINGLE = regex.compile(
+    rf"(?<!{_NAME_WORD}[ \u00a0]+)(?<![\p{{L}}\p{{N}}])({_NAME_WORD})(?![\p{{L}}\p{{N}}])"
+    rf"(?![ \u00a0]+{_NAME_WORD})"
+)
+"""A capitalised word with no other next to it: not part of a run."""
 _POSSESSIVE = regex.compile(r"['’]s$")
 _SPACES = regex.compile(r"\s+")
 _WORD = regex.compile(r"[\p{L}\p{N}'’-]+")
@@ -78,7 +82,7 @@ def find_people(title: str, text: str, mentions: list[str] | tuple[str, ...] = (
     runs = [(match, *_trim(match.group())) for match in _RUN.finditer(body)]
     candidates = [(match, words, role) for match, words, role in runs if 2 <= len(words) <= 3]
     full_forms = {" ".join(words) for _, words, _ in candidates}
-    singles = _lone_names(body, [match.span() for match, _, _ in runs])
+    singles = {_POSSESSIVE.sub("", lone) for lone in _SINGLE.findall(body)}
     found: list[str] = []
     for match, words, role in candidates:
         name = " ".join(words)
@@ -127,17 +131,6 @@ def _plausible(words: list[str]) -> bool:
     if words[0] in PLACE_PREFIXES:
         return False
     return not any(word in NOT_NAMES or _is_role(word) for word in words)
-
-
-def _lone_names(body: str, covered: list[tuple[int, int]]) -> set[str]:
-    """Capitalised words standing alone (not in a run of them): how a person is named
-    after the first mention."""
-    lone: set[str] = set()
-    for match in _SINGLE.finditer(body):
-        start = match.start()
-        if not any(begin <= start < end for begin, end in covered):
-            lone.add(_POSSESSIVE.sub("", match.group(1)))
-    return lone
 
 
 def _cued(body: str, start: int, end: int) -> bool:

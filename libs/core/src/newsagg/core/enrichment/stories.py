@@ -2,10 +2,11 @@
 
 Two reports of one event share its particulars (places, figures, the thing that
 happened) in their headline and first lines, even in different words; two stories about
-one person share mostly the name. So the terms are stemmed content words of the title
-(counted twice: it is what the story is), the lead and the people's names, and their
-weight falls with how many of the candidates hold them: a name every candidate carries
-(they were found by it) counts little, the event's own words count most.
+one person share mostly the name. So the terms are the content words (plurals made
+singular) of the title (counted twice: it is what the story is), the lead and the
+people's names, and their weight falls with how many of the candidates hold them: a name
+every candidate carries (they were found by it) counts little, the event's own words
+count most.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
-import snowballstemmer
 from newsagg.core.enrichment.minhash import normalise
 from newsagg.core.query import Node, Or, Term
 
@@ -41,8 +40,20 @@ STOPWORDS = frozenset(
     )
 )
 
-_stem = lru_cache(maxsize=100_000)(snowballstemmer.stemmer("english").stemWord)
-"""Words repeat (Zipf): a cached stem is a dict lookup, Snowball in Python is not."""
+
+def stem(word: str) -> str:
+    """Harman's S-stemmer: plurals to singulars ("stories" -> "story", "rides" -> "ride").
+
+    On the demo's labelled set it joined the same stories as Snowball English at every
+    threshold tried, at a fraction of the time (Snowball in Python was most of the stage's
+    time on a cold start)."""
+    if len(word) > 3 and word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("us", "ss")):
+        return word[:-1]
+    return word
 
 
 def words(text: str) -> list[str]:
@@ -56,12 +67,12 @@ def lead(text: str) -> str:
 
 
 def story_terms(title: str, text: str, people: Iterable[str]) -> Counter[str]:
-    """Stemmed term counts of title (twice), lead and names."""
+    """Term counts of title (twice), lead and names, plurals made singular."""
     title_words = words(title)
     counted = title_words + title_words + words(lead(text))
     for name in people:
         counted.extend(words(name))
-    return Counter(map(_stem, counted))
+    return Counter(map(stem, counted))
 
 
 def query_of(title: str, text: str, people: Iterable[str]) -> Node | None:
