@@ -342,12 +342,18 @@ class TantivyStore:
         group sizes (see `_sizes`).
         """
         searcher = self._searcher()
-        collapsing = query.collapse != Collapse.NONE
-        if collapsing:
-            require(self._layout, GROUP_FIELDS[query.collapse], "collapse on it")
+        # An index made before the groups holds no enriched article (the enrichment's
+        # lookups need the new fields), so each article is its own group: collapsing,
+        # the API's default, changes nothing there and must not fail.
+        collapsing = (
+            query.collapse != Collapse.NONE
+            and GROUP_FIELDS[query.collapse] not in self._layout.missing
+        )
         text_query = self._builder.build(query.query) if query.query is not None else None
         if query.query is not None and text_query is None:
-            return SearchPage(total=0, hits=[], groups=0 if collapsing else None)
+            return SearchPage(
+                total=0, hits=[], groups=0 if query.collapse != Collapse.NONE else None
+            )
         full = self._full_query(query, text_query)
         # Facets asked: their pass (no scoring) counts too, so the ranking pass need not
         # count, and without counting tantivy can skip blocks that cannot reach the top.
@@ -407,7 +413,7 @@ class TantivyStore:
             hits=hits,
             facets=facets,
             last_sort=(scored[-1][2], hits[-1].id) if hits else None,
-            groups=groups,
+            groups=total if groups is None and query.collapse != Collapse.NONE else groups,
         )
 
     def _collapsed(
