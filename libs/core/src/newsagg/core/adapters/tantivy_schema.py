@@ -96,8 +96,8 @@ class Layout:
         """The warning an operator gets when such an index is opened."""
         return (
             f"the index at {path} was made before the fields {sorted(self.missing)}: it is"
-            " read and written as it is, but filters, facets, collapsing and stories on them"
-            f" fail; {REBUILD}"
+            " read and written as it is, but filters, facets and stories on them fail and"
+            f" nothing collapses; {REBUILD}"
         )
 
 
