@@ -16,11 +16,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import tantivy
 from fastapi.testclient import TestClient
 from newsagg.api.app import create_app
+from newsagg.core.adapters.tantivy_schema import ANALYZER, news_analyzer
+from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article, DateSource
 from newsagg.core.settings import Settings
 from support.stores import STORE_ADAPTERS, store_pair
@@ -401,3 +405,50 @@ def test_an_article_names_its_story_original_and_people(api: Api):
     )
     raw = api.get(f"/v1/articles/{api.id('raw')}")
     assert (raw["story_id"], raw["duplicate_of"], raw["people"]) == (None, None, [])
+
+
+# -- an index made before these fields -------------------------------------------------
+
+
+def issue_17_index(directory: Path) -> None:
+    """An empty embedded index in issue 17's layout: no people, story or group field."""
+    builder = tantivy.SchemaBuilder()
+    for name in ("id", "source", "authors", "language", "date_source", "quality"):
+        builder.add_text_field(name, stored=name == "id", tokenizer_name="raw", fast=True)
+    for name in ("title", "text", "author_text"):
+        builder.add_text_field(name, stored=name == "text", tokenizer_name=ANALYZER)
+    builder.add_date_field("published_at", indexed=True, fast=True)
+    builder.add_date_field("sort_date", fast=True)
+    builder.add_date_field("crawled_at", stored=True, fast=True)
+    builder.add_bytes_field("doc", stored=True, indexed=False)
+    directory.mkdir()
+    old = tantivy.Index(builder.build(), path=str(directory))
+    old.register_tokenizer(ANALYZER, news_analyzer())
+    old.writer(heap_size=15_000_000, num_threads=1).commit()
+
+
+def test_an_index_made_before_near_duplicates_still_searches(tmp_path: Path):
+    """Until `newsagg repair --index`, the default search answers (every article is its own
+    group there); what needs the new fields is a 503 naming the rebuild."""
+    issue_17_index(tmp_path / "index")
+    store = TantivyStore(tmp_path / "index", writable=True)
+    store.upsert([a for name, a in corpus().items() if name != "raw"])
+    with TestClient(create_app(Settings(data_dir=tmp_path), store=store)) as client:
+        api = Api(client, corpus())
+        first = api.get("/v1/search", size=4, sort="date")
+        assert (first["collapse"], first["total"]) == ("duplicates", 6)
+        second = api.get("/v1/search", size=4, sort="date", cursor=first["next_cursor"])
+        assert second["next_cursor"] is None
+        ids = [hit["id"] for hit in first["hits"] + second["hits"]]
+        assert len(set(ids)) == 6
+        assert {hit["duplicates"] for hit in first["hits"] + second["hits"]} == {1}
+        assert len(api.get("/v1/search", size=10, collapse="stories")["hits"]) == 6
+        for path, params in (
+            ("/v1/search", {"person": SOMAN}),
+            ("/v1/stories", {}),
+            (f"/v1/stories/{api.id('wire')}", {}),
+        ):
+            problem = api.problem(path, 503, **params)
+            assert problem["title"] == "Index outdated", path
+            assert "newsagg repair --index" in problem["remedy"]
+    store.close()
