@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Render the demo's fictional news outlets from Markdown sources into static sites.
 
-There are two outlets, each with its own look: Marquee Daily (``articles/*.md``
-and ``templates/`` beside this script, rendered into ``site/``) and Reel News
-(``outlets/reel-news/``, rendered into ``site-reel-news/``). An :class:`Outlet`
+There are three outlets, each with its own look: Marquee Daily (``articles/*.md``
+and ``templates/`` beside this script, rendered into ``site/``), Reel News
+(``outlets/reel-news/``, rendered into ``site-reel-news/``) and Spotlight Express
+(``outlets/spotlight-express/``, rendered into ``site-spotlight-express/``), which runs
+agency copy. An :class:`Outlet`
 says where an outlet's sources, templates and output live and what differs
 between them; the rendering code is shared.
 
@@ -143,7 +145,23 @@ REEL_NEWS = Outlet(
     news_sitemap_path="sitemap-news.xml",
     people_property="mentions",
 )
-OUTLETS = (MARQUEE_DAILY, REEL_NEWS)
+SPOTLIGHT_EXPRESS = Outlet(
+    source="spotlight-express",
+    name="Spotlight Express",
+    tagline="Bollywood, TV and OTT news from Delhi",
+    description="Film, television, streaming and music news from Delhi, updated all day.",
+    root=HERE / "outlets" / "spotlight-express",
+    site_dir="site-spotlight-express",
+    sections=("Movies", "Television", "Streaming", "Music"),
+    section_colours=("#6a1b4d", "#1565c0", "#2e7d32", "#e65100"),
+    logo_colour="#3b0a45",
+    accent_colour="#e53935",
+    locale="en_IN",
+    rss_path="rss/latest.xml",
+    news_sitemap_path="sitemaps/news.xml",
+    people_property="mentions",
+)
+OUTLETS = (MARQUEE_DAILY, REEL_NEWS, SPOTLIGHT_EXPRESS)
 
 COMMENTERS = (
     "Priyanka S.",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from pathlib import Path
 
 import pytest
 
-from newsagg.cli.demo_site import PORTS_FILE, DemoSites
+from newsagg.cli.demo_site import OUTLETS, PORTS_FILE, DemoSites
 
 
 def test_a_second_start_serves_each_outlet_on_the_port_it_had(tmp_path: Path):
@@ -41,25 +42,27 @@ def test_a_damaged_ports_file_says_what_to_do(tmp_path: Path, damaged: str):
         DemoSites.kept_in(tmp_path)
 
 
-def two_free_ports() -> int:
-    """A port whose next one is free too (the second outlet takes it): any free port
-    alone made this test fail whenever its neighbour was in use."""
+def free_ports_in_a_row(count: int) -> int:
+    """A port whose next `count - 1` are free too (each further outlet takes the next):
+    any free port alone made this test fail whenever a neighbour was in use."""
     for _ in range(50):
-        with socket.socket() as first, socket.socket() as second:
+        with contextlib.ExitStack() as held:
+            first = held.enter_context(socket.socket())
             first.bind(("127.0.0.1", 0))
             port = first.getsockname()[1]
             try:
-                second.bind(("127.0.0.1", port + 1))
+                for offset in range(1, count):
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", port + offset))
             except OSError:
                 continue
             return port
-    raise AssertionError("no two consecutive free ports on 127.0.0.1")
+    raise AssertionError(f"no {count} consecutive free ports on 127.0.0.1")
 
 
 def test_ports_the_user_gives_win_and_are_kept(tmp_path: Path):
     (tmp_path / PORTS_FILE).write_text(json.dumps({"marquee-daily": 1, "reel-news": 2}))
-    first_port = two_free_ports()
+    first_port = free_ports_in_a_row(len(OUTLETS))
     sites = DemoSites.kept_in(tmp_path, first_port)
     sites.stop()
-    assert sites.ports == {"marquee-daily": first_port, "reel-news": first_port + 1}
+    assert sites.ports == {o.source: first_port + n for n, o in enumerate(OUTLETS)}
     assert json.loads((tmp_path / PORTS_FILE).read_text()) == sites.ports
