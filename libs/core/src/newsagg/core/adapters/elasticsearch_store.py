@@ -31,6 +31,7 @@ from newsagg.core.adapters.es_query import MATCH_ALL, QueryTranslator, filters
 from newsagg.core.adapters.shared_search import (
     FACET_FIELDS,
     MAX_FACET_VALUES,
+    MAX_STORY_PEOPLE,
     SNIPPET_CHARS,
     read_source_counts,
     read_source_stats,
@@ -74,8 +75,6 @@ COLLAPSE_KEYS = {Collapse.DUPLICATES: schema.DUPLICATE_KEY, Collapse.STORIES: sc
 GROUPS_PRECISION = 40_000
 """The cardinality aggregation's precision_threshold (its maximum): below it the number of
 groups is exact but for hash collisions, above it an estimate (HyperLogLog++)."""
-STORY_PEOPLE = 10
-"""Names a story summary lists: named by the most articles first, ties by name."""
 STORY_SOURCES = 1_000
 STORY_ORDER = [{"sort_date": "asc"}, {"crawled_at": "asc"}, {"id": "asc"}]
 """Time order within a story: published, else crawled; the earlier crawl on a tie."""
@@ -262,20 +261,22 @@ class ElasticsearchStore:
             for raw in self.walk(indices, body, BULK_CHUNK_DOCS)
         )
         written, failed = 0, []
-        for ok, item in helpers.streaming_bulk(
-            self.client,
-            actions,
-            chunk_size=BULK_CHUNK_DOCS,
-            raise_on_error=False,
-            max_retries=BULK_RETRIES,
-            initial_backoff=0.5,
-            retry_on_status=RETRY_STATUSES,
-        ):
-            result = next(iter(item.values()))
-            if ok:
-                written += 1
-            elif result.get("status") != 409:
-                failed.append(bulk_error_reason(result.get("error")))
+        with self.bulk_ingest():  # no refresh per second while every document is rewritten
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=BULK_CHUNK_DOCS,
+                max_chunk_bytes=BULK_CHUNK_BYTES,
+                raise_on_error=False,
+                max_retries=BULK_RETRIES,
+                initial_backoff=0.5,
+                retry_on_status=RETRY_STATUSES,
+            ):
+                result = next(iter(item.values()))
+                if ok:
+                    written += 1
+                elif result.get("status") != 409:
+                    failed.append(bulk_error_reason(result.get("error")))
         self.client.indices.refresh(index=indices)
         if failed:
             raise StoreUnavailable(f"group keys not written to {len(failed)}: {failed[0]}")
@@ -748,7 +749,7 @@ class ElasticsearchStore:
                 "people": {
                     "terms": {
                         "field": "people",
-                        "size": STORY_PEOPLE,
+                        "size": MAX_STORY_PEOPLE,
                         "order": [{"_count": "desc"}, {"_key": "asc"}],
                     }
                 },
