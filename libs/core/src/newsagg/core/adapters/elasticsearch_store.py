@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
@@ -76,6 +77,9 @@ GROUPS_PRECISION = 40_000
 """The cardinality aggregation's precision_threshold (its maximum): below it the number of
 groups is exact but for hash collisions, above it an estimate (HyperLogLog++)."""
 STORY_SOURCES = 1_000
+MAX_SCORED_BANDS = 1_024
+BANDS_PER_QUERY = 10_000
+"""Band keys per `terms` query: under the index's max_terms_count (65,536 by default)."""
 STORY_ORDER = [{"sort_date": "asc"}, {"crawled_at": "asc"}, {"id": "asc"}]
 """Time order within a story: published, else crawled; the earlier crawl on a tie."""
 SIMILAR_FIELDS = ["title_terms", "text_terms"]
@@ -667,26 +671,47 @@ class ElasticsearchStore:
         return [self._hit(raw, Sort.RELEVANCE) for raw in response["hits"]["hits"]]
 
     def near_duplicates(self, bands: Sequence[str], size: int = 100) -> list[Article]:
-        """Articles sharing any of these band keys, those sharing the most first (each band
-        scores 1, so the likeliest duplicates survive the cap), then by id."""
-        if not bands or size == 0:
+        """Articles sharing any of these band keys, at most `size`.
+
+        Up to MAX_SCORED_BANDS keys (one article's), each key is a clause scoring 1, so
+        those sharing the most come first and the likeliest copies survive the cap. More
+        keys (a whole batch's) would pass the node's clause limit (8,192 on the test node):
+        they go in `terms` queries of BANDS_PER_QUERY keys, unranked. More than a search
+        may return (RESULT_WINDOW) is read from a point in time."""
+        keys = list(dict.fromkeys(bands))
+        if not keys or size <= 0:
             return []
-        with unavailable_on_outage("find near-duplicate candidates"):
-            response = self.client.search(
-                index=self.read_alias,
-                query={
-                    "bool": {
-                        "should": [
-                            {"constant_score": {"filter": {"term": {"lsh_bands": band}}}}
-                            for band in dict.fromkeys(bands)
-                        ]
-                    }
-                },
-                sort=[{"_score": "desc"}, {"id": "asc"}],
-                size=size,
-                source_excludes=list(schema.TERMS_FIELDS),
-            )
-        return [schema.from_source(raw["_source"]) for raw in response["hits"]["hits"]]
+        if len(keys) <= MAX_SCORED_BANDS:
+            scored = [{"constant_score": {"filter": {"term": {"lsh_bands": key}}}} for key in keys]
+            queries: list[dict[str, Any]] = [{"bool": {"should": scored}}]
+        else:
+            queries = [
+                {"terms": {"lsh_bands": keys[start : start + BANDS_PER_QUERY]}}
+                for start in range(0, len(keys), BANDS_PER_QUERY)
+            ]
+        found: dict[str, Article] = {}
+        for query in queries:
+            body = {
+                "query": query,
+                "sort": [{"_score": "desc"}, {"id": "asc"}],
+                "source_excludes": list(schema.TERMS_FIELDS),
+            }
+            for raw in self._first(body, size - len(found), "find near-duplicate candidates"):
+                found.setdefault(raw["_id"], schema.from_source(raw["_source"]))
+            if len(found) >= size:
+                break
+        return list(found.values())[:size]
+
+    def _first(self, body: dict[str, Any], size: int, what: str) -> list[dict[str, Any]]:
+        """The first `size` raw hits of a search whose sort ends on the id: one request
+        within the result window, else pages of a point in time."""
+        if size <= schema.RESULT_WINDOW:
+            with unavailable_on_outage(what):
+                return list(
+                    self.client.search(index=self.read_alias, **body, size=size)["hits"]["hits"]
+                )
+        with closing(self.walk(self.read_alias, body, BULK_CHUNK_DOCS)) as pages:
+            return list(islice(pages, size))
 
     def story(self, story_id: str, size: int = 500) -> list[Hit]:
         """The story's articles oldest first (sort_date, then crawl time, then id)."""

@@ -39,6 +39,8 @@ must be its own group, so the key is the field's value, else the article's own i
 DERIVED_FIELDS = (*TERMS_FIELDS, "sort_date", *GROUP_KEYS)
 """Written by to_document, never read back into an Article."""
 
+RESULT_WINDOW = 10_000 + MAX_PAGE_SIZE
+"""from + size of one search: the API pages up to offset 10,000 with up to MAX_PAGE_SIZE hits."""
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _STORED_ONLY_KEYWORD = {"type": "keyword", "index": False, "doc_values": False}
 _TERMS = {"type": "text", "analyzer": "whitespace", "norms": True}
@@ -76,8 +78,7 @@ def index_settings_component(shards: int = 1, replicas: int = 1) -> dict[str, An
             "number_of_shards": shards,
             "number_of_replicas": replicas,
             "refresh_interval": "1s",
-            # The API pages up to offset 10,000 with up to MAX_PAGE_SIZE hits.
-            "max_result_window": 10_000 + MAX_PAGE_SIZE,
+            "max_result_window": RESULT_WINDOW,
         }
     }
 
