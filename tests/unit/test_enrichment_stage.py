@@ -321,3 +321,40 @@ def test_articles_enriched_by_another_method_version_are_not_candidates(store: T
     (copy,) = Enricher(store).enrich([COPY])
     assert copy.duplicate_group == copy.id
     assert copy.story_id == copy.id
+
+
+def test_a_copy_similar_to_two_groups_merges_them(store: TantivyStore):
+    paragraphs = AGENCY.strip().split("\n\n")
+    head = article(
+        "soman-head",
+        "\n\n".join(paragraphs[:3]),
+        title="Milind Soman sets off",
+        source="head",
+        published=WIRE.published_at,
+    )
+    tail = article(
+        "soman-tail",
+        "\n\n".join(paragraphs[3:]),
+        title="Push-ups for selfies on the road to Delhi",
+        source="tail",
+        published=WIRE.published_at + timedelta(hours=1),  # type: ignore[operator]
+    )
+    whole = article(
+        "soman-whole",
+        AGENCY,
+        title="Milind Soman's 1000 km ride",
+        source="whole",
+        published=WIRE.published_at + timedelta(hours=2),  # type: ignore[operator]
+    )
+    first, second = enrich_in_turn(store, head, tail)
+    assert first.duplicate_group != second.duplicate_group
+    merged = Enricher(store).enrich_batch([whole])
+    store.upsert([*merged.articles, *merged.repointed])
+    held = store.get_many([head.id, tail.id, whole.id])
+    assert {a.duplicate_group for a in held.values()} == {merged.articles[0].duplicate_group}
+    assert {a.id: a.duplicate_of for a in held.values()} == {
+        head.id: None,
+        tail.id: head.id,
+        whole.id: head.id,
+    }
+    assert len({a.story_id for a in held.values()}) == 1

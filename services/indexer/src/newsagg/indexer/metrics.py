@@ -74,7 +74,8 @@ ENRICHED = Counter(
     "newsagg_indexer_enriched",
     "Articles by what enrichment found: duplicate (a near-duplicate of an indexed article), "
     "story_joined / story_started (joined a story or started one), unchanged (re-delivered "
-    "unchanged: kept its group and story), repointed (stored copies whose original changed).",
+    "unchanged: kept its group and story), repointed (stored copies whose original or group "
+    "changed).",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -14,7 +14,8 @@ Rules, in the order they apply to one article:
   that candidate's group (`duplicate_group`, named by its first-indexed member) and story.
   Its `duplicate_of` is the group's original, the earliest published (ties: crawl); when
   it is earlier than that original it becomes the original, and the group's other members
-  are returned too, re-pointed at it, to be written with the batch.
+  are returned too, re-pointed at it, to be written with the batch. A copy similar to
+  members of two groups (a trimmed copy each, of different halves) merges them.
 - Story: the candidates are the store's articles in the window around its date that match
   any word of its title, lead and people; it joins the story of the most similar one
   (stories.cosine) above the threshold, else starts a story of its own id. A changed text
@@ -51,7 +52,7 @@ class EnrichmentSettings:
     cross-validation on the labelled set, bench/stories.py)."""
 
     story_window: timedelta = timedelta(hours=72)
-    duplicate_jaccard: float = 0.5
+    duplicate_jaccard: float = 0.4
     """Estimated Jaccard of the shingle sets at or above which two texts are copies."""
     duplicate_containment: float = 0.8
     """Estimated share of the smaller text found in the larger at or above which a
@@ -144,17 +145,10 @@ class Enricher:
             "duplicate_of": None,
             "story_id": None,
         }
-        copy = self._best_copy(article, print_, bands, batch)
-        if copy is not None:
+        matches = self._copies_of(article, print_, bands, batch)
+        if matches:
             result.duplicates += 1
-            group = copy.duplicate_group or copy.id
-            original = self._article(copy.duplicate_of or copy.id, batch) or copy
-            update["duplicate_group"] = group
-            update["story_id"] = original.story_id or copy.story_id
-            if _order(article) < _order(original):
-                self._repoint(group, article.id, original.story_id, batch)
-            else:
-                update["duplicate_of"] = original.id
+            update.update(self._join(article, matches, batch))
         if update["story_id"] is None and before is not None and _current(before):
             update["story_id"] = before.story_id  # a new revision stays in its story
         if update["story_id"] is None:
@@ -165,27 +159,54 @@ class Enricher:
             result.stories_joined += 1
         return article.model_copy(update=update)
 
-    def _best_copy(
+    def _copies_of(
         self, article: Article, print_: Fingerprint, bands: list[str], batch: _Batch
-    ) -> Article | None:
-        """The most similar verified near-duplicate among the candidates, if any."""
+    ) -> list[Article]:
+        """The verified near-duplicates among the candidates, the most similar first."""
         if not bands:
-            return None
+            return []
         candidates = {c.id: batch.latest.get(c.id, c) for c in batch.stored_sharing(bands)}
         for other_id in batch.sharing(bands):
             candidates[other_id] = batch.latest[other_id]
-        best: tuple[float, float, str] | None = None
-        chosen: Article | None = None
+        ranked: list[tuple[tuple[float, float, str], Article]] = []
         for candidate in candidates.values():
             if candidate.id == article.id or not _current(candidate) or not candidate.minhash:
                 continue
             other = Fingerprint.decode(candidate.minhash)
-            if other is None or not self._copies(print_, other):
-                continue
-            rank = (print_.jaccard(other), print_.containment(other), candidate.id)
-            if best is None or rank > best:
-                best, chosen = rank, candidate
-        return chosen
+            if other is not None and self._copies(print_, other):
+                rank = (print_.jaccard(other), print_.containment(other), candidate.id)
+                ranked.append((rank, candidate))
+        return [candidate for _, candidate in sorted(ranked, key=lambda r: r[0], reverse=True)]
+
+    def _join(self, article: Article, matches: list[Article], batch: _Batch) -> dict[str, object]:
+        """The article's group, original and story as a copy of `matches`.
+
+        It joins the group of the most similar match, and its original's story. A match in
+        another group (two copies that were not similar enough to each other, both similar
+        to this one) merges that group into it. The original is the earliest of the groups'
+        originals and the article; every member whose group, original or story changes is
+        re-written with the batch."""
+        best = matches[0]
+        group = best.duplicate_group or best.id
+        groups: dict[str, Article] = {}
+        for match in matches:
+            groups.setdefault(match.duplicate_group or match.id, match)
+        originals = {
+            name: self._article(member.duplicate_of or member.id, batch) or member
+            for name, member in groups.items()
+        }
+        story = originals[group].story_id or best.story_id
+        earliest = min([article, *originals.values()], key=_order)
+        for name, member in groups.items():
+            if name != group or earliest.id != originals[name].id:
+                story_of = originals[name].story_id or member.story_id
+                members = self._members(name, story_of, batch) - {article.id}
+                self._regroup(members, name, group, earliest.id, story, batch)
+        return {
+            "duplicate_group": group,
+            "duplicate_of": None if earliest.id == article.id else earliest.id,
+            "story_id": story,
+        }
 
     def _copies(self, first: Fingerprint, second: Fingerprint) -> bool:
         settings = self.settings
@@ -202,22 +223,42 @@ class Enricher:
             batch.latest.update(self.store.get_many([article_id]))
         return batch.latest.get(article_id)
 
-    def _repoint(self, group: str, original: str, story_id: str | None, batch: _Batch) -> None:
-        """Every other member of the group now names `original` as the original: members
-        are found in the group's story (a copy joins its original's story) and the batch."""
+    def _members(self, group: str, story_id: str | None, batch: _Batch) -> set[str]:
+        """The group's members: in the batch, and in the group's story (every copy joins its
+        original's story)."""
         members = {a.id for a in batch.latest.values() if a.duplicate_group == group}
         if story_id is not None:
             members.update(
                 hit.id for hit in self.store.story(story_id) if hit.duplicate_group == group
             )
-        members.discard(original)
         missing = [member for member in members if member not in batch.latest]
         if missing:
             batch.latest.update(self.store.get_many(missing))
+        return members
+
+    def _regroup(
+        self,
+        members: set[str],
+        former: str,
+        group: str,
+        original: str,
+        story: str | None,
+        batch: _Batch,
+    ) -> None:
+        """Members of group `former` now belong to `group`, name `original` and are in
+        `story`; the ones that change are kept for the write."""
         for member in members:
             held = batch.latest.get(member)
-            if held is not None and _current(held) and held.duplicate_group == group:
-                moved = held.model_copy(update={"duplicate_of": original})
+            if held is None or not _current(held) or held.duplicate_group != former:
+                continue
+            update: dict[str, object] = {
+                "duplicate_group": group,
+                "duplicate_of": None if member == original else original,
+            }
+            if story is not None:
+                update["story_id"] = story
+            moved = held.model_copy(update=update)
+            if moved != held:
                 batch.latest[member] = moved
                 batch.repointed[member] = moved
 
