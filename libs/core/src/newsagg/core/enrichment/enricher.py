@@ -60,7 +60,7 @@ class EnrichmentSettings:
     containment_min_ratio: float = 0.3
     story_similarity: float = 0.3
     """Cosine of title, lead and names at or above which an article joins a story."""
-    duplicate_candidates: int = 100
+    duplicate_candidates: int = 30
     story_candidates: int = 30
 
     @classmethod
