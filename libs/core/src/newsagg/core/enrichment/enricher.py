@@ -88,8 +88,8 @@ class Enricher:
         self._story_terms: OrderedDict[tuple[str, str], Counter[str]] = OrderedDict()
 
     def enrich(self, articles: Sequence[Article]) -> list[Article]:
-        """The articles enriched, in their order, then the stored copies whose original
-        changed: upsert the whole list."""
+        """The articles enriched, in their order, then the stored copies whose group or
+        original changed: upsert the whole list."""
         result = self.enrich_batch(articles)
         return [*result.articles, *result.repointed]
 
@@ -317,7 +317,8 @@ class Enricher:
 
 class _Batch:
     """What the batch knows: the stored versions of its ids and of the candidates it
-    read, updated by each article it enriches, and the members it re-pointed."""
+    read, updated by each article it enriches, and the members it re-grouped or
+    re-pointed."""
 
     def __init__(self, stored: dict[str, Article]) -> None:
         self.latest: dict[str, Article] = dict(stored)
