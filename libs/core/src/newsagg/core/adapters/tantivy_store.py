@@ -14,10 +14,13 @@ DataCorrupted instead of becoming a new empty index or failing mid-query.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import html
 import logging
+import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +71,8 @@ from tantivy import Occur, Order, Query
 
 log = logging.getLogger("newsagg.store")
 MATCHES = "_matches"
+SIMILAR_TERMS = 25
+"""Words of an article that make its more-like-this query (Elasticsearch's max_query_terms)."""
 """The aggregation beside the facets that counts the matches."""
 TIES_GUESS = 64
 """Articles of one second read at once (by id) when a date page's edge cuts through it."""
@@ -694,15 +699,33 @@ class TantivyStore:
         )
         return read_source_counts(searcher.aggregate(recent, source_counts_aggregation()))
 
+    def _like(self, searcher: tantivy.Searcher, article: Article) -> Query:
+        """The article's SIMILAR_TERMS most telling words (term frequency x idf), any of them.
+
+        tantivy's own more_like_this panics on an index with deleted documents (a term's
+        document frequency counts deleted ones, its document count does not: tantivy
+        PR #2964), and every revision or re-pointed copy deletes one; so the same choice is
+        made here with the frequency capped at the count.
+        """
+        counts = Counter(self._builder.tokens(f"{article.title}\n{article.text}"))
+        documents = max(searcher.num_docs, 1)
+        scored = []
+        for term, frequency in counts.items():
+            held = min(searcher.doc_freq("text", term), documents)
+            idf = math.log(1 + (documents - held + 0.5) / (held + 0.5))
+            scored.append((frequency * idf, term))
+        chosen = [term for _, term in heapq.nlargest(SIMILAR_TERMS, scored)]
+        return Query.boolean_query(
+            [(Occur.Should, Query.term_query(self._schema, "text", term)) for term in chosen]
+        )
+
     def similar(self, article_id: str, size: int = 10) -> list[Hit]:
         """More like this: the most telling words of the article's text, as a query."""
         searcher = self._searcher()
         found = searcher.search(Query.term_query(self._schema, "id", article_id), limit=1)
         if not found.hits:
             return []
-        like = Query.more_like_this_query(
-            found.hits[0][1], min_doc_frequency=1, min_term_frequency=1, max_query_terms=25
-        )
+        like = self._like(searcher, from_document(searcher.doc(found.hits[0][1])))
         found = []
         for score, address in searcher.search(like, limit=size + 1).hits:
             article = from_document(searcher.doc(address))
