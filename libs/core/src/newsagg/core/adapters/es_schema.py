@@ -9,7 +9,8 @@ tokenizer, lowercase, ASCII folding, English stemmer) and indexed as space-joine
 in `*_terms` fields with the built-in `whitespace` analyzer, because the Elasticsearch
 build we can fetch (the integ-test-zip) has no `english` analyzer, stemmer or
 asciifolding. The original `title` and `text` are indexed unstemmed (standard tokenizer +
-lowercase) for exact names, phrases and highlighting. docs/elasticsearch.md has the details.
+lowercase) for exact names, phrases and highlighting. Collapsing uses derived group keys
+(GROUP_KEYS), never the article's own fields. docs/elasticsearch.md has the details.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ DERIVED_FIELDS = (*TERMS_FIELDS, "sort_date", *GROUP_KEYS)
 
 RESULT_WINDOW = 10_000 + MAX_PAGE_SIZE
 """from + size of one search: the API pages up to offset 10,000 with up to MAX_PAGE_SIZE hits."""
+
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _STORED_ONLY_KEYWORD = {"type": "keyword", "index": False, "doc_values": False}
 _TERMS = {"type": "text", "analyzer": "whitespace", "norms": True}
