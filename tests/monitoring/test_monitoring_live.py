@@ -194,7 +194,7 @@ def test_a_stopped_source_makes_the_stale_source_alert_true(monitored: Monitored
     wait_until(lambda: prometheus.values(failed), 60, f"failed fetches of {STOPPED}", interval=1)
 
 
-def test_every_dashboard_query_returns_data(monitored: Monitored):
+def test_every_dashboard_query_returns_data(monitored: Monitored, manifest: dict):
     """Last: by now there are searches, 4xx answers, crawl errors, extraction failures and a
     dead letter, so every panel has something to show. Retries appear only when a store or
     bus fails (tests/monitoring/test_monitoring_store.py), and 5xx only when the API
@@ -203,7 +203,8 @@ def test_every_dashboard_query_returns_data(monitored: Monitored):
     search_traffic(monitored.pipeline)
     time.sleep(3)  # two scrapes after the traffic
     assert get_json(f"{monitored.pipeline.url}/healthz")[0] == 200
-    sources = "(marquee-daily|reel-news|bad-pages)"
+    names = {*manifest["outlets"], "bad-pages"}
+    sources = f"({'|'.join(sorted(names))})"
     # route templates, never raw paths: the page, its files, the API's routes
     routes = {s["metric"]["route"] for s in prometheus.query("newsagg_api_requests_total")}
     assert {"/", "static", "/v1/search", "/v1/articles/{article_id}"} <= routes, routes
@@ -211,7 +212,7 @@ def test_every_dashboard_query_returns_data(monitored: Monitored):
     offered = {
         s["metric"]["source"] for s in prometheus.query("newsagg_crawler_poll_interval_seconds")
     }
-    assert offered == {"marquee-daily", "reel-news", "bad-pages"}
+    assert offered == names
     empty_when_healthy = {
         "Indexer retries per second",
     }
