@@ -1,6 +1,7 @@
 """Near-duplicates, stories and people on the demo's labelled set, and what enrichment costs.
 
 .venv/bin/python bench/stories.py [--quick] [--docs 4000] [--batch 200] [--enrich-batch 8]
+    [--pages 600] [--rounds 2] [--copy-share 0.2]
 
 Quality. The demo's pages (deploy/demo-site, both outlets) are extracted by the crawler's
 `extract_article`, crawled five minutes after publication, and enriched in crawl order by
@@ -28,7 +29,23 @@ starts, published to an embedded bus): the indexer (`Indexer.process`, batches o
 polled from the bus: decode, revise, enrich, upsert, commit) into a fresh embedded store
 without and then with the enricher; docs/s over wall time and per CPU-second. The memory of
 the near-duplicate data: the index directory's bytes with and without enrichment, and the
-raw bytes of the MinHash signatures and LSH band keys, per 100k articles.
+raw bytes of the MinHash signatures and LSH band keys, per 100k articles. That corpus draws
+overlapping windows of a few hundred real bodies, so most of its articles come out as copies
+(the figure is in the results: "duplicates found").
+
+End to end, what the issue's target is about: the real `newsagg crawl --once` and `newsagg
+index` (embedded defaults: SQLite bus, tantivy index, the indexer's own batching) side by
+side on a local site served by nginx (bench/crawl_site.py), NEWSAGG_ENRICH false and true,
+same site, same run, in ABBA order (--rounds). pages/s is published pages over the time from
+the crawl's start to the indexer's log line of the batch that made the last of them
+searchable (logged after the store's commit); the indexer's CPU ms per article over the same
+time. Two sites of --pages pages each:
+- bench/crawl_site.py's as it is: the 121 benchmark pages copied round robin under distinct
+  URLs, so all but 121 pages are exact copies of another;
+- the same hosts, feeds and sitemaps with every page rewritten as a distinct article whose
+  paragraphs are windows of different real bodies, and --copy-share of them agency copies
+  of another source's page (a standfirst added, the last paragraph trimmed).
+--quick: 60 pages, one run of each mode.
 """
 
 from __future__ import annotations
@@ -37,25 +54,34 @@ import argparse
 import gc
 import itertools
 import json
+import os
 import random
+import re
 import shutil
+import signal
 import statistics
+import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from xml.sax.saxutils import escape
 
-from _measure import self_cpu
+from _measure import TreeSampler, run_measured, self_cpu
 from _report import report, target
-from corpus import generated_articles
+from corpus import _Vocabulary, benchmark_pages, generated_articles
+from crawl import _PASS_LINE, NEWSAGG, NEWSAGG_MODULES, precompile
+from crawl_site import Site, SitePage, build_site, originals, serve
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article
 from newsagg.core.enrichment import Enricher, EnrichmentSettings
 from newsagg.core.ports import ARTICLES_TOPIC
+from newsagg.core.search import SearchQuery
 from newsagg.crawler.extraction import extract_article
 from newsagg.indexer.worker import Indexer
 
@@ -75,6 +101,9 @@ QUICK_GRID = {
     "story_similarity": (0.2, 0.3),
 }
 Pair = frozenset[str]
+_INDEXED = re.compile(r"indexed (\d+) articles")
+PIPELINE_MODULES = ["newsagg.indexer.service", "newsagg.core.enrichment"]
+"""Besides the crawl's: the indexer's folders (precompile covers each module's folder)."""
 
 
 @dataclass(frozen=True)
@@ -399,6 +428,222 @@ def cost(docs: int, batch: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return [without, with_], memory
 
 
+# ----------------------------------------------------------------------------- end to end
+
+
+def realistic_site(root: Path, n: int, copy_share: float, now: datetime) -> tuple[Site, int]:
+    """bench/crawl_site.py's site (hosts, feeds, sitemaps, nginx) whose pages are rewritten
+    as distinct articles: paragraphs that are windows of different real bodies, so that
+    two pages share text only where two windows of one body overlap; a `copy_share` of
+    the pages are agency copies of another page on another source (own headline, a
+    standfirst added, the last paragraph trimmed). Returns the site and its copies."""
+    site = build_site(root, n, now=now)
+    vocabulary = _Vocabulary(benchmark_pages())
+    rng = random.Random(SEED)
+    bodies = len(vocabulary.body_starts)
+    texts: list[list[str]] = []
+    copies = 0
+    for number, page in enumerate(site.pages):
+        others = [
+            k for k in range(max(0, number - 50), number) if site.pages[k].source != page.source
+        ]
+        if others and rng.random() < copy_share:
+            paragraphs = texts[rng.choice(others)]
+            standfirst = vocabulary.window(rng.randrange(len(vocabulary.offsets) - 40), 25)
+            paragraphs = [standfirst, *paragraphs[: max(2, len(paragraphs) - 1)]]
+            copies += 1
+        else:
+            paragraphs = []
+            for _ in range(rng.randint(3, 7)):
+                body = rng.randrange(bodies)
+                length = rng.randint(30, 110)
+                start, end = int(vocabulary.body_starts[body]), int(vocabulary.body_ends[body])
+                paragraphs.append(
+                    vocabulary.window(start + rng.randrange(max(1, end - start - length)), length)
+                )
+        texts.append(paragraphs)
+        title = vocabulary.titles[rng.randrange(len(vocabulary.titles))]
+        page.path.write_text(
+            _page_html(page, title, paragraphs, now - timedelta(minutes=number), site), "utf-8"
+        )
+    return site, copies
+
+
+def _page_html(
+    page: SitePage, title: str, paragraphs: Sequence[str], published: datetime, site: Site
+) -> str:
+    """A news page with its chrome: navigation, JSON-LD, byline, a most-read list, footer."""
+    home = site.sources[page.source]
+    meta = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": title,
+            "datePublished": published.isoformat(),
+            "author": {"@type": "Person", "name": "Staff Reporter"},
+            "publisher": {"@type": "Organization", "name": page.source},
+        }
+    )
+    sections = "".join(
+        f'<li><a href="{home}{name}/">{name.title()}</a></li>'
+        for name in ("news", "business", "sport", "culture", "opinion")
+    )
+    body = "".join(f"<p>{escape(text)}</p>" for text in paragraphs)
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)} | {page.source}</title>"
+        f'<meta property="og:title" content="{escape(title)}">'
+        f'<meta property="og:type" content="article">'
+        f'<meta property="article:published_time" content="{published.isoformat()}">'
+        f'<link rel="canonical" href="{page.url}">'
+        f'<script type="application/ld+json">{meta}</script></head><body>'
+        f'<header><a href="{home}">{page.source}</a><nav><ul>{sections}</ul></nav></header>'
+        f"<main><article><h1>{escape(title)}</h1>"
+        f'<p class="byline">By Staff Reporter, {published:%d %B %Y %H:%M}</p>{body}</article>'
+        f'<aside><h2>Most read</h2><ul><li><a href="{home}">Front page</a></li></ul></aside>'
+        f"</main><footer><p>&copy; {page.source}. About us. Contact. Terms.</p></footer>"
+        "</body></html>"
+    )
+
+
+def _indexer_log(
+    stream: IO[bytes], indexed: list[tuple[float, int]], ready: threading.Event
+) -> None:
+    """Read the indexer's JSON log: when it is ready, and (time, total) at each batch."""
+    total = 0
+    for raw in stream:
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        message = str(entry.get("msg", ""))
+        if message.startswith("indexing "):
+            ready.set()
+        elif found := _INDEXED.match(message):
+            total += int(found.group(1))
+            indexed.append((datetime.fromisoformat(entry["ts"]).timestamp(), total))
+
+
+def pipeline_run(site: Site, data: Path, enrich: bool) -> dict[str, Any]:
+    """`newsagg crawl --once` and `newsagg index` side by side on a fresh embedded data dir
+    (bus, index): pages/s from the crawl's start to the indexer's log of the batch that
+    made the last published article searchable (it logs after the store's commit), and
+    the indexer's CPU over that time (the idle polling between bursts included)."""
+    data.mkdir(parents=True)
+    (data / "sources.yaml").write_text(site.sources_yaml())
+    env = {
+        **os.environ,
+        "NEWSAGG_DATA_DIR": str(data),
+        "NEWSAGG_SOURCES": str(data / "sources.yaml"),
+        "NEWSAGG_ENRICH": "true" if enrich else "false",
+        "NEWSAGG_LOG_FORMAT": "json",
+        "NEWSAGG_LOG_LEVEL": "INFO",
+        "NEWSAGG_CRAWLER_METRICS_PORT": "0",
+        "NEWSAGG_INDEXER_METRICS_PORT": "0",
+    }
+    indexed: list[tuple[float, int]] = []
+    ready = threading.Event()
+    indexer = subprocess.Popen(
+        [str(NEWSAGG), "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert indexer.stderr is not None
+    reader = threading.Thread(target=_indexer_log, args=(indexer.stderr, indexed, ready))
+    reader.start()
+    try:
+        with TreeSampler(indexer.pid) as sampler:
+            if not ready.wait(120):
+                raise RuntimeError("the indexer did not start")
+            cpu_before, started = sampler.result()[0], time.time()
+            with (data / "crawl.log").open("wb") as log:
+                crawl = run_measured(
+                    [str(NEWSAGG), "crawl", "--once"], env=env, timeout=900, stderr=log
+                )
+            text = (data / "crawl.log").read_text(errors="replace")
+            if crawl.returncode != 0:
+                raise RuntimeError(f"newsagg crawl failed ({crawl.returncode}):\n{text[-3000:]}")
+            published = sum(int(n) for n in _PASS_LINE.findall(text))
+            deadline = time.monotonic() + 600
+            while not indexed or indexed[-1][1] < published:
+                if time.monotonic() > deadline or indexer.poll() is not None:
+                    raise RuntimeError(f"indexed {indexed[-1:]} of {published} published")
+                time.sleep(0.05)
+            cpu = sampler.result()[0] - cpu_before
+    finally:
+        indexer.send_signal(signal.SIGTERM)
+        indexer.wait(timeout=60)
+        reader.join()
+    wall = next(ts for ts, total in indexed if total >= published) - started
+    store = TantivyStore(data / "index", writable=False)
+    try:
+        stored = list(store.scan(SearchQuery()))
+    finally:
+        store.close()
+    return {
+        "indexer": "with enrichment" if enrich else "without enrichment",
+        "pages": published,
+        "searchable": len(stored),
+        "wall s": round(wall, 2),
+        "pages/s": round(published / wall, 2),
+        "crawl s": round(crawl.wall_s, 2),
+        "crawl CPU ms per page": round(1000 * crawl.cpu_s / published, 1),
+        "indexer CPU ms per article": round(1000 * cpu / published, 2),
+        "copies found": sum(1 for a in stored if a.duplicate_of),
+    }
+
+
+def end_to_end(
+    pages: int, rounds: int, copy_share: float
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Both sites, each crawled and indexed without and with enrichment in turn (ABBA
+    rounds: a drift of the machine's load weighs on both alike)."""
+    precompile(NEWSAGG.parent / "python", [*NEWSAGG_MODULES, *PIPELINE_MODULES])
+    order = [False, True, True, False] * (rounds // 2) + [False, True] * (rounds % 2)
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="newsagg-bench-stories-") as temp:
+        work = Path(temp)
+        work.chmod(0o755)  # nginx's workers run as another user when nginx starts as root
+        now = datetime.now(UTC)
+        copies_site = build_site(work / "copies", pages, now=now)
+        mixed_site, mixed_copies = realistic_site(work / "mixed", pages, copy_share, now)
+        variants = [
+            (
+                "benchmark pages copied round robin",
+                copies_site,
+                pages - min(pages, len(originals())),
+            ),
+            (f"distinct mixed texts, {copy_share:.0%} agency copies", mixed_site, mixed_copies),
+        ]
+        for name, site, copies in variants:
+            runs = []
+            with serve(site):
+                for number, enrich in enumerate(order):
+                    run = pipeline_run(site, work / f"{site.root.name}-{number}", enrich)
+                    runs.append(run)
+                    rows.append({"corpus": name, "copies made": copies, **run})
+                    print(rows[-1], flush=True)
+            mean = {
+                enrich: {
+                    key: statistics.mean(r[key] for r in runs if (r["indexer"] == label))
+                    for key in ("pages/s", "indexer CPU ms per article")
+                }
+                for enrich, label in ((False, "without enrichment"), (True, "with enrichment"))
+            }
+            summary[name] = {
+                "copy share": round(copies / pages, 3),
+                "pages/s without": round(mean[False]["pages/s"], 2),
+                "pages/s with": round(mean[True]["pages/s"], 2),
+                "slower end to end": round(1 - mean[True]["pages/s"] / mean[False]["pages/s"], 4),
+                "indexer CPU ms per article without": round(
+                    mean[False]["indexer CPU ms per article"], 2
+                ),
+                "indexer CPU ms per article with": round(
+                    mean[True]["indexer CPU ms per article"], 2
+                ),
+            }
+    return rows, summary
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -422,6 +667,13 @@ def main() -> None:
     parser.add_argument(
         "--enrich-batch", type=int, default=8, help="articles per batch on the labelled set"
     )
+    parser.add_argument("--pages", type=int, help="pages of each end-to-end site (default 600)")
+    parser.add_argument(
+        "--rounds", type=int, help="end-to-end runs of each mode per site (default 2, ABBA)"
+    )
+    parser.add_argument(
+        "--copy-share", type=float, default=0.2, help="agency copies on the mixed-text site"
+    )
     args = parser.parse_args()
     docs = 400 if args.quick else args.docs
     items = labelled_set()
@@ -436,31 +688,66 @@ def main() -> None:
         figure("people (article, name)", people),
     ]
     runs, memory = cost(docs, args.batch)
+    pipeline, pipelines = end_to_end(
+        args.pages or (60 if args.quick else 600),
+        args.rounds or (1 if args.quick else 2),
+        args.copy_share,
+    )
     slower = round(1 - runs[1]["docs/s"] / runs[0]["docs/s"], 4)
     slower_cpu = round(1 - runs[1]["docs per CPU-s"] / runs[0]["docs per CPU-s"], 4)
-    targets = [
-        target("duplicates precision (CV)", dup.precision, ">= 0.99"),
-        target("duplicates recall (CV)", dup.recall, ">= 0.95"),
-        target("stories F1 (CV)", story.f1, ">= 0.9"),
-        target("duplicates precision (copies in every order)", in_any_order.precision, ">= 0.99"),
-        target("duplicates recall (copies in every order)", in_any_order.recall, ">= 0.95"),
-        target("people precision", people.precision, ""),
-        target("people recall", people.recall, ""),
-        target(
-            "indexer slower with enrichment (wall)",
-            slower,
-            "< 0.2",
-            newsagg=f"{runs[1]['docs/s']:,.0f} docs/s",
-            peer=f"{runs[0]['docs/s']:,.0f} docs/s",
-            ratio=False,
-        ),
-        target("indexer slower with enrichment (CPU)", slower_cpu, "", ratio=False),
-        target(
-            "near-duplicate data MB per 100k articles (index with - without)",
-            round(memory["index MB per 100k, with"] - memory["index MB per 100k, without"], 1),
-            "",
-        ),
-    ]
+    targets = (
+        [
+            target(
+                f"pipeline slower with enrichment, end to end ({name}; copy share"
+                f" {found_e2e['copy share']})",
+                found_e2e["slower end to end"],
+                "< 0.2",
+                newsagg=f"{found_e2e['pages/s with']} pages/s",
+                peer=f"{found_e2e['pages/s without']} pages/s",
+                ratio=False,
+            )
+            for name, found_e2e in pipelines.items()
+        ]
+        + [
+            target(
+                f"indexer CPU ms per article with / without enrichment ({name})",
+                round(
+                    found_e2e["indexer CPU ms per article with"]
+                    / found_e2e["indexer CPU ms per article without"],
+                    2,
+                ),
+                "",
+                newsagg=f"{found_e2e['indexer CPU ms per article with']} ms",
+                peer=f"{found_e2e['indexer CPU ms per article without']} ms",
+            )
+            for name, found_e2e in pipelines.items()
+        ]
+        + [
+            target("duplicates precision (CV)", dup.precision, ">= 0.99"),
+            target("duplicates recall (CV)", dup.recall, ">= 0.95"),
+            target("stories F1 (CV)", story.f1, ">= 0.9"),
+            target(
+                "duplicates precision (copies in every order)", in_any_order.precision, ">= 0.99"
+            ),
+            target("duplicates recall (copies in every order)", in_any_order.recall, ">= 0.95"),
+            target("people precision", people.precision, ""),
+            target("people recall", people.recall, ""),
+            target(
+                "indexer alone slower with enrichment (wall; generated corpus, mostly copies)",
+                slower,
+                "< 0.2",
+                newsagg=f"{runs[1]['docs/s']:,.0f} docs/s",
+                peer=f"{runs[0]['docs/s']:,.0f} docs/s",
+                ratio=False,
+            ),
+            target("indexer alone slower with enrichment (CPU)", slower_cpu, "", ratio=False),
+            target(
+                "near-duplicate data MB per 100k articles (index with - without)",
+                round(memory["index MB per 100k, with"] - memory["index MB per 100k, without"], 1),
+                "",
+            ),
+        ]
+    )
     params = {
         "articles": len(items),
         "true pairs": found["true pairs"],
@@ -476,6 +763,8 @@ def main() -> None:
         "cost batch": args.batch,
         "cost runs": runs,
         "memory": memory,
+        "end to end": pipelines,
+        "end-to-end runs": pipeline,
         "quick": args.quick,
     }
     report("stories", rows, params, targets)
