@@ -128,6 +128,7 @@ class Enricher:
         if bands:
             size = self.settings.duplicate_candidates * len(batch.prints)
             batch.stored = self.store.near_duplicates(bands, size=size)
+            batch.held.update((a.id, a) for a in batch.stored)
 
     def _enrich_one(
         self, article: Article, before: Article | None, batch: _Batch, result: Enrichment
@@ -220,7 +221,7 @@ class Enricher:
     def _article(self, article_id: str, batch: _Batch) -> Article | None:
         """An article of the batch or the store, newest known version."""
         if article_id not in batch.latest:
-            batch.latest.update(self.store.get_many([article_id]))
+            batch.latest.update(batch.read(self.store, [article_id]))
         return batch.latest.get(article_id)
 
     def _members(self, group: str, story_id: str | None, batch: _Batch) -> set[str]:
@@ -228,12 +229,10 @@ class Enricher:
         original's story)."""
         members = {a.id for a in batch.latest.values() if a.duplicate_group == group}
         if story_id is not None:
-            members.update(
-                hit.id for hit in self.store.story(story_id) if hit.duplicate_group == group
-            )
+            members.update(i for i, name in batch.story(self.store, story_id) if name == group)
         missing = [member for member in members if member not in batch.latest]
         if missing:
-            batch.latest.update(self.store.get_many(missing))
+            batch.latest.update(batch.read(self.store, missing))
         return members
 
     def _regroup(
@@ -281,7 +280,7 @@ class Enricher:
             ids = [hit.id for hit in page.hits if hit.id != article.id]
             held = {i: batch.latest.get(i) for i in ids}
             missing = [i for i, a in held.items() if a is None]
-            fetched = self.store.get_many(missing) if missing else {}
+            fetched = batch.read(self.store, missing) if missing else {}
             candidates = {i: held[i] or fetched[i] for i in ids if held[i] or i in fetched}
         for other in batch.latest.values():
             if abs(_moment(other) - moment) <= window:
@@ -318,7 +317,12 @@ class Enricher:
 class _Batch:
     """What the batch knows: the stored versions of its ids and of the candidates it
     read, updated by each article it enriches, and the members it re-grouped or
-    re-pointed."""
+    re-pointed.
+
+    What it read from the store is kept for the rest of the batch (`held`, `read`,
+    `story`): the store does not change while a batch is enriched (its writes come after),
+    and the copies of one text in a batch read the same originals and re-group the same
+    group again and again, one round trip each otherwise."""
 
     def __init__(self, stored: dict[str, Article]) -> None:
         self.latest: dict[str, Article] = dict(stored)
@@ -327,8 +331,29 @@ class _Batch:
         """Fingerprint and band keys by content hash."""
         self.stored: list[Article] = []
         """The store's near-duplicate candidates of the whole batch."""
+        self.held: dict[str, Article] = {}
+        """The store's versions read during the batch, by id: the near-duplicate candidates
+        and what `read` fetched. An article enters `latest` (and so the story candidates)
+        only when the enrichment asks for it, as it would reading the store then."""
+        self._absent: set[str] = set()
+        self._stories: dict[str, list[tuple[str, str | None]]] = {}
         self._bands: dict[str, set[str]] = {}
         self._stored_bands: dict[str, list[Article]] | None = None
+
+    def read(self, store: SearchStore, ids: Sequence[str]) -> dict[str, Article]:
+        """The store's versions of these ids, each read from the store once a batch."""
+        unread = [i for i in dict.fromkeys(ids) if i not in self.held and i not in self._absent]
+        if unread:
+            found = store.get_many(unread)
+            self.held.update(found)
+            self._absent.update(i for i in unread if i not in found)
+        return {i: self.held[i] for i in ids if i in self.held}
+
+    def story(self, store: SearchStore, story_id: str) -> list[tuple[str, str | None]]:
+        """(id, stored duplicate_group) of the story's stored articles, read once a batch."""
+        if story_id not in self._stories:
+            self._stories[story_id] = [(h.id, h.duplicate_group) for h in store.story(story_id)]
+        return self._stories[story_id]
 
     def add(self, article: Article) -> None:
         held = self.latest.get(article.id)
