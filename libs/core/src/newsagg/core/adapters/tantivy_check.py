@@ -79,12 +79,12 @@ class IndexCheck:
             file = self.path / name
             try:
                 stat = file.stat()
+                seen = (stat.st_size, stat.st_mtime_ns)
+                if self._whole.get(name) != seen:
+                    verify_footer(file)
+                    self._whole[name] = seen
             except FileNotFoundError:
                 continue  # merged away since the listing: the next check reads the new meta
-            seen = (stat.st_size, stat.st_mtime_ns)
-            if self._whole.get(name) != seen:
-                verify_footer(file)
-                self._whole[name] = seen
 
     def _live_files(self) -> list[str]:
         """The files of the segments meta.json names (and their current delete files)."""
