@@ -102,7 +102,9 @@ def vocabulary() -> tuple[str, str, str]:
 
 
 def search_path(params: dict[str, Any]) -> str:
-    return "/v1/search?" + urlencode(params, doseq=True)
+    """The API path of the store call it is compared with: uncollapsed, as the store's
+    SearchQuery is by default (the API folds copies unless told `collapse=none`)."""
+    return "/v1/search?" + urlencode({**params, "collapse": "none"}, doseq=True)
 
 
 def editor_kinds(store: TantivyStore, depth: int) -> list[Kind]:
