@@ -90,7 +90,7 @@ from newsagg.core.search import SearchQuery
 from newsagg.crawler.extraction import extract_article
 from newsagg.indexer.worker import Indexer
 
-from newsagg.cli.demo_site import DEMO_DIR, MANIFEST_PATH
+from newsagg.cli.demo_site import DEMO_DIR, MANIFEST_PATH, page_text
 
 FOLDS = 5
 SEED = 18
@@ -128,10 +128,9 @@ def labelled_set() -> list[Labelled]:
     for entry in manifest["articles"]:
         outlet = manifest["outlets"][entry["source"]]
         base = f"https://{entry['source']}.demo.test"
-        page = (DEMO_DIR / outlet["site_dir"] / entry["path"]).read_text(encoding="utf-8")
         published = datetime.fromisoformat(entry["published_at"])
         article = extract_article(
-            page.replace(manifest["base_url_placeholder"], base),
+            page_text(DEMO_DIR / outlet["site_dir"], entry["path"], base),
             url=f"{base}/{entry['path']}",
             source=entry["source"],
             crawled_at=published + CRAWL_DELAY,

@@ -11,7 +11,7 @@ from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.article import Article
 from newsagg.crawler.extraction import extract_article
 
-from newsagg.cli.demo_site import MANIFEST_PATH, OUTLETS
+from newsagg.cli.demo_site import MANIFEST_PATH, OUTLETS, page_text
 
 MANIFEST = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
 
@@ -32,7 +32,7 @@ def _extracted() -> tuple[Article, ...]:
         base = f"https://{outlet.source}.demo.test"
         articles += [
             extract_article(
-                page.read_text(encoding="utf-8").replace("__BASE_URL__", base),
+                page_text(outlet.site_dir, f"articles/{page.name}", base),
                 url=f"{base}/articles/{page.name}",
                 source=outlet.source,
                 crawled_at=crawled,

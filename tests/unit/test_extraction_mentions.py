@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from newsagg.crawler.extraction import extract_article
 
-from newsagg.cli.demo_site import DEMO_DIR, MANIFEST_PATH
+from newsagg.cli.demo_site import DEMO_DIR, MANIFEST_PATH, page_text
 
 CRAWLED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -105,10 +105,8 @@ def test_demo_pages_yield_the_people_their_json_ld_states():
     assert stated, "the demo states people in JSON-LD"
     for entry in stated:
         site = DEMO_DIR / manifest["outlets"][entry["source"]]["site_dir"]
-        html = (site / entry["path"]).read_text(encoding="utf-8")
-        html = html.replace(manifest["base_url_placeholder"], "http://127.0.0.1:8000")
         article = extract_article(
-            html,
+            page_text(site, entry["path"], "http://127.0.0.1:8000"),
             url=f"http://127.0.0.1:8000/{entry['path']}",
             source=entry["source"],
             crawled_at=CRAWLED,

@@ -44,6 +44,12 @@ class Outlet:
     sitemap: str
 
 
+def page_text(site_dir: Path, path: str, base_url: str) -> str:
+    """A demo page as the server sends it from `base_url`: what tests and benches extract
+    without serving it."""
+    return (site_dir / path).read_bytes().replace(PLACEHOLDER, base_url.encode()).decode()
+
+
 def read_outlets(manifest_path: Path = MANIFEST_PATH) -> tuple[Outlet, ...]:
     """The outlets the manifest lists, in its order (the first has the crawler's bad inputs)."""
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
