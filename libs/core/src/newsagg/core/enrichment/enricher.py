@@ -18,7 +18,7 @@ Rules, in the order they apply to one article:
   members of two groups (a trimmed copy each, of different halves) merges them.
 - Story: the candidates are the store's articles in the window around its date that match
   any word of its title, lead and people; it joins the story of the most similar one
-  (stories.cosine) above the threshold, else starts a story of its own id. A changed text
+  (stories.similarities) above the threshold, else starts a story of its own id. A changed text
   (a new revision) keeps the story it had.
 Only candidates enriched by this version count: after a method change, a replay of the
 log re-enriches articles in their order and earlier results are not mixed in.
@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from newsagg.core.article import Article
 from newsagg.core.enrichment.minhash import Fingerprint, fingerprint
 from newsagg.core.enrichment.people import people_in
-from newsagg.core.enrichment.stories import cosine, idf, query_of, story_terms
+from newsagg.core.enrichment.stories import idf, query_of, similarities, story_terms
 from newsagg.core.ports import SearchStore
 from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
@@ -296,8 +296,8 @@ class Enricher:
         others = [self._terms(candidate) for candidate in scored]
         weights = idf([terms, *others])
         best, story = max(
-            (cosine(terms, other, weights), candidate.story_id or candidate.id)
-            for other, candidate in zip(others, scored, strict=True)
+            (score, candidate.story_id or candidate.id)
+            for score, candidate in zip(similarities(terms, others, weights), scored, strict=True)
         )
         return story if best >= self.settings.story_similarity else article.id
 

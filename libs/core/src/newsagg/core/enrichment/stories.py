@@ -98,13 +98,26 @@ def idf(documents: Sequence[Counter[str]]) -> dict[str, float]:
     return {term: math.log(total / (count + 0.5)) for term, count in frequency.items()}
 
 
+def similarities(
+    first: Counter[str], others: Sequence[Counter[str]], weights: dict[str, float]
+) -> list[float]:
+    """Cosine similarity of one article's term counts to each candidate's, under the
+    weights (log-scaled counts); the article's own vector is made once, not per candidate."""
+    a = _vector(first, weights)
+    norm_a = math.sqrt(sum(v * v for v in a.values()))
+    scores = []
+    for other in others:
+        b = _vector(other, weights)
+        dot = sum(value * b.get(term, 0.0) for term, value in a.items())
+        norm = norm_a * math.sqrt(sum(v * v for v in b.values()))
+        scores.append(dot / norm if norm else 0.0)
+    return scores
+
+
 def cosine(first: Counter[str], second: Counter[str], weights: dict[str, float]) -> float:
-    """Cosine similarity of two term counts under the weights (log-scaled counts)."""
+    """Cosine similarity of two term counts under the weights."""
+    return similarities(first, [second], weights)[0]
 
-    def vector(terms: Counter[str]) -> dict[str, float]:
-        return {t: (1 + math.log(n)) * weights.get(t, 0.0) for t, n in terms.items()}
 
-    a, b = vector(first), vector(second)
-    dot = sum(value * b.get(term, 0.0) for term, value in a.items())
-    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
-    return dot / norm if norm else 0.0
+def _vector(terms: Counter[str], weights: dict[str, float]) -> dict[str, float]:
+    return {t: (1 + math.log(n)) * weights.get(t, 0.0) for t, n in terms.items()}
