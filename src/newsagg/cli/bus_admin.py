@@ -18,19 +18,15 @@ import sys
 from datetime import datetime
 
 from newsagg.core.adapters import open_bus, open_store
-from newsagg.core.article import Article
+from newsagg.core.enrichment import mark_for_enrichment
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
     BusUnavailable,
     GroupActive,
     IndexOutdated,
-    SearchStore,
     StoreUnavailable,
 )
-from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
-
-MARK_BATCH = 500
 
 
 def replay(settings: Settings, since: datetime | None, re_enrich: bool = False) -> int:
@@ -66,20 +62,3 @@ def replay(settings: Settings, since: datetime | None, re_enrich: bool = False) 
             return 1
         print(f"{marked} articles will be enriched again as their messages are indexed.")
     return 0
-
-
-def mark_for_enrichment(store: SearchStore) -> int:
-    """Set every enriched article's `enrichment` to 0 (never enriched): the replayed
-    messages are then enriched again, and until then no article is a candidate. Returns
-    how many were marked."""
-    marked = 0
-    batch: list[Article] = []
-    for article in store.scan(SearchQuery(), page_size=MARK_BATCH):
-        if article.enrichment:
-            batch.append(article.model_copy(update={"enrichment": 0}))
-        if len(batch) == MARK_BATCH:
-            marked += store.upsert(batch).written
-            batch: list[Article] = []
-    if batch:
-        marked += store.upsert(batch).written
-    return marked

@@ -6,7 +6,15 @@ from newsagg.core.enrichment.enricher import (
     Enricher,
     Enrichment,
     EnrichmentSettings,
+    mark_for_enrichment,
 )
 from newsagg.core.enrichment.people import people_in
 
-__all__ = ["ENRICHMENT_VERSION", "Enricher", "Enrichment", "EnrichmentSettings", "people_in"]
+__all__ = [
+    "ENRICHMENT_VERSION",
+    "Enricher",
+    "Enrichment",
+    "EnrichmentSettings",
+    "mark_for_enrichment",
+    "people_in",
+]

@@ -411,3 +411,20 @@ def _moment(article: Article) -> datetime:
 def _order(article: Article) -> tuple[datetime, datetime, str]:
     """Which copy is the original: the earliest published, ties by crawl, then id."""
     return (_moment(article), article.crawled_at, article.id)
+
+
+def mark_for_enrichment(store: SearchStore, page_size: int = 500) -> int:
+    """Set every enriched article's `enrichment` to 0 (never enriched), for `newsagg replay
+    --re-enrich`: the replayed messages are then enriched again, and until then no article
+    is a candidate. Returns how many were marked."""
+    marked = 0
+    batch: list[Article] = []
+    for article in store.scan(SearchQuery(), page_size=page_size):
+        if article.enrichment:
+            batch.append(article.model_copy(update={"enrichment": 0}))
+        if len(batch) == page_size:
+            marked += store.upsert(batch).written
+            batch = []
+    if batch:
+        marked += store.upsert(batch).written
+    return marked
