@@ -114,10 +114,5 @@ def similarities(
     return scores
 
 
-def cosine(first: Counter[str], second: Counter[str], weights: dict[str, float]) -> float:
-    """Cosine similarity of two term counts under the weights."""
-    return similarities(first, [second], weights)[0]
-
-
 def _vector(terms: Counter[str], weights: dict[str, float]) -> dict[str, float]:
     return {t: (1 + math.log(n)) * weights.get(t, 0.0) for t, n in terms.items()}
