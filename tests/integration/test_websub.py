@@ -96,6 +96,15 @@ def crawler_env(tmp_path: Path, publishers: list[Publisher], **extra: str) -> di
     }
 
 
+def first_story(tmp_path: Path, first: str, crawler: Service) -> None:
+    """Wait for the first story on the bus; a timeout says what the crawler logged (CI once
+    timed out here with no clue)."""
+    try:
+        wait_until(lambda: first in published(tmp_path), CRAWL_TIMEOUT, "the first story")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n--- crawler log\n{crawler.log()[-6000:]}") from None
+
+
 def published(tmp_path: Path) -> set[str]:
     """The URLs of the articles on the crawler's bus."""
     bus = SqliteLogBus(tmp_path / "data" / "bus.sqlite")
@@ -164,7 +173,7 @@ def test_subscribe_verify_notify_renew_and_refuse(tmp_path, hub):
             assert subscription.callback.startswith(env["NEWSAGG_WEBSUB_CALLBACK_URL"] + "/")
             assert subscription.secret
             assert subscription.lease_seconds == 4
-            wait_until(lambda: first in published(tmp_path), CRAWL_TIMEOUT, "the first story")
+            first_story(tmp_path, first, crawler)
 
             # told, not polled: the source's interval is an hour
             second = news.add("second")
@@ -219,7 +228,7 @@ def test_a_restart_keeps_the_subscription_and_its_secret(tmp_path, hub):
     crawler = Service(["crawl"], env, tmp_path)
     try:
         hub.wait_for("verified", topic=news.topic, timeout=CRAWL_TIMEOUT)
-        wait_until(lambda: first in published(tmp_path), CRAWL_TIMEOUT, "the first story")
+        first_story(tmp_path, first, crawler)
     finally:
         crawler.stop()
     asked = len([e for e in hub.events if e.kind == "subscribe"])
