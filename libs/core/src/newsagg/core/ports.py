@@ -1,4 +1,5 @@
-"""The two ports every service talks through: Bus and SearchStore.
+"""The ports the services talk through: Bus and SearchStore; AlertStore and Matcher for
+saved searches.
 
 Each has an embedded adapter (one machine, under ./data) and a production one
 (Kafka, Elasticsearch); one contract suite in tests/contract holds them to the
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from newsagg.core.alerts.model import Delivery, Match, SavedSearch
 from newsagg.core.article import Article
 from newsagg.core.search import (
     Hit,
@@ -259,6 +261,80 @@ class SearchStore(Protocol):
 
     def health(self) -> bool:
         """Whether the store answers; raises DataCorrupted when its data is damaged."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class AlertStore(Protocol):
+    """Saved searches, their matches and open deliveries, durably (SQLite embedded; an
+    Elasticsearch index of its own at scale). Raises StoreUnavailable for an outage and
+    DataCorrupted for damage, like SearchStore."""
+
+    def ensure_schema(self) -> None: ...
+
+    def create(self, search: SavedSearch) -> None:
+        """Raises ValueError if a saved search with its id exists."""
+        ...
+
+    def get(self, search_id: str) -> SavedSearch | None: ...
+
+    def by_feed_token(self, token: str) -> SavedSearch | None: ...
+
+    def list(self, owner: str | None = None) -> list[SavedSearch]:
+        """The owner's saved searches (every owner's when None), oldest first."""
+        ...
+
+    def count(self, owner: str) -> int: ...
+
+    def update(self, search: SavedSearch) -> None:
+        """Replace the stored saved search of that id; KeyError if there is none."""
+        ...
+
+    def delete(self, search_id: str) -> bool:
+        """Delete it with its matches; False if there was none."""
+        ...
+
+    def add_matches(self, matches: Sequence[Match]) -> int:
+        """Record matches, each (search_id, article_id) once: a match already recorded, even
+        delivered, is left as it is. Returns how many were new."""
+        ...
+
+    def pending(self, search_id: str, limit: int = 500) -> list[Match]:
+        """Matches not yet delivered (in an open delivery or not), oldest first."""
+        ...
+
+    def open_delivery(self, search_id: str, limit: int = 500) -> Delivery | None:
+        """The search's open delivery if it has one (the same id and matches as when it
+        was opened), else a new one of its oldest `limit` undelivered matches written
+        before it is returned; None when nothing is pending."""
+        ...
+
+    def close_delivery(self, delivery: Delivery, at: datetime) -> None:
+        """Mark the delivery's matches delivered at `at`: they are never sent again."""
+        ...
+
+    def matches(
+        self, search_id: str, since: datetime | None = None, limit: int = 100
+    ) -> list[Match]:
+        """The search's matches (delivered or not) matched at or after `since`, newest
+        first."""
+        ...
+
+    def health(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class Matcher(Protocol):
+    """Which saved searches find which new articles, with exactly the store's own analysis:
+    a search matches an article if and only if the same search on the store finds it."""
+
+    def match(
+        self, searches: Sequence[SavedSearch], articles: Sequence[Article]
+    ) -> dict[str, list[str]]:
+        """Per saved search id, the ids of these articles it finds (searches finding none
+        left out). The articles are as the store holds them (enriched)."""
         ...
 
     def close(self) -> None: ...

@@ -152,6 +152,62 @@ class Settings(BaseSettings):
         description="Hours either side of an article's date (published, else crawled) in which "
         "it may join a story.",
     )
+    alerts_url: str = Field(
+        "",
+        description="Saved searches and their matches: sqlite:///data/alerts.sqlite (default on "
+        "the embedded store) or http(s)://host:9200 (default when the store is Elasticsearch: "
+        "the store's own cluster).",
+    )
+    alerts_index: str = Field(
+        "newsagg-alerts",
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+        description="Elasticsearch: prefix of the saved-search indices (<name>-searches, "
+        "<name>-matches).",
+    )
+    alerts_group: str = Field("alerts", description="The alerts worker's consumer group.")
+    alerts_batch_size: int = Field(200, ge=1, le=10_000)
+    alerts_batch_wait: float = Field(
+        0.2, ge=0, le=10, description="Seconds a matching batch waits for more articles."
+    )
+    alerts_metrics_port: int = Field(9105, ge=0, le=65535, description="0 turns it off.")
+    alerts_shards: int = Field(
+        1, ge=1, le=1024, description="Alerts workers that share the deliveries."
+    )
+    alerts_shard: int = Field(
+        0,
+        ge=0,
+        description="Which of them this worker is (0..shards-1): it delivers the saved searches "
+        "whose id hashes to it (matching is shared through the consumer group).",
+    )
+    alerts_max_attempts: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description="Failed attempts of one delivery before its saved search is marked "
+        "failing (its matches are kept and sent once it is resumed).",
+    )
+    alerts_retry_delay: float = Field(
+        2.0, gt=0, description="Seconds before the first retry of a failed delivery; doubles."
+    )
+    alerts_max_retry_delay: float = Field(300.0, gt=0)
+    alerts_webhook_timeout: float = Field(10.0, gt=0, description="Seconds per webhook POST.")
+    alerts_allow_private_webhooks: bool = Field(
+        False,
+        description="Allow webhooks to loopback and private addresses (off: a saved search "
+        "cannot make the server call its own network).",
+    )
+    alerts_digest_hour: int = Field(
+        7, ge=0, le=23, description="UTC hour at which daily digests go out."
+    )
+    alerts_max_per_owner: int = Field(
+        1000, ge=1, description="Saved searches one API key (or the open API) may hold."
+    )
+    smtp_host: str = Field("", description="SMTP server for email alerts; empty: no email.")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = Field(SecretStr(""))
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_from: str = Field("newsagg@localhost", description="From address of email alerts.")
     kafka_partitions: int = Field(
         6,
         ge=1,
@@ -275,6 +331,15 @@ class Settings(BaseSettings):
     @property
     def resolved_store_url(self) -> str:
         return self.store_url or f"tantivy:///{self.data_dir / 'index'}"
+
+    @property
+    def resolved_alerts_url(self) -> str:
+        """The setting; else the store's Elasticsearch cluster; else SQLite beside the bus."""
+        if self.alerts_url:
+            return self.alerts_url
+        if self.resolved_store_url.startswith(("http://", "https://")):
+            return self.resolved_store_url
+        return f"sqlite:///{self.data_dir / 'alerts.sqlite'}"
 
     @property
     def crawl_state_path(self) -> Path:

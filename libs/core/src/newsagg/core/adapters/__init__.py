@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsagg.core.ports import Bus, SearchStore
+from newsagg.core.ports import AlertStore, Bus, Matcher, SearchStore
 from newsagg.core.settings import Settings
 
 ENGINE_PACKAGES = {
@@ -75,3 +75,27 @@ def open_store(url: str, *, writable: bool, settings: Settings | None = None) ->
         store_class = _adapter("elasticsearch_store", "ElasticsearchStore", url, "elasticsearch")
         return store_class.from_url(url, settings or Settings())
     raise ValueError(f"unsupported store URL {url!r}: use tantivy:///path or http(s)://host:9200")
+
+
+def open_alert_store(url: str, settings: Settings | None = None) -> AlertStore:
+    """sqlite:///path (embedded) or http(s)://host:9200 (indices <alerts_index>-*)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from newsagg.core.adapters.sqlite_alerts import SqliteAlertStore
+
+        return SqliteAlertStore(path_of(url))
+    if scheme in ("http", "https"):
+        store_class = _adapter("es_alerts", "ElasticsearchAlertStore", url, "elasticsearch")
+        return store_class.from_url(url, settings or Settings())
+    raise ValueError(f"unsupported alerts URL {url!r}: use sqlite:///path or http(s)://host:9200")
+
+
+def open_matcher(store: SearchStore) -> Matcher:
+    """The matcher for this store's engine, so matching analyses text as the store does."""
+    module = type(store).__module__
+    if module.endswith(".tantivy_store"):
+        return _adapter("tantivy_match", "TantivyMatcher", "tantivy", "tantivy")(store)
+    if module.endswith(".elasticsearch_store"):
+        matcher_class = _adapter("es_match", "ElasticsearchMatcher", "http", "elasticsearch")
+        return matcher_class(store)
+    raise ValueError(f"no matcher for a {type(store).__name__}")
