@@ -120,6 +120,33 @@ def unavailable_on_outage(what: str) -> Iterator[None]:
         raise
 
 
+def client_from_url(url: str, settings: Settings) -> Elasticsearch:
+    """A client of the cluster at `url` with the store's auth, CA and timeout settings (the
+    alert store's indices live on the same cluster)."""
+    auth: dict[str, Any] = {}
+    if settings.store_api_key.get_secret_value():
+        auth["api_key"] = settings.store_api_key.get_secret_value()
+    elif settings.store_username:
+        auth["basic_auth"] = (
+            settings.store_username,
+            settings.store_password.get_secret_value(),
+        )
+    if settings.store_ca_certs:
+        auth["ca_certs"] = str(settings.store_ca_certs)
+    transport_log = logging.getLogger("elastic_transport.transport")
+    if transport_log.level == logging.NOTSET:  # one INFO line per request is debug detail
+        transport_log.setLevel(logging.WARNING)
+    return Elasticsearch(
+        # several nodes, comma-separated: a request to one that is down goes to the next
+        [part.strip() for part in url.split(",") if part.strip()],
+        request_timeout=settings.store_timeout,
+        retry_on_status=RETRY_STATUSES,
+        retry_on_timeout=True,
+        max_retries=2,
+        **auth,
+    )
+
+
 class ElasticsearchStore:
     """`http(s)://host:9200`: articles in `<prefix>-vN` behind a read and a write alias."""
 
@@ -139,30 +166,8 @@ class ElasticsearchStore:
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> ElasticsearchStore:
-        auth: dict[str, Any] = {}
-        if settings.store_api_key.get_secret_value():
-            auth["api_key"] = settings.store_api_key.get_secret_value()
-        elif settings.store_username:
-            auth["basic_auth"] = (
-                settings.store_username,
-                settings.store_password.get_secret_value(),
-            )
-        if settings.store_ca_certs:
-            auth["ca_certs"] = str(settings.store_ca_certs)
-        transport_log = logging.getLogger("elastic_transport.transport")
-        if transport_log.level == logging.NOTSET:  # one INFO line per request is debug detail
-            transport_log.setLevel(logging.WARNING)
-        client = Elasticsearch(
-            # several nodes, comma-separated: a request to one that is down goes to the next
-            [part.strip() for part in url.split(",") if part.strip()],
-            request_timeout=settings.store_timeout,
-            retry_on_status=RETRY_STATUSES,
-            retry_on_timeout=True,
-            max_retries=2,
-            **auth,
-        )
         return cls(
-            client,
+            client_from_url(url, settings),
             settings.store_index,
             shards=settings.store_shards,
             replicas=settings.store_replicas,
