@@ -156,3 +156,18 @@ def filters(schema: tantivy.Schema, query: SearchQuery, layout: Layout) -> list[
             )
         )
     return found
+
+
+def full_query(
+    schema: tantivy.Schema, query: SearchQuery, text_query: Query | None, layout: Layout
+) -> Query:
+    """The text query (every document when None) with the query's filters, which add no
+    score: what the store searches and the alerts matcher runs on a batch's own index."""
+    clauses: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
+    clauses.extend(
+        (Occur.Must, Query.const_score_query(f, 0.0)) for f in filters(schema, query, layout)
+    )
+    if query.exclude_sources:
+        excluded = list(query.exclude_sources)
+        clauses.append((Occur.MustNot, Query.term_set_query(schema, "source", excluded)))
+    return Query.boolean_query(clauses)

@@ -39,7 +39,7 @@ from newsagg.core.adapters.shared_search import (
     source_stats_aggregation,
 )
 from newsagg.core.adapters.tantivy_check import REMEDY, IndexCheck
-from newsagg.core.adapters.tantivy_query import QueryBuilder, any_term, filters, require
+from newsagg.core.adapters.tantivy_query import QueryBuilder, any_term, full_query, require
 from newsagg.core.adapters.tantivy_schema import (
     ANALYZER,
     CURRENT,
@@ -520,15 +520,7 @@ class TantivyStore:
         }
 
     def _full_query(self, query: SearchQuery, text_query: Query | None) -> Query:
-        clauses: list[tuple[Occur, Query]] = [(Occur.Must, text_query or Query.all_query())]
-        clauses.extend(
-            (Occur.Must, Query.const_score_query(f, 0.0))
-            for f in filters(self._schema, query, self._layout)
-        )
-        if query.exclude_sources:
-            excluded = list(query.exclude_sources)
-            clauses.append((Occur.MustNot, Query.term_set_query(self._schema, "source", excluded)))
-        return Query.boolean_query(clauses)
+        return full_query(self._schema, query, text_query, self._layout)
 
     def _date_page(
         self,
