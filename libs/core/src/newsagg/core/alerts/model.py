@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_OWNER = "default"
 """The owner of saved searches made on an open API (no keys configured)."""
@@ -48,9 +48,13 @@ def owner_of(key_hash: str | None) -> str:
 
 
 def delivery_id(search_id: str, first_match: datetime, article_ids: list[str]) -> str:
-    """Stable for the same articles of the same search: the X-Newsagg-Delivery header."""
+    """Stable for the same articles of the same search: the X-Newsagg-Delivery header.
+
+    The time is taken in UTC (a naive one as UTC), so the same instant read back from a
+    store in another zone gives the same id."""
+    first = first_match if first_match.tzinfo else first_match.replace(tzinfo=UTC)
     digest = hashlib.sha256(
-        "\n".join([search_id, first_match.isoformat(), *sorted(article_ids)]).encode()
+        "\n".join([search_id, first.astimezone(UTC).isoformat(), *sorted(article_ids)]).encode()
     ).hexdigest()
     return f"dl_{digest[:24]}"
 
@@ -85,6 +89,13 @@ class SavedFilters(BaseModel):
     date_sources: tuple[str, ...] = ()
     quality: str | None = None
     people: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _valid_for_search(self) -> SavedFilters:
+        """A value /v1/search refuses (an unknown date source or quality) is refused when
+        the search is saved, not each time it is matched."""
+        SearchQuery(**self.model_dump())
+        return self
 
 
 class SavedSearch(BaseModel):
