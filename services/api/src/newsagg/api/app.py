@@ -17,6 +17,7 @@ from newsagg.api.routes import (
     export,
     feeds,
     health,
+    saved_searches,
     search,
     sources,
     stories,
@@ -24,7 +25,7 @@ from newsagg.api.routes import (
 )
 from newsagg.api.routes.web import STATIC_PREFIX, install_web
 from newsagg.core.adapters import open_store
-from newsagg.core.ports import Bus, SearchStore
+from newsagg.core.ports import AlertStore, Bus, SearchStore
 from newsagg.core.settings import Settings
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,6 +70,7 @@ def create_app(
     settings: Settings | None = None,
     store: SearchStore | None = None,
     bus: Bus | None = None,
+    alert_store: AlertStore | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
 
@@ -80,7 +82,14 @@ def create_app(
         )
         app.state.bus = bus  # opened by the first readiness check (deps.get_bus)
         app.state.bus_lock = threading.Lock()
+        # Saved searches, read-write (the API saves them, the alerts worker delivers them):
+        # opened by their first route (saved_searches.get_alert_store), so an API that
+        # serves none touches no alerts file and an alerts cluster down cannot stop it.
+        app.state.alert_store = alert_store
+        app.state.alert_lock = threading.Lock()
         yield
+        if app.state.alert_store is not None:
+            app.state.alert_store.close()
         app.state.store.close()
         if app.state.bus is not None:
             app.state.bus.close()
@@ -100,6 +109,8 @@ def create_app(
     app.include_router(export.router)
     app.include_router(sources.router)
     app.include_router(articles.router)
+    app.include_router(saved_searches.router)
+    app.include_router(saved_searches.feed_router)
     app.include_router(health.router)
     install_web(app)
 

@@ -32,6 +32,17 @@ class NotReady(Exception):
         self.damage = damage
 
 
+class Refused(Exception):
+    """A request understood and refused (a conflict, a value only the route can judge):
+    the route raises it with the problem's title and any extra members."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.extra = extra
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
@@ -55,6 +66,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(QuerySyntaxError)
     async def invalid_query(_: Request, exc: QuerySyntaxError) -> JSONResponse:
         return problem(400, "Invalid query", str(exc), position=exc.position, reason=exc.reason)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        return problem(exc.status, exc.title, str(exc), **exc.extra)
 
     @app.exception_handler(InvalidCursor)
     async def invalid_cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
