@@ -16,7 +16,7 @@ The machine has no image registry and no bridge network, so this script
 4. serves the demo news sites on loopback ports, picks free ports for every listener,
    and runs `docker-compose -f docker-compose.yml -f deploy/compose/local.yml up -d`;
 5. (test) waits until the API container answers "Milind Soman cycling" with the demo's
-   seed story first, Prometheus scrapes all four newsagg targets, and the indexers'
+   seed story first, Prometheus scrapes all five newsagg targets, and the indexers'
    consumed counters it scraped add up to the indexed articles; then `down -v`.
 Exit code 0 when every check passed. Needs root (dockerd), docker.io, docker-compose and
 debootstrap (the Makefile installs them), and Java + Maven like deploy/local.
@@ -58,7 +58,7 @@ BASE_PACKAGES = "python3,python3-venv,ca-certificates"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 CA_BUNDLE = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
 QUERY = "Milind Soman cycling"
-NEWSAGG_TARGETS = 4  # crawler, indexer-1, indexer-2, api
+NEWSAGG_TARGETS = 5  # crawler, indexer-1, indexer-2, api, alerts
 
 
 class ComposeError(RuntimeError):
@@ -308,6 +308,7 @@ PORT_VARIABLES = (
     "NEWSAGG_API_PORT",
     "NEWSAGG_CRAWLER_METRICS_PORT",
     "NEWSAGG_INDEXER_METRICS_PORT",
+    "NEWSAGG_ALERTS_METRICS_PORT",
 )
 
 
@@ -318,6 +319,7 @@ def prometheus_targets(directory: Path, ports: dict[str, int]) -> Path:
         "newsagg-crawler": ["NEWSAGG_CRAWLER_METRICS_PORT"],
         "newsagg-indexer": ["NEWSAGG_INDEXER_METRICS_PORT", "LOCAL_INDEXER_2_METRICS_PORT"],
         "newsagg-api": ["NEWSAGG_API_PORT"],
+        "newsagg-alerts": ["NEWSAGG_ALERTS_METRICS_PORT"],
     }
     for job, variables in jobs.items():
         targets = [f"127.0.0.1:{ports[v]}" for v in variables]
@@ -503,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "LOCAL_ES_PORT": 19200, "LOCAL_ES_TRANSPORT_PORT": 19300,
                     "LOCAL_PROMETHEUS_PORT": 19090, "LOCAL_INDEXER_2_METRICS_PORT": 9103,
                     "NEWSAGG_API_PORT": 8000, "NEWSAGG_CRAWLER_METRICS_PORT": 9101,
-                    "NEWSAGG_INDEXER_METRICS_PORT": 9102,
+                    "NEWSAGG_INDEXER_METRICS_PORT": 9102, "NEWSAGG_ALERTS_METRICS_PORT": 9105,
                 }  # fmt: skip
             env = {key: str(value) for key, value in ports.items()}
             env["SOURCES_FILE"] = str(sources)

@@ -3,6 +3,7 @@
     newsagg-healthcheck api       GET /healthz on NEWSAGG_API_PORT
     newsagg-healthcheck crawler   GET /metrics on NEWSAGG_CRAWLER_METRICS_PORT
     newsagg-healthcheck indexer   GET /metrics on NEWSAGG_INDEXER_METRICS_PORT
+    newsagg-healthcheck alerts    GET /metrics on NEWSAGG_ALERTS_METRICS_PORT
 
 Stdlib only (the slim images have no curl). The address is the one the service listens on,
 or loopback when it listens on every address. Exit 0 when it answers 200, else 1 with
@@ -19,6 +20,7 @@ CHECKS = {
     "api": ("NEWSAGG_API_HOST", "NEWSAGG_API_PORT", "8000", "/healthz"),
     "crawler": ("NEWSAGG_METRICS_HOST", "NEWSAGG_CRAWLER_METRICS_PORT", "9101", "/metrics"),
     "indexer": ("NEWSAGG_METRICS_HOST", "NEWSAGG_INDEXER_METRICS_PORT", "9102", "/metrics"),
+    "alerts": ("NEWSAGG_METRICS_HOST", "NEWSAGG_ALERTS_METRICS_PORT", "9105", "/metrics"),
 }
 EVERY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
 

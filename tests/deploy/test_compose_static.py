@@ -23,7 +23,7 @@ LOCAL = ROOT / "deploy/compose/local.yml"
 SERVICE_DOCKERFILE = ROOT / "deploy/docker/Dockerfile"
 LOCAL_DOCKERFILES = sorted((ROOT / "deploy/compose").glob("*/Dockerfile"))
 ENV_EXAMPLE = ROOT / ".env.example"
-NEWSAGG_SERVICES = ("crawler", "indexer-1", "indexer-2", "api")
+NEWSAGG_SERVICES = ("crawler", "indexer-1", "indexer-2", "api", "alerts")
 SETTINGS = {f"NEWSAGG_{name.upper()}" for name in Settings.model_fields}
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-[^}]*)?\}")
 
@@ -148,6 +148,7 @@ def test_dependencies_are_awaited_healthy() -> None:
             assert dependency in services, (name, dependency)
     assert set(services["indexer-1"]["depends_on"]) == {"kafka", "elasticsearch"}
     assert set(services["crawler"]["depends_on"]) == {"kafka"}
+    assert set(services["alerts"]["depends_on"]) == {"kafka", "elasticsearch"}
 
 
 def test_two_indexers_share_one_consumer_group() -> None:
@@ -158,6 +159,22 @@ def test_two_indexers_share_one_consumer_group() -> None:
     assert environment(one).get("NEWSAGG_INDEXER_GROUP") == environment(two).get(
         "NEWSAGG_INDEXER_GROUP"
     )
+
+
+def test_the_alerts_worker_runs_its_own_image_in_its_own_group() -> None:
+    """`newsagg alerts` from the alerts target, in a consumer group apart from the indexers'
+    (both read every article), on the indexers' bus and store."""
+    services = load(COMPOSE)["services"]
+    alerts, indexer = services["alerts"], services["indexer-1"]
+    assert alerts["build"]["target"] == "alerts"
+    assert alerts["image"].startswith("newsagg/alerts:")
+    env, theirs = environment(alerts), environment(indexer)
+    assert env["NEWSAGG_BUS_URL"] == theirs["NEWSAGG_BUS_URL"]
+    assert env["NEWSAGG_STORE_URL"] == theirs["NEWSAGG_STORE_URL"]
+    group = env.get("NEWSAGG_ALERTS_GROUP") or Settings.model_fields["alerts_group"].default
+    indexers = env.get("NEWSAGG_INDEXER_GROUP") or Settings.model_fields["indexer_group"].default
+    assert group != indexers
+    assert env["NEWSAGG_ALERTS_METRICS_PORT"] == "${NEWSAGG_ALERTS_METRICS_PORT:-9105}"
 
 
 def test_state_lives_in_named_volumes() -> None:
@@ -179,7 +196,7 @@ def test_mounted_repository_files_exist() -> None:
 # ------------------------------------------------------------------- Dockerfiles
 
 
-@pytest.mark.parametrize("target", ["crawler", "indexer", "api"])
+@pytest.mark.parametrize("target", ["crawler", "indexer", "api", "alerts"])
 def test_service_images_are_slim_non_root_and_healthchecked(target: str) -> None:
     stage = stage_instructions(SERVICE_DOCKERFILE, target)
     runtime = stage_instructions(SERVICE_DOCKERFILE, "runtime")
@@ -193,7 +210,7 @@ def test_service_images_are_slim_non_root_and_healthchecked(target: str) -> None
     assert [c.value for c in copies] == [("/opt/newsagg", "/opt/newsagg")]
     assert [c.flags for c in copies] == [(f"--from={target}-venv",)]
     assert [c.value[-1] for c in stage if c.cmd == "CMD"] == [
-        {"crawler": "crawl", "indexer": "index", "api": "api"}[target]
+        {"crawler": "crawl", "indexer": "index", "api": "api", "alerts": "alerts"}[target]
     ]
 
 
@@ -326,6 +343,7 @@ def test_healthcheck_probes_the_service_port() -> None:
     )
     assert health.url_of("crawler", {"NEWSAGG_METRICS_HOST": "::"}).startswith("http://127.0.0.1")
     assert health.url_of("crawler", {"NEWSAGG_CRAWLER_METRICS_PORT": "0"}) is None
+    assert health.url_of("alerts", {}) == "http://127.0.0.1:9105/metrics"
     assert health.main(["nothing"]) == 2
 
 

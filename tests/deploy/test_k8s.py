@@ -291,8 +291,8 @@ def settings_problems(resources: list[Resource]) -> list[str]:
 
 
 def scale_problems(resources: list[Resource]) -> list[str]:
-    """Indexers <= partitions (more would idle); one crawler per shard; the topics as newsagg
-    would make them; Elasticsearch with a node for every copy of a shard."""
+    """Indexers <= partitions (more would idle); one crawler per shard; one alerts worker; the
+    topics as newsagg would make them; Elasticsearch with a node for every copy of a shard."""
     config = config_data(resources)
     partitions = int(config["NEWSAGG_KAFKA_PARTITIONS"])
     replication = int(config["NEWSAGG_KAFKA_REPLICATION"])
@@ -300,6 +300,11 @@ def scale_problems(resources: list[Resource]) -> list[str]:
     indexers = one(resources, "Deployment", "newsagg-indexer")["spec"]["replicas"]
     if indexers > partitions:
         problems.append(f"{indexers} indexers but {partitions} partitions")
+    # The pods of a Deployment have no ordinal to take an NEWSAGG_ALERTS_SHARD from: with
+    # two, both would deliver every saved search.
+    alerts = one(resources, "Deployment", "newsagg-alerts")["spec"].get("replicas", 1)
+    if alerts != 1:
+        problems.append(f"{alerts} alerts workers in a Deployment: their deliveries overlap")
     crawler = one(resources, "StatefulSet", "newsagg-crawler")
     env = {v["name"]: v.get("value") for c in containers(crawler) for v in c.get("env", [])}
     if str(crawler["spec"]["replicas"]) != env.get("NEWSAGG_CRAWLER_SHARDS"):
@@ -459,6 +464,7 @@ def file_setting_problems(resources: list[Resource]) -> list[str]:
         "newsagg-crawler": {"NEWSAGG_SOURCES": config["NEWSAGG_SOURCES"]},
         "newsagg-indexer": {"NEWSAGG_STORE_CA_CERTS": config.get("NEWSAGG_STORE_CA_CERTS")},
         "newsagg-api": {"NEWSAGG_STORE_CA_CERTS": config.get("NEWSAGG_STORE_CA_CERTS")},
+        "newsagg-alerts": {"NEWSAGG_STORE_CA_CERTS": config.get("NEWSAGG_STORE_CA_CERTS")},
     }
     for workload in workloads(resources):
         pod = workload["spec"]["template"]["spec"]
@@ -699,6 +705,26 @@ BROKEN: dict[
     "more indexers than partitions": (
         _edit("Deployment", "newsagg-indexer", lambda r: r["spec"].update(replicas=7)),
         scale_problems,
+    ),
+    "alerts workers overlapping": (
+        _edit("Deployment", "newsagg-alerts", lambda r: r["spec"].update(replicas=2)),
+        scale_problems,
+    ),
+    "alerts CA not mounted": (
+        _container("Deployment", "newsagg-alerts", lambda c: c["volumeMounts"].pop()),
+        file_setting_problems,
+    ),
+    "undocumented SMTP Secret": (
+        _container(
+            "Deployment",
+            "newsagg-alerts",
+            lambda c: c["env"][1]["valueFrom"]["secretKeyRef"].update(name="smtp"),
+        ),
+        reference_problems,
+    ),
+    "the alerts job left unscraped": (
+        lambda rs: rs.remove(one(rs, "ServiceMonitor", "newsagg-alerts")),
+        monitoring_problems,
     ),
     "crawlers but not shards": (
         _edit("StatefulSet", "newsagg-crawler", lambda r: r["spec"].update(replicas=3)),
