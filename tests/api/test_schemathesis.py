@@ -8,6 +8,7 @@ Bounded in examples and time so it runs in every `make test`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -50,8 +51,15 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TantivyStore]:
 
 
 @pytest.fixture(params=CONFIGURATIONS)
-def api_schema(request: pytest.FixtureRequest, index: TantivyStore) -> schemathesis.BaseSchema:
-    app = create_app(Settings(**CONFIGURATIONS[request.param]), store=index)
+def api_schema(
+    request: pytest.FixtureRequest, index: TantivyStore, tmp_path: Path
+) -> schemathesis.BaseSchema:
+    # Saved searches go to an alert store under tmp_path; webhook URLs are not resolved
+    # (private ones allowed), so generated host names never reach a DNS resolver.
+    settings = Settings(
+        **CONFIGURATIONS[request.param], data_dir=tmp_path, alerts_allow_private_webhooks=True
+    )
+    app = create_app(settings, store=index)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -93,6 +93,8 @@ def implied_errors(path: str, operation: dict[str, Any]) -> dict[str, str]:
     errors = {}
     if ("query", "q") in names:
         errors["400"] = "The query cannot be read; `position` says where."
+    if "requestBody" in operation:
+        errors["400"] = "The body is not JSON."
     if any(where == "path" for where, _ in names):
         errors["404"] = "Nothing has this id."
     if is_protected(path):
