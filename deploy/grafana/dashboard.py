@@ -26,7 +26,7 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 OUTPUT = Path(__file__).parent / "dashboards" / "newsagg.json"
 UID = "newsagg-overview"
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
-JOBS = 'job=~"newsagg-crawler|newsagg-indexer|newsagg-api"'
+JOBS = 'job=~"newsagg-crawler|newsagg-indexer|newsagg-api|newsagg-alerts"'
 SOURCE = 'source=~"$source"'
 RATE = "$__rate_interval"
 ERRORS = 'outcome!~"ok|not_modified"'
@@ -359,6 +359,85 @@ def store() -> list[Builder]:
     ]
 
 
+def alerts() -> list[Builder]:
+    match_p50, match_p95 = quantiles("newsagg_alerts_match_duration_seconds")
+    latency_p50, latency_p95 = quantiles("newsagg_alerts_delivery_latency_seconds")
+    return [
+        gd.Row("Alerts"),
+        single(
+            "Failing saved searches",
+            "Saved searches whose delivery gave up after NEWSAGG_ALERTS_MAX_ATTEMPTS "
+            "(alert NewsaggSavedSearchFailing); resuming one sends what it missed.",
+            "none",
+            query("sum(newsagg_alerts_failing_searches)", "failing"),
+        ),
+        single(
+            "Matches waiting",
+            "Matches not yet delivered (digests waiting for their hour, backoff, paused and "
+            "failing searches).",
+            "none",
+            query("sum(newsagg_alerts_pending_matches)", "waiting"),
+        ),
+        single(
+            "Articles skipped since start",
+            "Articles the store never held within the alerts worker's wait (dead-lettered or "
+            "refused by the indexer): matched against no saved search.",
+            "none",
+            query("sum(newsagg_alerts_skipped_total)", "skipped"),
+        ),
+        series(
+            "Matching",
+            "Articles run against the saved searches and new matches recorded, per second.",
+            "ops",
+            query(f"sum(rate(newsagg_alerts_articles_matched_total[{RATE}]))", "articles", "A"),
+            query(f"sum(rate(newsagg_alerts_matches_total[{RATE}]))", "new matches", "B"),
+        ),
+        series(
+            "Match time per batch",
+            "p50 and p95 of the time to match one batch against every active saved search.",
+            "s",
+            query(match_p50, "p50", "A"),
+            query(match_p95, "p95", "B"),
+        ),
+        series(
+            "Deliveries by channel and outcome",
+            "Webhook and email deliveries per second, by event (matches, test, spike) and "
+            "outcome (alert NewsaggAlertDeliveriesFailing: only failures for 10 minutes).",
+            "ops",
+            query(
+                f"sum by (channel, event, outcome) (rate(newsagg_alerts_deliveries_total[{RATE}]))",
+                "{{channel}} {{event}} {{outcome}}",
+            ),
+        ),
+        series(
+            "Delivery latency",
+            "From an article being searchable to the delivery that carried it reaching its "
+            "receivers: p50 and p95 (target for instant searches: p95 under 5 s; digests "
+            "wait for their hour).",
+            "s",
+            query(latency_p50, "p50", "A"),
+            query(latency_p95, "p95", "B"),
+        ),
+        series(
+            "Alerts consumer lag",
+            "Messages of the articles topic not yet committed by the alerts group, per "
+            "partition (alert NewsaggAlertsLagGrowing).",
+            "none",
+            query("max by (partition) (newsagg_alerts_consumer_lag)", "partition {{partition}}"),
+        ),
+        series(
+            "Alerts worker retries per second",
+            "Store and bus operations retried while unavailable (alert "
+            "NewsaggAlertsDependencyUnavailable).",
+            "ops",
+            query(
+                f"sum by (dependency) (rate(newsagg_alerts_retries_total[{RATE}]))",
+                "{{dependency}}",
+            ),
+        ),
+    ]
+
+
 def build() -> dm.Dashboard:
     source = (
         gd.QueryVariable("source")
@@ -373,7 +452,9 @@ def build() -> dm.Dashboard:
     board = (
         gd.Dashboard("newsagg")
         .uid(UID)
-        .description("Crawler, bus, indexer, store and API of newsagg (docs/monitoring.md).")
+        .description(
+            "Crawler, bus, indexer, store, API and alerts worker of newsagg (docs/monitoring.md)."
+        )
         .tags(["newsagg"])
         .time("now-6h", "now")
         .refresh("1m")
@@ -381,7 +462,7 @@ def build() -> dm.Dashboard:
         .with_variable(gd.DatasourceVariable("datasource").label("Data source").type("prometheus"))
         .with_variable(source)
     )
-    items = [*overview(), *sources(), *api(), *store()]
+    items = [*overview(), *sources(), *api(), *store(), *alerts()]
     for number, item in enumerate(items, start=1):
         item = item.id(number)
         board = board.with_row(item) if isinstance(item, gd.Row) else board.with_panel(item)

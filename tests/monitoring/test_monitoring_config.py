@@ -93,10 +93,10 @@ def test_the_committed_dashboard_is_what_the_generator_writes():
     )
 
 
-def test_the_dashboard_has_the_four_rows_and_queries_only_newsagg_metrics():
+def test_the_dashboard_has_the_five_rows_and_queries_only_newsagg_metrics():
     board = json.loads(DASHBOARD.read_text())
     rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
-    assert rows == ["Pipeline overview", "Sources", "API", "Store"]
+    assert rows == ["Pipeline overview", "Sources", "API", "Store", "Alerts"]
     ids = [p["id"] for p in board["panels"]]
     assert len(set(ids)) == len(ids)
     panels = [p for p in board["panels"] if p["type"] != "row"]

@@ -27,7 +27,7 @@ RULES = PROMETHEUS_DIR / "rules" / "newsagg.rules.yml"
 RULE_TESTS = PROMETHEUS_DIR / "tests" / "newsagg.rules.test.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "newsagg.json"
 GENERATOR = ROOT / "deploy" / "grafana" / "dashboard.py"
-JOBS = ("newsagg-crawler", "newsagg-indexer", "newsagg-api")
+JOBS = ("newsagg-crawler", "newsagg-indexer", "newsagg-api", "newsagg-alerts")
 
 
 def tool(name: str) -> str:
@@ -88,7 +88,7 @@ class Prometheus:
     def __init__(self, root: Path, targets: dict[str, str]) -> None:
         config = yaml.safe_load(CONFIG.read_text())
         jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-        assert set(jobs) == set(targets), "the committed scrape jobs are the three services"
+        assert set(jobs) == set(targets), "the committed scrape jobs are the services"
         for name, job in jobs.items():
             job["static_configs"] = [{"targets": [targets[name]]}]
         config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
