@@ -52,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
         "Consume articles from the bus, validate them, write them to the search store and "
         "only then commit; invalid ones go to the dead-letter topic. Runs until Ctrl-C.",
     )
+    command(
+        "alerts",
+        "match new articles against saved searches and deliver the alerts",
+        "Consume articles from the bus once the store holds them, match them against every "
+        "saved search, record the matches and only then commit; deliver each search's new "
+        "matches by signed webhook and email (with retries and backoff), test deliveries and "
+        "spike alerts. Runs until Ctrl-C.",
+    )
     reindex = command(
         "reindex",
         "Elasticsearch: copy into a new versioned index, swap aliases",
@@ -69,10 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, help="default: NEWSAGG_API_PORT (8000)")
     command(
         "up",
-        "run crawler, indexer and API together (Ctrl-C stops all)",
-        "Run the crawler, indexer and API as child processes, restart one that crashes, "
-        "and print the addresses once the API is ready. A taken port stops it before "
-        "anything starts, naming the variable to set. Ctrl-C stops all three.",
+        "run crawler, indexer, alerts worker and API together (Ctrl-C stops all)",
+        "Run the crawler, indexer, alerts worker and API as child processes, restart one "
+        "that crashes, and print the addresses once the API is ready. A taken port stops it "
+        "before anything starts, naming the variable to set. Ctrl-C stops them all.",
     )
     demo = command(
         "demo",
@@ -266,6 +274,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from newsagg.indexer.service import run_indexer
 
         run_indexer(settings)
+    elif args.command == "alerts":
+        from newsagg.alerts.service import run_alerts
+
+        run_alerts(settings)
     elif args.command == "reindex":
         from newsagg.cli.reindex import run_reindex
 
@@ -322,6 +334,7 @@ SERVICE_PORTS = (
     ("api_port", "NEWSAGG_API_PORT", "the API"),
     ("crawler_metrics_port", "NEWSAGG_CRAWLER_METRICS_PORT", "the crawler's metrics"),
     ("indexer_metrics_port", "NEWSAGG_INDEXER_METRICS_PORT", "the indexer's metrics"),
+    ("alerts_metrics_port", "NEWSAGG_ALERTS_METRICS_PORT", "the alerts worker's metrics"),
 )
 ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
 
@@ -403,6 +416,7 @@ def _banner(settings: Settings, articles: int, example_query: str | None) -> str
         f"  Metrics:     api {api}/metrics\n"
         f"               crawler {metrics(settings.crawler_metrics_port, SERVICE_PORTS[1][1])}\n"
         f"               indexer {metrics(settings.indexer_metrics_port, SERVICE_PORTS[2][1])}\n"
+        f"               alerts  {metrics(settings.alerts_metrics_port, SERVICE_PORTS[3][1])}\n"
         "  Ctrl-C stops everything.\n"
     )
 
@@ -415,7 +429,7 @@ def _up(
     example_query: str | None = None,
     wait_for_articles: bool = False,
 ) -> int:
-    """The three services under the supervisor; the banner once the API is ready (for the
+    """The services under the supervisor; the banner once the API is ready (for the
     demo: once it holds articles, so the example search finds something)."""
     from newsagg.cli.supervisor import Supervisor
 

@@ -1,4 +1,4 @@
-"""`newsagg up`: the three services as child processes, restarted if they crash.
+"""`newsagg up`: the services as child processes, restarted if they crash.
 
 Ctrl-C (SIGINT) or SIGTERM stops them all: each gets SIGTERM and a grace period
 to finish its batch or crawl, then SIGKILL.
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 log = logging.getLogger("newsagg.up")
-SERVICES = ("crawl", "index", "api")
+SERVICES = ("crawl", "index", "alerts", "api")
 GRACE_SECONDS = 15.0
 MAX_RESTART_DELAY = 30.0
 CONFIG_ERROR = 2

@@ -1,0 +1,129 @@
+"""Wiring of `newsagg alerts`: settings -> bus, stores, matcher, the matching loop and the
+delivery thread; SIGTERM/SIGINT stop both cleanly.
+
+Damaged data (DataCorrupted) stops the worker for good, from either loop: it is logged
+with the repair and raised, so `newsagg alerts` exits with its own code and the
+supervisor does not restart it into the same damage.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from newsagg.alerts.delivery import Deliverer
+from newsagg.alerts.metrics import REGISTRY
+from newsagg.alerts.worker import MatchingWorker
+from newsagg.core.adapters import open_alert_store, open_bus, open_matcher, open_store
+from newsagg.core.logs import configure_logging
+from newsagg.core.metrics import serve_metrics
+from newsagg.core.ports import (
+    ARTICLES_TOPIC,
+    Bus,
+    BusUnavailable,
+    Consumer,
+    DataCorrupted,
+    IndexOutdated,
+)
+from newsagg.core.settings import Settings
+
+log = logging.getLogger("newsagg.alerts")
+
+
+def run_alerts(settings: Settings) -> None:
+    if settings.alerts_shard >= settings.alerts_shards:
+        raise ValueError(
+            f"NEWSAGG_ALERTS_SHARD={settings.alerts_shard} must be below "
+            f"NEWSAGG_ALERTS_SHARDS={settings.alerts_shards}"
+        )
+    configure_logging(settings.log_level, settings.log_format, "alerts")
+    serve_metrics(
+        REGISTRY, settings.metrics_host, settings.alerts_metrics_port, "NEWSAGG_ALERTS_METRICS_PORT"
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        _run(settings, stop)
+    except DataCorrupted as exc:
+        log.error("stopping, damaged data cannot be retried away: %s", exc)
+        raise
+    except IndexOutdated as exc:
+        log.error("stopping, this index cannot be matched against: %s", exc)
+        raise
+
+
+def _run(settings: Settings, stop: threading.Event) -> None:
+    bus = open_bus(settings.resolved_bus_url, settings)
+    store = open_store(settings.resolved_store_url, writable=False, settings=settings)
+    delivery_store = open_store(settings.resolved_store_url, writable=False, settings=settings)
+    alerts = open_alert_store(settings.resolved_alerts_url, settings)
+    matcher = open_matcher(store)
+    deliverer = Deliverer(alerts, delivery_store, settings, stop=stop)
+    failure: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            deliverer.run()
+        except BaseException as exc:  # handed to the main thread, which raises it
+            failure.append(exc)
+            stop.set()
+
+    consumer = _join(bus, settings, stop)
+    thread = threading.Thread(target=deliver, name="alerts-delivery", daemon=True)
+    try:
+        if consumer is None:
+            return
+        thread.start()
+        log.info(
+            "matching %s against the saved searches in %s; delivering shard %d of %d",
+            settings.resolved_bus_url,
+            settings.resolved_alerts_url,
+            settings.alerts_shard,
+            settings.alerts_shards,
+        )
+        MatchingWorker(
+            bus,
+            consumer,
+            store,
+            alerts,
+            matcher,
+            batch_size=settings.alerts_batch_size,
+            batch_wait=settings.alerts_batch_wait,
+            max_retry_delay=settings.indexer_max_retry_delay,
+            group=settings.alerts_group,
+            indexer_group=settings.indexer_group,
+            stop=stop,
+            on_matched=deliverer.wake,
+        ).run()
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join()
+        if consumer is not None:
+            consumer.close()
+        matcher.close()
+        for closing in (alerts, delivery_store, store, bus):
+            closing.close()
+        log.info("alerts worker stopped")
+    if failure:
+        raise failure[0]
+
+
+def _join(bus: Bus, settings: Settings, stop: threading.Event) -> Consumer | None:
+    """Join the group, waiting with backoff while the bus is down; None if asked to stop."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return bus.consumer(ARTICLES_TOPIC, settings.alerts_group)
+        except BusUnavailable as exc:
+            log.warning("cannot join the group (%s); retrying in %.1fs", exc, delay)
+        stop.wait(delay)
+        delay = min(delay * 2, settings.indexer_max_retry_delay)
+    return None
