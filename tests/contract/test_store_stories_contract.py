@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 from newsagg.core.article import Article, DateSource
-from newsagg.core.query import parse_query
+from newsagg.core.query import Term, parse_query
 from newsagg.core.search import Collapse, SearchPage, SearchQuery, Sort
 from support.stores import StorePair
 
@@ -442,3 +442,44 @@ def test_stories_of_the_wire_story_and_the_page_size(indexed: StorePair):
     assert soman[0].sources == ["marquee", "reelnews", "dailyglobe"]
     assert (soman[0].size, soman[0].people) == (4, [SOMAN, KONWAR])
     assert (soman[0].first_seen, soman[0].last_seen) == (A1.published_at, A4.published_at)
+
+
+WIRE_WEEK = {"published_from": at(5), "published_to": at(9)}
+MATCHING = [
+    SearchQuery(query=parse_query("Soman")),
+    SearchQuery(query=parse_query("Soman"), sort=Sort.DATE, size=3),
+    SearchQuery(sort=Sort.DATE, size=len(CORPUS)),
+    SearchQuery(query=parse_query("Soman OR cycling OR Baroda OR weekend"), **WIRE_WEEK),
+    SearchQuery(query=parse_query("Soman"), size=2, offset=2),
+    SearchQuery(query=parse_query("weekend"), sources=("marquee",)),
+    SearchQuery(query=parse_query("nowhere")),
+    SearchQuery(query=Term("--")),
+]
+
+
+def test_articles_matching_is_each_querys_search_page_as_whole_articles(indexed: StorePair):
+    reader = indexed.open_reader()
+    try:
+        pages = reader.articles_matching(MATCHING)
+        expected = [ids(reader.search(query)) for query in MATCHING]
+        dated = SearchQuery(sort=Sort.DATE, size=3)
+        cursor = reader.search(dated).last_sort
+        after = dated.model_copy(update={"after": cursor})
+        resumed = reader.articles_matching([after])
+        assert [a.id for a in resumed[0]] == ids(reader.search(after))
+    finally:
+        reader.close()
+    assert [[a.id for a in page] for page in pages] == expected
+    assert all(article == BY_ID[article.id] for page in pages for article in page)
+    assert [len(page) for page in pages[-2:]] == [0, 0]  # no match, and no searchable word
+    assert sum(map(len, pages[:-2])) > len(CORPUS)  # the premise: pages that find articles
+
+
+def test_articles_matching_refuses_to_collapse_and_takes_no_queries(indexed: StorePair):
+    reader = indexed.open_reader()
+    try:
+        assert reader.articles_matching([]) == []
+        with pytest.raises(ValueError, match="collapse"):
+            reader.articles_matching([SearchQuery(collapse=Collapse.STORIES)])
+    finally:
+        reader.close()

@@ -226,6 +226,14 @@ class SearchStore(Protocol):
         near-duplicate candidates, kept in the store so every indexer sees the same ones."""
         ...
 
+    def articles_matching(self, queries: Sequence[SearchQuery]) -> list[list[Article]]:
+        """For each query, the articles (with text) of the page `search` would give for it
+        uncollapsed, in its order, and nothing else: no snippets, group sizes, facets or
+        count, which were most of a story-candidate search's time. All the queries in one
+        round trip where the engine allows it (the enrichment asks a batch's at once).
+        Raises ValueError for a collapsed query (its groups need the hits' group keys)."""
+        ...
+
     def story(self, story_id: str, size: int = 500) -> list[Hit]:
         """The story's articles in time order (published_at, else crawled_at; oldest
         first); [] for an unknown story."""

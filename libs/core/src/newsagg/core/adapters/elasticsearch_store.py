@@ -103,6 +103,18 @@ def bulk_error_reason(error: Any) -> str:
     return str(error)
 
 
+def _raise_item_error(item: dict[str, Any], what: str) -> None:
+    """A failed search of a `_msearch` (the request succeeded, one search did not): an
+    overloaded or missing index is unavailable, as `unavailable_on_outage` says for a
+    whole request; anything else is a search the node refuses."""
+    status = int(item.get("status", 500))
+    reason = bulk_error_reason(item["error"])
+    error_type = item["error"].get("type") if isinstance(item["error"], dict) else None
+    if status in RETRY_STATUSES or status >= 500 or error_type == "index_not_found_exception":
+        raise StoreUnavailable(f"Elasticsearch failed to {what}: {reason}")
+    raise ValueError(f"Elasticsearch refused to {what}: {reason}")
+
+
 @contextmanager
 def unavailable_on_outage(what: str) -> Iterator[None]:
     """Connection errors, timeouts, 429 and 5xx mean "later"; a missing index means "not yet"."""
@@ -706,6 +718,42 @@ class ElasticsearchStore:
             if len(found) >= size:
                 break
         return list(found.values())[:size]
+
+    def articles_matching(self, queries: Sequence[SearchQuery]) -> list[list[Article]]:
+        """Each query's page as `search` finds it uncollapsed, all in one `_msearch`: no
+        highlight, group-size aggregation, facets or total, and whole articles back."""
+        if any(query.collapse != Collapse.NONE for query in queries):
+            raise ValueError("articles_matching does not collapse; use search")
+        pages: list[list[Article]] = [[] for _ in queries]
+        asked: list[int] = []
+        searches: list[dict[str, Any]] = []
+        for number, query in enumerate(queries):
+            text_query = self._queries.build(query.query) if query.query is not None else None
+            if query.query is not None and text_query is None:
+                continue
+            body = self._body(query, text_query)
+            paging = {"search_after": list(query.after)} if query.after else {"from": query.offset}
+            searches.append({"index": self.read_alias})
+            searches.append(
+                {
+                    "query": body["query"],
+                    "sort": body["sort"],
+                    "_source": {"excludes": list(schema.TERMS_FIELDS)},
+                    "size": query.size,
+                    "track_total_hits": False,
+                    **paging,
+                }
+            )
+            asked.append(number)
+        if not searches:
+            return pages
+        with unavailable_on_outage("search articles"):
+            responses = self.client.msearch(searches=searches)["responses"]
+        for number, response in zip(asked, responses, strict=True):
+            if "error" in response:
+                _raise_item_error(response, "search articles")
+            pages[number] = [schema.from_source(raw["_source"]) for raw in response["hits"]["hits"]]
+        return pages
 
     def _first(self, body: dict[str, Any], size: int, what: str) -> list[dict[str, Any]]:
         """The first `size` raw hits of a search whose sort ends on the id: one request

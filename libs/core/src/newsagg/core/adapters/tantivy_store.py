@@ -744,6 +744,30 @@ class TantivyStore:
         found = searcher.search(shared, limit=size, count=False)
         return [from_document(searcher.doc(address)) for _, address in found.hits]
 
+    def articles_matching(self, queries: Sequence[SearchQuery]) -> list[list[Article]]:
+        """Each query's page as `search` finds it uncollapsed, over one index version; no
+        snippet (a third of a story-candidate search), group sizes, facets or count."""
+        if any(query.collapse != Collapse.NONE for query in queries):
+            raise ValueError("articles_matching does not collapse; use search")
+        searcher = self._searcher()
+        pages = []
+        for query in queries:
+            text_query = self._builder.build(query.query) if query.query is not None else None
+            if query.query is not None and text_query is None:
+                pages.append([])
+                continue
+            full = self._full_query(query, text_query)
+            if query.sort == Sort.DATE:
+                found, _ = self._date_page(searcher, full, query.after, query.offset, query.size)
+                addresses = [address for _, address in found]
+            else:
+                result = searcher.search(
+                    full, limit=max(query.size, 1), offset=query.offset, count=False
+                )
+                addresses = [address for _, address in result.hits[: query.size]]
+            pages.append([from_document(searcher.doc(address)) for address in addresses])
+        return pages
+
     def story(self, story_id: str, size: int = 500) -> list[Hit]:
         searcher = self._searcher()
         require(self._layout, "story_id", "gather stories")

@@ -98,6 +98,7 @@ class Enricher:
         Raises the store's StoreUnavailable (the whole batch can be enriched again)."""
         batch = _Batch(self.store.get_many(list(dict.fromkeys(a.id for a in articles))))
         self._prefetch(articles, batch)
+        self._search_stories(articles, batch)
         result = Enrichment(articles=[])
         for article in articles:
             before = batch.latest.get(article.id)
@@ -130,10 +131,39 @@ class Enricher:
             batch.stored = self.store.near_duplicates(bands, size=size)
             batch.held.update((a.id, a) for a in batch.stored)
 
+    def _search_stories(self, articles: Sequence[Article], batch: _Batch) -> None:
+        """Ask the store for the story candidates of the batch's articles that will look for
+        a story, in one call (one round trip, not one per article): those enriched anew
+        that share no band key with a stored candidate or an earlier article of the batch.
+        Those that do are most likely copies, which join their original's story without a
+        search. A wrong guess costs one search either way, never a different result: the
+        store does not change during the batch, and a search not asked here is asked when
+        the article needs it."""
+        searches: dict[SearchQuery, None] = {}
+        earlier: set[str] = set()
+        for article in articles:
+            before = batch.latest.get(article.id)
+            if before is not None and (
+                before.crawled_at > article.crawled_at
+                or _unchanged(before, article)
+                or (_current(before) and before.story_id is not None)
+            ):
+                continue
+            bands = batch.prints[article.content_hash][1]
+            stored = (c for c in batch.stored_sharing(bands) if c.id != article.id)
+            if not earlier.intersection(bands) and not any(map(_current, stored)):
+                search = self._story_search(article, batch.people(article))
+                if search is not None:
+                    searches[search] = None
+            earlier.update(bands)
+        if searches:
+            asked = list(searches)
+            batch.searched.update(zip(asked, self.store.articles_matching(asked), strict=True))
+
     def _enrich_one(
         self, article: Article, before: Article | None, batch: _Batch, result: Enrichment
     ) -> Article:
-        people = people_in(article)
+        people = batch.people(article)
         if article.content_hash not in batch.prints:
             batch.prints[article.content_hash] = fingerprint(article.text)
         print_, bands = batch.prints[article.content_hash]
@@ -261,27 +291,37 @@ class Enricher:
                 batch.latest[member] = moved
                 batch.repointed[member] = moved
 
+    def _story_search(self, article: Article, people: list[str]) -> SearchQuery | None:
+        """The store search for its story candidates: the articles published in the window
+        around its date that hold any word of its title, lead and people."""
+        query = query_of(article.title, article.text, people)
+        if query is None:
+            return None
+        moment, window = _moment(article), self.settings.story_window
+        return SearchQuery(
+            query=query,
+            published_from=moment - window,
+            published_to=moment + window,
+            size=self.settings.story_candidates,
+            facets=(),
+        )
+
     def _story(self, article: Article, people: list[str], batch: _Batch) -> str:
         """The story of the most similar recent article above the threshold, else its own."""
         moment = _moment(article)
         window = self.settings.story_window
         candidates: dict[str, Article] = {}
-        query = query_of(article.title, article.text, people)
-        if query is not None:
-            page = self.store.search(
-                SearchQuery(
-                    query=query,
-                    published_from=moment - window,
-                    published_to=moment + window,
-                    size=self.settings.story_candidates,
-                    facets=(),
-                )
-            )
-            ids = [hit.id for hit in page.hits if hit.id != article.id]
-            held = {i: batch.latest.get(i) for i in ids}
-            missing = [i for i, a in held.items() if a is None]
-            fetched = batch.read(self.store, missing) if missing else {}
-            candidates = {i: held[i] or fetched[i] for i in ids if held[i] or i in fetched}
+        search = self._story_search(article, people)
+        if search is not None:
+            if search not in batch.searched:
+                batch.searched[search] = self.store.articles_matching([search])[0]
+            found = batch.searched[search]
+            batch.held.update((other.id, other) for other in found)
+            candidates = {
+                other.id: batch.latest.get(other.id, other)
+                for other in found
+                if other.id != article.id
+            }
         for other in batch.latest.values():
             if abs(_moment(other) - moment) <= window:
                 candidates[other.id] = other
@@ -339,6 +379,18 @@ class _Batch:
         self._stories: dict[str, list[tuple[str, str | None]]] = {}
         self._bands: dict[str, set[str]] = {}
         self._stored_bands: dict[str, list[Article]] | None = None
+        self.searched: dict[SearchQuery, list[Article]] = {}
+        """The store's story candidates by search, asked for the whole batch at once."""
+        self._people: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+
+    def people(self, article: Article) -> list[str]:
+        """Its people, found once a batch (the story search and the enrichment both need
+        them): by what they are found from, title and text (the content hash) and the
+        metadata's names."""
+        key = (article.content_hash, tuple(article.mentions))
+        if key not in self._people:
+            self._people[key] = people_in(article)
+        return list(self._people[key])
 
     def read(self, store: SearchStore, ids: Sequence[str]) -> dict[str, Article]:
         """The store's versions of these ids, each read from the store once a batch."""
