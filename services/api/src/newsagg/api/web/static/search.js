@@ -4,9 +4,10 @@
 "use strict";
 
 const LIST_PARAMS = ["sources", "authors", "language", "person"];
-const SINGLE_PARAMS = ["q", "from", "to", "quality", "sort", "collapse", "article", "story"];
-// What the URL holds that is not a search: which article or story is open.
-const VIEW_PARAMS = ["article", "story"];
+const SINGLE_PARAMS = ["q", "from", "to", "quality", "sort", "collapse", "article", "story", "saved"];
+// What the URL holds that is not a search: which article or story is open, which saved
+// search the results are (for its new-since-last-visit marks, saved.js).
+const VIEW_PARAMS = ["article", "story", "saved"];
 const FACETS = { source: "sources", author: "authors", language: "language", person: "person" };
 const PAGE_SIZE = 20;
 const MAX_DAY_BARS = 120;
@@ -195,8 +196,10 @@ async function renderSearch(gen) {
   nextCursor = null;
   const params = apiParams(state, { size: PAGE_SIZE, sort, facets: Object.keys(FACETS).join(",") });
   const timeline = renderTimeline(gen);
+  const marks = savedMarks();
   try {
     const page = await api("v1/search", params);
+    await marks;
     if (gen !== generation) return;
     $("results-heading").textContent = summaryText(page.total, page.groups);
     appendHits(page.hits);
@@ -240,6 +243,7 @@ function appendHits(hits) {
     for (const note of notes.filter(Boolean)) parts.push(" · ", note);
     item.querySelector(".meta").append(...parts, " · ", originalLink(hit));
     item.querySelector(".snippet").append(...markedFragment(hit.snippet));
+    markIfNew(item, hit);
     list.append(item);
   }
 }
@@ -895,6 +899,7 @@ function formState() {
     sort: $("sort").value === effectiveSort({ ...state, sort: "" }) ? "" : $("sort").value,
     article: "",
     story: "",
+    saved: "",
   };
 }
 
