@@ -29,7 +29,7 @@ from newsagg.core.article import Article, DateSource
 from newsagg.core.ports import ARTICLES_TOPIC
 from playwright.sync_api import Page, expect
 from support.pipeline import Pipeline, indexed_pipeline, pipeline_env
-from support.servers import Service, wait_until
+from support.servers import wait_until
 
 pytestmark = pytest.mark.e2e
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -218,12 +218,11 @@ def receiver() -> Iterator[Receiver]:
 def demo_with_alerts(
     tmp_path_factory: pytest.TempPathFactory, manifest: dict
 ) -> Iterator[Pipeline]:
-    """`newsagg demo` with private webhooks allowed, and `newsagg alerts` on its data."""
+    """`newsagg demo` (crawler, indexer, alerts worker and API) with private webhooks
+    allowed, so the alerts worker may call the receiver on 127.0.0.1."""
     root = tmp_path_factory.mktemp("saved-demo")
     env = pipeline_env(root / "data", extra={**PRIVATE_OK, "NEWSAGG_ALERTS_METRICS_PORT": "0"})
     running = Pipeline(env, root, commands=("demo",))
-    demo_env = {**env, "NEWSAGG_DATA_DIR": str(running.data_dir / "demo")}
-    running.services["alerts"] = Service(["alerts"], demo_env, root)
     with indexed_pipeline(running, manifest["article_count"]):
         yield running
 

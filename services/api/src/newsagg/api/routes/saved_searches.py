@@ -10,9 +10,7 @@ search's own token instead of a key, since feed readers send none.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
-import socket
 import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -38,6 +36,7 @@ from newsagg.api.saved_models import (
     view_fields,
 )
 from newsagg.core.adapters import open_alert_store
+from newsagg.core.alerts.delivery import WebhookRefused, resolve_webhook
 from newsagg.core.alerts.model import (
     SavedFilters,
     SavedSearch,
@@ -60,7 +59,6 @@ MAX_FEED_ITEMS = 50
 MAX_MATCHES = 500
 FILTER_NAMES = tuple(name for name in FilterFields.model_fields)
 SearchId = Annotated[str, Path(description="The saved search's id (ss_ and 16 hex digits).")]
-ALLOW_PRIVATE_SETTING = "NEWSAGG_ALERTS_ALLOW_PRIVATE_WEBHOOKS"
 
 
 async def get_alert_store(request: Request) -> AlertStore:
@@ -155,10 +153,10 @@ def checked_emails(emails: list[str]) -> tuple[str, ...]:
 def webhook_refusal(url: str, allow_private: bool) -> str | None:
     """Why this webhook URL is refused, or None.
 
-    http(s) with a host and no credentials; unless private webhooks are allowed, every
-    address the host resolves to must be public (not loopback, private, link-local,
-    reserved or multicast), so a saved search cannot make the server call its own
-    network. The worker checks again at send time, since DNS answers change.
+    http(s) with a host and no credentials; unless private webhooks are allowed, the host
+    must resolve, to public addresses only (delivery.resolve_webhook, the worker's own
+    check, which it repeats at send time since DNS answers change). When they are allowed
+    the host is not resolved here: only the URL's form is checked.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -166,24 +164,15 @@ def webhook_refusal(url: str, allow_private: bool) -> str | None:
     if parts.username is not None or parts.password is not None:
         return "must not carry a user name or password"
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
     except ValueError:
         return "has an invalid port"
     if allow_private:
         return None
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return f"its host {parts.hostname!r} does not resolve"
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            return (
-                f"its host resolves to {address}, a loopback, private or otherwise non-public "
-                f"address ({ALLOW_PRIVATE_SETTING}=true allows those)"
-            )
+        resolve_webhook(url, allow_private=False)
+    except WebhookRefused as exc:
+        return str(exc)
     return None
 
 
