@@ -326,16 +326,21 @@ def test_threads_sharing_a_store_count_each_match_once(alerts: AlertStore):
 
 
 def _add_in_another_process(path: Path, search: SavedSearch, start, results) -> None:
-    store = SqliteAlertStore(path)
-    start.wait()
-    articles = [f"a{n:03d}" for n in range(300)]
-    added = sum(
-        store.add_matches(found(search, *articles[first : first + 30], seconds=first))
-        for first in range(0, len(articles), 30)
-    )
-    delivery = store.open_delivery(search.id, limit=50)
-    results.put((added, delivery.id if delivery else None))
-    store.close()
+    """Record 300 matches in batches, then open the search's delivery; report what it got
+    (or the error, so the test fails at once with it)."""
+    try:
+        store = SqliteAlertStore(path)
+        start.wait()
+        articles = [f"a{n:03d}" for n in range(300)]
+        added = sum(
+            store.add_matches(found(search, *articles[first : first + 30], seconds=first))
+            for first in range(0, len(articles), 30)
+        )
+        delivery = store.open_delivery(search.id, limit=50)
+        store.close()
+        results.put((added, delivery.id if delivery else None))
+    except Exception as exc:  # handed to the test process
+        results.put(exc)
 
 
 def test_two_processes_record_the_same_matches_once(tmp_path: Path):
@@ -352,6 +357,9 @@ def test_two_processes_record_the_same_matches_once(tmp_path: Path):
     for worker in workers:
         worker.start()
     outcomes = [results.get(timeout=60) for _ in workers]
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
     for worker in workers:
         worker.join(timeout=30)
         assert worker.exitcode == 0
