@@ -5,11 +5,14 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from newsagg.core.adapters.sqlite_alerts import SqliteAlertStore
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_store import TantivyStore
+from newsagg.core.alerts.model import Match, SavedSearch
 from newsagg.core.ports import ARTICLES_TOPIC
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery
@@ -50,6 +53,7 @@ def test_check_on_a_new_data_dir_says_missing(data: Path, capsys: pytest.Capture
         ["bus", " missing"],
         ["index", " missing"],
         ["crawl state", " missing"],
+        ["saved searches", " missing"],
     ]
 
 
@@ -70,12 +74,13 @@ def test_check_names_each_damage_and_exits_1(data: Path, capsys: pytest.CaptureF
     (data / "crawler-state.sqlite").write_bytes(b"garbage " * 512)
     capsys.readouterr()
     assert main(["check"]) == 1
-    bus, index_line, state = lines(capsys)
+    bus, index_line, state, alerts = lines(capsys)
     assert bus.startswith("bus: ok")
     assert index_line.startswith("index: corrupted: ")
     assert "repair --index" in index_line
     assert state.startswith("crawl state: corrupted: ")
     assert "repair --crawl-state" in state
+    assert alerts.startswith("saved searches: missing")
 
 
 def test_repair_index_makes_every_article_of_the_bus_searchable_again(
@@ -196,3 +201,53 @@ def test_repair_bus_on_an_empty_file_starts_a_new_log_and_says_what_to_do(
     assert "0 messages copied" in out
     assert "repair --crawl-state" in out
     assert main(["check"]) == 0  # a fresh, whole log
+
+
+def saved_searches(path: Path, count: int) -> dict[str, SavedSearch]:
+    """`count` saved searches (about a page of SQLite each: a long query), the first with a
+    delivered match and a pending one."""
+    store = SqliteAlertStore(path)
+    searches = [
+        SavedSearch(name=f"search {n}", q=f"topic{n} " + "word " * 700) for n in range(count)
+    ]
+    for search in searches:
+        store.create(search)
+    first = searches[0].id
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    store.add_matches([Match(search_id=first, article_id=a, matched_at=at) for a in ("a1", "a2")])
+    delivery = store.open_delivery(first, limit=1)
+    assert delivery is not None
+    store.close_delivery(delivery, at)
+    store.close()
+    return {search.id: search for search in searches}
+
+
+def test_check_counts_saved_searches(data: Path, capsys: pytest.CaptureFixture[str]):
+    saved_searches(data / "alerts.sqlite", 3)
+    assert main(["check"]) == 0
+    assert lines(capsys)[3] == (
+        f"saved searches: ok: 3 saved searches, 2 matches ({data / 'alerts.sqlite'})"
+    )
+
+
+def test_repair_alerts_keeps_every_readable_search_and_match(
+    data: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = data / "alerts.sqlite"
+    before = saved_searches(path, 60)
+    garbage(path, middle_page(path), PAGE)
+    assert main(["check"]) == 1
+    assert "saved searches: corrupted: " in (out := capsys.readouterr().out)
+    assert "repair --alerts" in out
+
+    assert main(["repair", "--alerts"]) == 0
+    assert "unreadable: 1 saved-search rows" in capsys.readouterr().out
+    assert len(list(data.glob("alerts.sqlite.corrupt-*Z"))) == 1
+    store = SqliteAlertStore(path)
+    after = store.list()
+    assert len(after) == len(before) - 1
+    assert all(search == before[search.id] for search in after)
+    first = next(iter(before))
+    assert [m.article_id for m in store.pending(first)] == ["a2"]  # a1 stays delivered
+    store.close()
+    assert main(["check"]) == 0

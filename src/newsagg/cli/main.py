@@ -185,9 +185,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     command(
         "check",
-        "check the bus, index and crawl state for damage",
-        "Open the bus, the index and the crawl state and report any damage, with the "
-        "repair command for it (docs/runbook.md).",
+        "check the bus, index, crawl state and saved searches for damage",
+        "Open the bus, the index, the crawl state and the saved searches and report any "
+        "damage, with the repair command for it (docs/runbook.md).",
     )
     repair = command(
         "repair",
@@ -205,6 +205,11 @@ def _parser() -> argparse.ArgumentParser:
         "--bus",
         action="store_true",
         help="move the log aside, copy what is readable into a new one",
+    )
+    repair.add_argument(
+        "--alerts",
+        action="store_true",
+        help="move the saved-search file aside, copy what is readable into a new one",
     )
     purge = command(
         "purge",
@@ -324,9 +329,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "repair":
         from newsagg.cli.repair import run_repair
 
-        if not (args.index or args.crawl_state or args.bus):
-            raise ValueError("name what to repair: --index, --crawl-state and/or --bus")
-        return run_repair(settings, index=args.index, crawl_state=args.crawl_state, bus=args.bus)
+        if not (args.index or args.crawl_state or args.bus or args.alerts):
+            raise ValueError("name what to repair: --index, --crawl-state, --bus and/or --alerts")
+        return run_repair(
+            settings,
+            index=args.index,
+            crawl_state=args.crawl_state,
+            bus=args.bus,
+            alerts=args.alerts,
+        )
     return 0
 
 

@@ -2,9 +2,9 @@
 
 The bus is the log of record; the index and the crawl state are derived from it and
 can be rebuilt: the index by re-reading the log (what `replay --from-beginning`
-does), the crawl state from the index. A damaged bus can only be salvaged. Nothing
-is deleted: a damaged file or directory is moved aside as `<name>.corrupt-<time>`.
-See docs/runbook.md.
+does), the crawl state from the index. A damaged bus can only be salvaged, and so can
+the saved searches (their own data, in no log). Nothing is deleted: a damaged file or
+directory is moved aside as `<name>.corrupt-<time>`. See docs/runbook.md.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsagg.core.adapters import open_bus, open_store, path_of
+from newsagg.core.adapters import open_alert_store, open_bus, open_store, path_of
+from newsagg.core.adapters.sqlite_alerts import REMEDY as ALERTS_REMEDY
+from newsagg.core.adapters.sqlite_alerts import SqliteAlertStore
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_check import IndexCheck
 from newsagg.core.adapters.tantivy_schema import Layout
@@ -52,7 +54,12 @@ class Finding:
 
 def run_check(settings: Settings) -> int:
     """One line per part; exit 1 if any part is corrupted or cannot be checked."""
-    findings = [_check_bus(settings), _check_index(settings), _check_crawl_state(settings)]
+    findings = [
+        _check_bus(settings),
+        _check_index(settings),
+        _check_crawl_state(settings),
+        _check_alerts(settings),
+    ]
     for finding in findings:
         print(finding.line())
     return 1 if any(f.state in ("corrupted", "unavailable") for f in findings) else 0
@@ -135,12 +142,34 @@ def _check_crawl_state(settings: Settings) -> Finding:
     return _finding("crawl state", str(path), whole)
 
 
+def _check_alerts(settings: Settings) -> Finding:
+    url = settings.resolved_alerts_url
+    if urlsplit(url).scheme != "sqlite":
+        return _finding("saved searches", url, lambda: _answers(open_alert_store(url, settings)))
+    path = path_of(url)
+    if not path.exists():
+        return Finding("saved searches", "missing", f"{path} (the API creates it)")
+
+    def whole() -> str:
+        check_sqlite_file(path, ALERTS_REMEDY)
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            (searches,) = conn.execute("SELECT COUNT(*) FROM searches").fetchone()
+            (matches,) = conn.execute("SELECT COUNT(*) FROM matches").fetchone()
+        return f"{searches} saved searches, {matches} matches"
+
+    return _finding("saved searches", str(path), whole)
+
+
 # -- repair -------------------------------------------------------------------------
 
 
-def run_repair(settings: Settings, *, index: bool, crawl_state: bool, bus: bool) -> int:
+def run_repair(
+    settings: Settings, *, index: bool, crawl_state: bool, bus: bool, alerts: bool = False
+) -> int:
     """Repair the parts asked for, the bus first (the others are rebuilt from it)."""
     code = 0
+    if alerts:
+        code = max(code, repair_alerts(settings))
     if bus:
         code = max(code, repair_bus(settings))
     if index:
@@ -325,3 +354,82 @@ def _last_seq(source: sqlite3.Connection) -> int:
         if row and row[0]:
             return int(row[0])
     return 0
+
+
+def repair_alerts(settings: Settings) -> int:
+    """Move a damaged saved-search file aside and copy every row still readable into a
+    new one: the saved searches, then the matches of those searches.
+
+    Read row by row (by rowid, as the bus's messages by sequence number), so a row on a
+    damaged page is skipped and every other one kept as it was, delivery marks included.
+    """
+    url = settings.resolved_alerts_url
+    if urlsplit(url).scheme != "sqlite":
+        print(
+            "newsagg repair: --alerts salvages the embedded saved-search file; Elasticsearch"
+            " replicates and checks its own indices",
+            file=sys.stderr,
+        )
+        return 2
+    path = path_of(url)
+    if not path.exists():
+        print(f"saved searches: {path} does not exist; the API creates a new one")
+        return 0
+    damaged = _aside(path)
+    print(f"saved searches: moved {path} aside to {damaged}")
+    SqliteAlertStore(path).close()  # a new, empty file with the schema
+    try:
+        source = sqlite3.connect(f"{damaged.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        print(f"saved searches: {damaged} cannot be opened: nothing copied")
+        return 1
+    with closing(source), closing(sqlite3.connect(path, isolation_level=None)) as out:
+        out.execute("BEGIN")
+        searches, lost_searches = _copy_rows(
+            source, out, "searches", "id, owner, feed_token, created_us, body"
+        )
+        matches, lost_matches = _copy_rows(
+            source, out, "matches", "search_id, article_id, matched_us, delivery_id, delivered_us"
+        )
+        orphans = out.execute(
+            "DELETE FROM matches WHERE search_id NOT IN (SELECT id FROM searches)"
+        ).rowcount
+        out.execute("COMMIT")
+    print(
+        f"saved searches: copied {searches} saved searches and {matches - orphans} matches"
+        f" into a new file at {path}; unreadable: {lost_searches} saved-search rows,"
+        f" {lost_matches} match rows ({orphans} matches of lost searches dropped)."
+    )
+    if lost_searches or lost_matches:
+        print(
+            "Saved searches that were lost must be saved again (their owners' lists show"
+            " which remain). Lost matches that were not yet delivered are not sent: matching"
+            " happens once, as articles are indexed."
+        )
+    return 0 if searches or not lost_searches else 1
+
+
+def _copy_rows(
+    source: sqlite3.Connection, out: sqlite3.Connection, table: str, columns: str
+) -> tuple[int, int]:
+    """(rows copied, rowids that could not be read) of `table`, one rowid at a time."""
+    last = 0
+    try:
+        (found,) = source.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()
+        last = int(found or 0)
+    except sqlite3.DatabaseError:
+        pass  # the table's root is unreadable: nothing of it can be found
+    kept = lost = 0
+    marks = ", ".join("?" for _ in columns.split(","))
+    for rowid in range(1, last + 1):
+        try:
+            row = source.execute(
+                f"SELECT {columns} FROM {table} WHERE rowid = ?", (rowid,)
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            lost += 1
+            continue
+        if row is not None:
+            out.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", row)
+            kept += 1
+    return kept, lost

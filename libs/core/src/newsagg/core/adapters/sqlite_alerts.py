@@ -54,9 +54,9 @@ CREATE INDEX IF NOT EXISTS matches_pending ON matches (search_id, matched_us)
 """
 
 REMEDY = (
-    "Saved searches are not rebuilt from the bus: stop the API and the alerts worker, and"
-    " restore the file from a backup or move it aside (with its -wal and -shm files) to"
-    " start with no saved searches"
+    "Saved searches are not rebuilt from the bus: stop the API and the alerts worker and run"
+    " `newsagg repair --alerts`, which moves the file aside and keeps every saved search and"
+    " match still readable (docs/runbook.md)"
 )
 BUSY_TIMEOUT = 30.0
 """Seconds a writer waits for another process's transaction before StoreUnavailable."""
