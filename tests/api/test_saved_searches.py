@@ -187,6 +187,7 @@ def test_the_owner_is_the_key_s_hash_prefix_never_the_key(client: TestClient, al
         ({"q": "Soman", "webhook_url": "http://u:p@example.com/"}, "webhook_url", "password"),
         ({"q": "Soman", "schedule": "weekly"}, "schedule", ""),
         ({"q": "Soman", "name": ""}, "name", ""),
+        ({"q": "Soman", "name": "   "}, "name", "blank"),
         ({"q": "Soman", "name": "line\nbreak"}, "name", ""),
         ({"q": "Soman", "colour": "red"}, "colour", ""),
     ],

@@ -143,6 +143,12 @@ def filter_fields(filters: SavedFilters) -> dict[str, Any]:
     }
 
 
+def checked_name(name: str) -> str:
+    if not name.strip():
+        raise invalid("name", "cannot be blank")
+    return name.strip()
+
+
 def checked_emails(emails: list[str]) -> tuple[str, ...]:
     for address in emails:
         if not re.fullmatch(EMAIL_PATTERN, address):
@@ -232,7 +238,7 @@ async def create_saved_search(
     filters = await saved_filters(body.q, fields)
     search = SavedSearch(
         owner=owner,
-        name=body.name.strip() or body.name,
+        name=checked_name(body.name),
         q=body.q if body.q and body.q.strip() else None,
         filters=filters,
         webhook_url=await checked_webhook(body.webhook_url, settings),
@@ -300,7 +306,7 @@ async def patch_saved_search(
         changes["filters"] = await saved_filters(q, fields)
         changes["q"] = q if q and q.strip() else None
     if "name" in given and body.name is not None:
-        changes["name"] = body.name
+        changes["name"] = checked_name(body.name)
     if "webhook_url" in given:
         changes["webhook_url"] = await checked_webhook(body.webhook_url, settings)
     if "emails" in given:
@@ -315,10 +321,15 @@ async def patch_saved_search(
         changes["secret"] = new_secret()
     if body.rotate_feed_token:
         changes["feed_token"] = new_feed_token()
-    updated = search.model_copy(update=changes)
 
     def save() -> dict[str, Any]:
-        store.update(updated)
+        # Onto the search as stored now, so the alerts worker's delivery state written
+        # while the body was checked (a DNS lookup can take a while) is kept.
+        updated = owned(store, owner, search_id).model_copy(update=changes)
+        try:
+            store.update(updated)
+        except KeyError:  # deleted meanwhile
+            raise HTTPException(404, f"no saved search with id {search_id!r}") from None
         answer = view(store, settings, updated)
         return {**answer, "secret": updated.secret if body.rotate_secret else None}
 
