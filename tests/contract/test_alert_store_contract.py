@@ -143,6 +143,35 @@ def test_update_replaces_and_refuses_a_missing_search(alerts: AlertStore):
     assert alerts.list() == [changed]
 
 
+def test_modify_changes_the_stored_version_and_refuses_a_missing_search(alerts: AlertStore):
+    search = saved()
+    alerts.create(search)
+    alerts.update(search.model_copy(update={"paused": True}))  # by another hand, meanwhile
+    stored = alerts.modify(search.id, lambda s: s.model_copy(update={"last_error": "HTTP 500"}))
+    assert (stored.paused, stored.last_error) == (True, "HTTP 500")  # the pause is kept
+    assert alerts.get(search.id) == stored
+    with pytest.raises(KeyError):
+        alerts.modify(new_search_id(), lambda s: s)
+    with pytest.raises(ValueError, match="id"):
+        alerts.modify(search.id, lambda s: s.model_copy(update={"id": new_search_id()}))
+    assert alerts.get(search.id) == stored
+
+
+def test_modifications_from_many_threads_are_never_lost(alerts: AlertStore):
+    """The API (pause, rename) and the worker (delivery state) change one search at once."""
+    search = saved()
+    alerts.create(search)
+
+    def bump(_: int) -> None:
+        alerts.modify(search.id, lambda s: s.model_copy(update={"attempts": s.attempts + 1}))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(bump, range(40)))
+    stored = alerts.get(search.id)
+    assert stored is not None
+    assert stored.attempts == 40
+
+
 def test_by_feed_token(alerts: AlertStore):
     search = saved()
     alerts.create(search)

@@ -9,7 +9,7 @@ same behaviour.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -297,6 +297,13 @@ class AlertStore(Protocol):
 
     def update(self, search: SavedSearch) -> None:
         """Replace the stored saved search of that id; KeyError if there is none."""
+        ...
+
+    def modify(self, search_id: str, change: Callable[[SavedSearch], SavedSearch]) -> SavedSearch:
+        """Store `change(stored)` in place of the stored saved search, atomically, and
+        return it; KeyError if there is none. Unlike get-then-update, a write made in
+        between by another process (the API pausing the search while the worker records
+        a delivery) is never lost: `change` may be called again on the newer version."""
         ...
 
     def delete(self, search_id: str) -> bool:

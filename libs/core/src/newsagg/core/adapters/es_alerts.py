@@ -19,7 +19,7 @@ StoreUnavailable, as in ElasticsearchStore.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +77,8 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     },
 }
 BULK_CHUNK = 1_000
+MODIFY_ATTEMPTS = 50
+"""Read-change-write rounds before modify gives up (each loses only to a write that won)."""
 MATCH_ORDER = [{"matched_at": "asc"}, {"article_id": "asc"}]
 NEWEST_FIRST = [{"matched_at": "desc"}, {"article_id": "desc"}]
 
@@ -226,6 +228,36 @@ class ElasticsearchAlertStore:
                 if exc.error == "document_missing_exception":
                     raise KeyError(search.id) from exc
                 raise
+
+    def modify(self, search_id: str, change: Callable[[SavedSearch], SavedSearch]) -> SavedSearch:
+        """Optimistic: write only if the document is still the version read (if_seq_no),
+        else read the newer one and change that."""
+        with _outage(f"update {search_id}"):
+            for _ in range(MODIFY_ATTEMPTS):
+                try:
+                    found = self.client.get(index=self.searches, id=search_id)
+                except NotFoundError as exc:
+                    if exc.error == "index_not_found_exception":
+                        raise
+                    raise KeyError(search_id) from exc
+                changed = change(SavedSearch.model_validate(found["_source"]["search"]))
+                if changed.id != search_id:
+                    raise ValueError(f"a change of {search_id} may not change its id")
+                try:
+                    self.client.index(
+                        index=self.searches,
+                        id=search_id,
+                        document=self._search_doc(changed),
+                        if_seq_no=found["_seq_no"],
+                        if_primary_term=found["_primary_term"],
+                        refresh=True,
+                    )
+                except ConflictError:
+                    continue  # written meanwhile: change the newer version
+                return changed
+        raise StoreUnavailable(
+            f"{search_id} changed under each of {MODIFY_ATTEMPTS} attempts to update it"
+        )
 
     def delete(self, search_id: str) -> bool:
         """The search first, then its matches and open delivery: a batch matched while the

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,6 +201,29 @@ class SqliteAlertStore:
             )
             if cursor.rowcount == 0:
                 raise KeyError(search.id)
+
+    def modify(self, search_id: str, change: Callable[[SavedSearch], SavedSearch]) -> SavedSearch:
+        """Read, change and write in one write transaction: no other process writes the
+        row in between, so `change` runs once."""
+        with self._write(f"updating {search_id}") as conn:
+            row = conn.execute("SELECT body FROM searches WHERE id = ?", (search_id,)).fetchone()
+            if row is None:
+                raise KeyError(search_id)
+            changed = change(SavedSearch.model_validate_json(row[0]))
+            if changed.id != search_id:
+                raise ValueError(f"a change of {search_id} may not change its id")
+            conn.execute(
+                "UPDATE searches SET owner = ?, feed_token = ?, created_us = ?, body = ?"
+                " WHERE id = ?",
+                (
+                    changed.owner,
+                    changed.feed_token,
+                    micros(changed.created_at),
+                    changed.model_dump_json(),
+                    search_id,
+                ),
+            )
+        return changed
 
     def delete(self, search_id: str) -> bool:
         with self._write(f"deleting {search_id}") as conn:
