@@ -1,11 +1,12 @@
-"""/v1/saved-searches and the saved-search feed, in-process over the demo stories, with the
-real SQLite alert store under a temporary directory.
+"""/v1/saved-searches and the saved-search feed, in-process over the demo stories, with a
+real alert store: SQLite under a temporary directory, and Elasticsearch (jvm).
 
 Two API keys stand for two owners; the worker's part (matches, delivery state) is written
 straight into the same alert store file, as the alerts worker would."""
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ KEY_B = "nsg_saved-owner-b"
 A = {"X-API-Key": KEY_A}
 B = {"X-API-Key": KEY_B}
 HOOK = "http://127.0.0.1:9/hook"
+ALERT_STORES = ["sqlite", pytest.param("elasticsearch", marks=pytest.mark.jvm)]
 HOSTILE = '<script>alert("x")</script> & </title><title>]]>'
 
 
@@ -52,16 +54,38 @@ def make_client(index: TantivyStore, data_dir: Path, **settings: Any) -> TestCli
     return TestClient(create_app(Settings(**values), store=index))
 
 
+@pytest.fixture(params=ALERT_STORES)
+def alert_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Where the API keeps saved searches: SQLite under the data dir (the default), or
+    indices of their own on the session's Elasticsearch node, dropped afterwards."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    url = request.getfixturevalue("elasticsearch_url")
+    extra = {"alerts_url": url, "alerts_index": f"test-saved-{uuid.uuid4().hex[:12]}"}
+    yield extra
+    store = open_alert_store(url, Settings(**extra))
+    try:
+        store.drop()  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
 @pytest.fixture
-def client(index: TantivyStore, tmp_path: Path) -> Iterator[TestClient]:
-    with make_client(index, tmp_path) as client:
+def client(
+    index: TantivyStore, tmp_path: Path, alert_settings: dict[str, str]
+) -> Iterator[TestClient]:
+    with make_client(index, tmp_path, **alert_settings) as client:
         yield client
 
 
 @pytest.fixture
-def alerts(client: TestClient, tmp_path: Path) -> Iterator[AlertStore]:
-    """The alert store file the API writes, opened as the alerts worker opens it."""
-    store = open_alert_store(f"sqlite:///{tmp_path / 'alerts.sqlite'}")
+def alerts(
+    client: TestClient, tmp_path: Path, alert_settings: dict[str, str]
+) -> Iterator[AlertStore]:
+    """The alert store the API writes, opened as the alerts worker opens it."""
+    settings = Settings(data_dir=tmp_path, **alert_settings)
+    store = open_alert_store(settings.resolved_alerts_url, settings)
     store.ensure_schema()
     yield store
     store.close()

@@ -444,6 +444,7 @@ async def get_saved_search_spikes(
     responses={
         200: {"content": {RSS_MEDIA_TYPE: {}}, "description": "An RSS 2.0 document."},
         404: {"description": "No saved search with this id and token."},
+        503: {"description": "The search store or the saved searches' store is unavailable."},
     },
 )
 async def get_saved_search_feed(
