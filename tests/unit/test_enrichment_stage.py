@@ -9,6 +9,8 @@ tests/integration/test_indexer_enrichment.py.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from newsagg.core.enrichment.minhash import BANDS, Fingerprint, fingerprint, nor
 from newsagg.core.enrichment.stories import (
     QUERY_TERMS,
     STOPWORDS,
-    idf,
+    Vocabulary,
     query_of,
     similarities,
     story_terms,
@@ -208,13 +210,49 @@ def test_normalisation_ignores_case_accents_and_punctuation():
 
 def test_the_same_event_in_other_words_scores_above_another_story_on_the_person():
     people = ["Milind Soman", "Ankita Konwar"]
-    wire = story_terms(WIRE.title, WIRE.text, people)
-    same = story_terms(OTHER_WORDS.title, OTHER_WORDS.text, people)
-    series = story_terms(SERIES.title, SERIES.text, ["Milind Soman", "Farah Qadri"])
-    weights = idf([wire, same, series])
+    vocabulary = Vocabulary()
+    wire = vocabulary.vector(story_terms(WIRE.title, WIRE.text, people))
+    same = vocabulary.vector(story_terms(OTHER_WORDS.title, OTHER_WORDS.text, people))
+    series = vocabulary.vector(
+        story_terms(SERIES.title, SERIES.text, ["Milind Soman", "Farah Qadri"])
+    )
     threshold = EnrichmentSettings().story_similarity
-    same_event, other_story = similarities(wire, [same, series], weights)
+    same_event, other_story = similarities(wire, [same, series])
     assert same_event >= threshold > other_story
+
+
+def cosine(first: Counter[str], other: Counter[str], documents: list[Counter[str]]) -> float:
+    """The similarity term by term: log-scaled counts, weighted by the inverse document
+    frequency over `documents` plus the 8 notional documents holding none of the terms."""
+    held = Counter(term for terms in documents for term in terms)
+    total = len(documents) + 8
+
+    def vector(terms: Counter[str]) -> dict[str, float]:
+        return {t: (1 + math.log(n)) * math.log(total / (held[t] + 0.5)) for t, n in terms.items()}
+
+    a, b = vector(first), vector(other)
+    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return sum(v * b.get(t, 0.0) for t, v in a.items()) / norm if norm else 0.0
+
+
+def test_similarities_are_the_weighted_cosine_of_each_candidate():
+    first = Counter({"soman": 3, "cycle": 2, "baroda": 1, "delhi": 1})
+    others = [
+        Counter({"soman": 1, "cycle": 1, "delhi": 4, "jaipur": 1}),
+        Counter({"soman": 2, "unity": 1, "run": 3}),
+        Counter({"budget": 1, "tax": 2}),
+        Counter(),
+        first,
+    ]
+    vocabulary = Vocabulary()
+    vectors = [vocabulary.vector(terms) for terms in [first, *others]]
+    scores = similarities(vectors[0], vectors[1:])
+    expected = [cosine(first, other, [first, *others]) for other in others]
+    assert scores == pytest.approx(expected, rel=1e-12)
+    assert scores[2] == scores[3] == 0.0  # nothing shared; no terms at all
+    assert scores[4] == pytest.approx(1.0)
+    assert similarities(vectors[0], []) == []
+    assert similarities(vocabulary.vector(Counter()), vectors[1:3]) == [0.0, 0.0]
 
 
 def test_the_candidate_search_is_bounded_and_has_no_stop_words():

@@ -26,7 +26,7 @@ log re-enriches articles in their order and earlier results are not mixed in.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,7 +34,13 @@ from datetime import datetime, timedelta
 from newsagg.core.article import Article
 from newsagg.core.enrichment.minhash import Fingerprint, fingerprint
 from newsagg.core.enrichment.people import people_in
-from newsagg.core.enrichment.stories import idf, query_of, similarities, story_terms
+from newsagg.core.enrichment.stories import (
+    TermVector,
+    Vocabulary,
+    query_of,
+    similarities,
+    story_terms,
+)
 from newsagg.core.ports import SearchStore
 from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
@@ -44,6 +50,9 @@ ENRICHMENT_VERSION = 1
 method (not of a threshold) must re-enrich what is indexed (`newsagg replay`)."""
 
 TERMS_CACHED = 20_000
+VOCABULARY_TERMS = 500_000
+"""Story terms numbered before the numbers and the cached vectors are dropped and begun
+again (about 50 MB), so that months of news do not grow the indexer without bound."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,8 @@ class Enricher:
     def __init__(self, store: SearchStore, settings: EnrichmentSettings | None = None) -> None:
         self.store = store
         self.settings = settings or EnrichmentSettings()
-        self._story_terms: OrderedDict[tuple[str, str], Counter[str]] = OrderedDict()
+        self._vocabulary = Vocabulary()
+        self._vectors: OrderedDict[tuple[str, str], TermVector] = OrderedDict()
 
     def enrich(self, articles: Sequence[Article]) -> list[Article]:
         """The articles enriched, in their order, then the stored copies whose group or
@@ -332,25 +342,29 @@ class Enricher:
         ]
         if not scored:
             return article.id
-        terms = story_terms(article.title, article.text, people)
+        if len(self._vocabulary) > VOCABULARY_TERMS:
+            self._vocabulary = Vocabulary()
+            self._vectors.clear()
+        terms = self._vocabulary.vector(story_terms(article.title, article.text, people))
         others = [self._terms(candidate) for candidate in scored]
-        weights = idf([terms, *others])
         best, story = max(
             (score, candidate.story_id or candidate.id)
-            for score, candidate in zip(similarities(terms, others, weights), scored, strict=True)
+            for score, candidate in zip(similarities(terms, others), scored, strict=True)
         )
         return story if best >= self.settings.story_similarity else article.id
 
-    def _terms(self, article: Article) -> Counter[str]:
+    def _terms(self, article: Article) -> TermVector:
         """Its story terms: recent articles are candidates again and again, so the terms of
         the last TERMS_CACHED versions are kept."""
         key = (article.id, article.content_hash)
-        terms = self._story_terms.pop(key, None)
+        terms = self._vectors.pop(key, None)
         if terms is None:
-            terms = story_terms(article.title, article.text, article.people)
-        self._story_terms[key] = terms
-        if len(self._story_terms) > TERMS_CACHED:
-            self._story_terms.popitem(last=False)
+            terms = self._vocabulary.vector(
+                story_terms(article.title, article.text, article.people)
+            )
+        self._vectors[key] = terms
+        if len(self._vectors) > TERMS_CACHED:
+            self._vectors.popitem(last=False)
         return terms
 
 
