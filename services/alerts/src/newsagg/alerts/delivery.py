@@ -574,15 +574,12 @@ class Deliverer:
     def _record(
         self, search_id: str, changes: Callable[[SavedSearch], dict[str, Any]]
     ) -> SavedSearch | None:
-        """Write delivery state onto the search as stored now, so an edit made through the
-        API meanwhile (a pause, a new name) is kept; a search deleted meanwhile is left
-        (None)."""
-        fresh = self.alerts.get(search_id)
-        if fresh is None:
-            return None
-        updated = fresh.model_copy(update=changes(fresh))
+        """Write delivery state onto the search as stored at the write (AlertStore.modify),
+        so an edit made through the API meanwhile (a pause, a new name) is kept; a search
+        deleted meanwhile is left (None)."""
         try:
-            self.alerts.update(updated)
-        except KeyError:  # deleted between the read and the write
+            return self.alerts.modify(
+                search_id, lambda fresh: fresh.model_copy(update=changes(fresh))
+            )
+        except KeyError:
             return None
-        return updated
