@@ -12,6 +12,7 @@ const SCHEDULE_LABELS = { instant: "as they come", hourly: "hourly digest", dail
 
 let newSince = new Set(); // ids of the open saved search's matches found since the last visit
 let savedSearches = [];
+let savedDrawn = ""; // the list as last drawn: a refresh that changes nothing keeps focus
 
 /** Like api(), with a method and a JSON body; a 204 is null. */
 async function apiSend(method, path, body) {
@@ -84,6 +85,7 @@ async function loadSaved() {
     savedSearches = body.saved_searches;
   } catch (err) {
     $("saved-list").replaceChildren();
+    savedDrawn = "";
     status.textContent =
       err.status === 401 ? "Saved searches show once the API key is given." : `Saved searches cannot be listed: ${err.message}`;
     return;
@@ -93,8 +95,10 @@ async function loadSaved() {
 }
 
 function drawSaved() {
-  const list = $("saved-list");
-  list.replaceChildren(...savedSearches.map(savedItem));
+  const drawn = JSON.stringify(savedSearches);
+  if (drawn === savedDrawn) return;
+  savedDrawn = drawn;
+  $("saved-list").replaceChildren(...savedSearches.map(savedItem));
 }
 
 function savedItem(search) {
