@@ -79,13 +79,13 @@ def settings(**changes: object) -> Settings:
 def saved(
     alerts: SqliteAlertStore, receiver: WebhookReceiver | None, **fields: object
 ) -> SavedSearch:
-    search = SavedSearch(
-        name="Soman <on> a bike",
-        q="cycling",
-        webhook_url=receiver.url if receiver else None,
-        created_at=START - timedelta(days=1),
-        **fields,
-    )
+    values: dict[str, object] = {
+        "name": "Soman <on> a bike",
+        "q": "cycling",
+        "webhook_url": receiver.url if receiver else None,
+        "created_at": START - timedelta(days=1),
+    }
+    search = SavedSearch(**{**values, **fields})
     alerts.create(search)
     if receiver is not None:
         receiver.secrets[search.id] = search.secret
@@ -392,3 +392,57 @@ def test_paused_searches_are_not_delivered_but_keep_their_matches(
     deliverer.wake([search.id])
     deliverer.tick()
     assert len(receiver.accepted()) == 1
+
+
+def published(slug: str, title: str, at: datetime) -> Article:
+    return Article.create(
+        url=f"https://news.example/{slug}",
+        source="news-example",
+        title=title,
+        text=f"{title}. The whole story of {slug}.",
+        crawled_at=at,
+        published_at=at,
+        date_source=DateSource.META,
+    )
+
+
+def test_a_spike_is_sent_once_with_the_newest_articles(
+    store: SearchStore, alerts: SqliteAlertStore, receiver: WebhookReceiver
+):
+    """Seven cycling stories in the 14-day baseline (0.5 a day: the threshold is 5), six in
+    the last 24 hours: a spike; sailing has its usual one a day: none."""
+    history = [published("old", "Sailing long ago", START - timedelta(days=20))]
+    baseline = [
+        published(f"base-{n}", f"Cycling note {n}", START - timedelta(days=2 + 2 * n))
+        for n in range(7)
+    ]
+    recent = [
+        published(f"new-{n}", f"Cycling news {n}", START - timedelta(hours=2 + 3 * n))
+        for n in range(6)
+    ]
+    sailing = [
+        published(f"sail-{n}", f"Sailing day {n}", START - timedelta(days=n, hours=1))
+        for n in range(15)
+    ]
+    store.upsert(history + baseline + recent + sailing)
+    cycling = saved(alerts, receiver)
+    calm = saved(alerts, receiver, q="sailing")
+    paused = saved(alerts, receiver, paused=True)
+    clock = Clock(START)
+    deliverer = Deliverer(alerts, store, settings(), clock=clock)
+    deliverer.check_spikes(alerts.list())
+    [spike] = receiver.received
+    assert spike.signed
+    assert spike.json["id"] == cycling.id
+    assert spike.json["event"] == "spike"
+    assert spike.headers["x-newsagg-event"] == "spike"
+    assert spike.json["spike"]["last_24h"] == 6
+    assert spike.json["spike"]["threshold"] == 5
+    assert "Poisson" in spike.json["spike"]["rule"]
+    assert [a["title"] for a in spike.json["articles"]][:6] == [a.title for a in recent]
+    assert alerts.get(cycling.id).last_spike_at == START
+    assert alerts.get(calm.id).last_spike_at is None
+    assert alerts.get(paused.id).last_spike_at is None
+    clock.now += timedelta(hours=3)
+    deliverer.check_spikes(alerts.list())
+    assert len(receiver.received) == 1  # the same spike is not sent again
