@@ -30,8 +30,8 @@ test: install lint browser nginx prometheus bench-quick  ## the whole suite (CI 
 # issue 16: every benchmark, in this order; each writes <results>/<name>.json through
 # bench/_report.py, then bench/summary.py prints one table and exits 1 if one of BENCH_EXPECT
 # has no results from this run. A failing (or missing) script fails the target at the end.
-BENCHES := extraction dates stories crawl freshness index search api bus alert_latency
-BENCH_EXPECT := extraction,dates,stories,crawl,freshness,index,search,api
+BENCHES := extraction dates stories crawl freshness index search api bus alert_latency alerts
+BENCH_EXPECT := extraction,dates,stories,crawl,freshness,index,search,api,alerts
 define run_benches
 	@$(2) since=$$(date +%s); failed=; \
 	for b in $(BENCHES); do \

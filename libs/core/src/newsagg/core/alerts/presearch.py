@@ -198,11 +198,21 @@ class Compiled:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A search to verify, and the batch's articles (indices) that hold its keys."""
+    """A search to verify, and the batch's articles that hold its keys (bit i: article i)."""
 
     search: SavedSearch
     query: SearchQuery
-    articles: list[int]
+    mask: int
+
+    @property
+    def articles(self) -> list[int]:
+        """The positions in the batch of the articles that hold the search's keys."""
+        found, mask = [], self.mask
+        while mask:
+            lowest = mask & -mask
+            found.append(lowest.bit_length() - 1)
+            mask ^= lowest
+        return found
 
 
 def compile_search(search: SavedSearch, position: int, analyze: Analyze) -> Compiled:
@@ -223,6 +233,7 @@ class Presearcher:
 
     def __init__(self, analyze: Analyze) -> None:
         self.analyze = analyze
+        self._searches: list[SavedSearch] = []
         self._compiled: dict[str, Compiled] = {}
         self._order: list[str] = []
         self._index: dict[str, list[str]] = {}
@@ -261,13 +272,16 @@ class Presearcher:
             assert compiled.query is not None
             meeting = articles_meeting(compiled.need, masks, everyone)
             if meeting:
-                indices = [i for i in range(len(articles)) if meeting >> i & 1]
-                found.append(Candidate(compiled.search, compiled.query, indices))
+                found.append(Candidate(compiled.search, compiled.query, meeting))
         return found
 
     def _sync(self, searches: Sequence[SavedSearch]) -> None:
         """Compile the searches new or changed since the last batch; rebuild the index when
         the set changed or the frequency sample doubled."""
+        current = list(searches)
+        if current == self._searches and not self._sample_grew():
+            return  # the same searches (the same objects, or equal ones) as last time
+        self._searches = current
         changed = len(searches) != len(self._order)
         compiled = self._compiled
         fresh: dict[str, Compiled] = {}
