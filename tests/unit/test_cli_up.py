@@ -16,6 +16,7 @@ from newsagg.core.settings import Settings
 
 from newsagg.cli import main as cli
 from newsagg.cli.demo_site import PORTS_FILE
+from newsagg.cli.supervisor import SERVICES
 
 SOURCES = "sources:\n  - name: example\n    feeds: [https://news.example.com/rss.xml]\n"
 
@@ -30,6 +31,14 @@ def test_a_taken_metrics_port_is_one_clear_error_naming_the_variable(taken_port:
     settings = Settings(api_port=free_port(), crawler_metrics_port=taken_port)
     with pytest.raises(ValueError, match=rf"port {taken_port} .*set NEWSAGG_CRAWLER_METRICS_PORT"):
         cli._claim_ports(settings, {}, choose_free=False)
+
+
+def test_up_runs_the_alerts_worker_and_checks_its_metrics_port(taken_port: int):
+    assert SERVICES == ("crawl", "index", "alerts", "api")
+    settings = Settings(api_port=free_port(), crawler_metrics_port=0, indexer_metrics_port=0)
+    taken = settings.model_copy(update={"alerts_metrics_port": taken_port})
+    with pytest.raises(ValueError, match=rf"port {taken_port} .*set NEWSAGG_ALERTS_METRICS_PORT"):
+        cli._claim_ports(taken, {}, choose_free=False)
 
 
 def test_up_refuses_a_taken_port_before_starting_anything(
@@ -62,7 +71,9 @@ def test_the_demo_never_changes_a_port_the_user_set(taken_port: int):
 
 
 def test_the_banner_names_every_address():
-    settings = Settings(api_port=8123, crawler_metrics_port=9201, indexer_metrics_port=0)
+    settings = Settings(
+        api_port=8123, crawler_metrics_port=9201, indexer_metrics_port=0, alerts_metrics_port=9205
+    )
     banner = cli._banner(settings, 1, "Milind Soman cycling")
     assert "newsagg is up: 1 article indexed so far." in banner
     assert "Search page: http://127.0.0.1:8123/?q=Milind+Soman+cycling" in banner
@@ -70,6 +81,7 @@ def test_the_banner_names_every_address():
     assert "API docs:    http://127.0.0.1:8123/docs" in banner
     assert "crawler http://127.0.0.1:9201/metrics" in banner
     assert "indexer off (NEWSAGG_INDEXER_METRICS_PORT=0)" in banner
+    assert "alerts  http://127.0.0.1:9205/metrics" in banner
     assert "2 articles" in cli._banner(settings, 2, None)
 
 
