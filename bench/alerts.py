@@ -24,8 +24,10 @@ phrases are word pairs as rare with one rare word):
 and a third of those with text also carry a filter: one or two sources, a language, a
 person, a quality or a publication date range.
 
-Figures: ms of matching per arriving article (wall, and CPU of this process: steadier on
-this shared machine), candidate searches verified per batch (what the presearcher left of
+Figures: ms of matching per arriving article, CPU of this process (all its threads) and
+wall; the target (< 5 ms) is on CPU ms, the work matching adds, since on this shared 2-core
+machine wall time measures the neighbours too (bench/_measure.py); candidate searches
+verified per batch (what the presearcher left of
 the searches), and matches. One-time: compiling and indexing the searches (the first
 batch). Beside it, for batches of 200, every search verified without the presearcher: what
 it saves. Elasticsearch (skipped with --quick): a local node started by
@@ -248,6 +250,7 @@ def without_presearch(
             queries.append(full_query(builder.schema, query, text, CURRENT))
     batches = [list(articles[i : i + batch]) for i in range(0, len(articles), batch)]
     wall = cpu = 0.0
+    matches = 0
     for part in batches:
         wall_start, cpu_start = time.perf_counter(), time.process_time()
         index = tantivy.Index(builder.schema)
@@ -259,7 +262,7 @@ def without_presearch(
         index.reload()
         searcher = index.searcher()
         for query in queries:
-            searcher.search(query, limit=len(part), count=False)
+            matches += len(searcher.search(query, limit=len(part), count=False).hits)
         wall += time.perf_counter() - wall_start
         cpu += time.process_time() - cpu_start
     timed = sum(map(len, batches))
@@ -270,7 +273,7 @@ def without_presearch(
         "ms per article": round(wall * 1000 / timed, 3),
         "CPU ms per article": round(cpu * 1000 / timed, 3),
         "candidates per batch": float(len(queries)),
-        "matches": 0,
+        "matches": matches,
         "first batch ms": 0.0,
     }
 
@@ -321,8 +324,7 @@ def elasticsearch_rows(
                 batch,
                 store,
             )
-            row["same matches as embedded"] = matches == embedded[batch]
-            rows.append(row)
+            rows.append(row | {"same matches as embedded": matches == embedded[batch]})
             store.drop()
         client.close()
     finally:
@@ -350,11 +352,11 @@ def main() -> None:
     rows.append(without_presearch(searches, articles[: 2 * BATCHES[-1]], BATCHES[-1]))
     targets = [
         target(
-            f"19: matching ms per article, embedded, batches of {row['batch']}",
-            row["ms per article"],
+            f"19: matching CPU ms per article, embedded, batches of {row['batch']}",
+            row["CPU ms per article"],
             GOAL,
-            newsagg=f"{row['ms per article']:.2f} ms ({row['CPU ms per article']:.2f} CPU ms)",
-            peer=f"{rows[-1]['ms per article']:.1f} ms without the presearcher"
+            newsagg=f"{row['CPU ms per article']:.2f} CPU ms ({row['ms per article']:.2f} ms wall)",
+            peer=f"{rows[-1]['CPU ms per article']:.1f} CPU ms without the presearcher"
             if row["batch"] == BATCHES[-1]
             else None,
         )
@@ -363,14 +365,23 @@ def main() -> None:
     if not args.quick:
         es = elasticsearch_rows(searches, articles, matches)
         rows.extend(es)
-        targets.extend(
-            target(
-                f"19: matching ms per article, Elasticsearch, batches of {row['batch']}",
-                row["ms per article"],
-                "",
+        for row in es:
+            targets.append(
+                target(
+                    f"19: matching ms per article, Elasticsearch, batches of {row['batch']}",
+                    row["ms per article"],
+                    "",
+                    newsagg=f"{row['ms per article']:.2f} ms ({row['CPU ms per article']:.2f}"
+                    " CPU ms of this process)",
+                )
             )
-            for row in es
-        )
+            targets.append(
+                target(
+                    f"19: Elasticsearch matches == embedded, batches of {row['batch']}",
+                    float(row.pop("same matches as embedded")),
+                    "== 1",
+                )
+            )
     report(
         "alerts",
         rows,

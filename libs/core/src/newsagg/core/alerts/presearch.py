@@ -235,7 +235,6 @@ class Presearcher:
         self.analyze = analyze
         self._searches: list[SavedSearch] = []
         self._compiled: dict[str, Compiled] = {}
-        self._order: list[str] = []
         self._index: dict[str, list[str]] = {}
         self._always: list[str] = []
         self._frequencies: Counter[str] = Counter()
@@ -282,8 +281,8 @@ class Presearcher:
         if current == self._searches and not self._sample_grew():
             return  # the same searches (the same objects, or equal ones) as last time
         self._searches = current
-        changed = len(searches) != len(self._order)
         compiled = self._compiled
+        changed = len(searches) != len(compiled)
         fresh: dict[str, Compiled] = {}
         for position, search in enumerate(searches):
             known = compiled.get(search.id)
@@ -296,12 +295,9 @@ class Presearcher:
             elif known.position != position or known.search is not search:
                 known = Compiled(search, position, known.query, known.need)
             fresh[search.id] = known
-        if not changed and len(fresh) == len(compiled) and not self._sample_grew():
-            self._compiled = fresh
-            return
         self._compiled = fresh
-        self._order = list(fresh)
-        self._build()
+        if changed or len(fresh) != len(compiled) or self._sample_grew():
+            self._build()
 
     def _sample_grew(self) -> bool:
         return self._seen >= 2 * self._seen_at_build and self._seen > self._seen_at_build
