@@ -66,6 +66,10 @@ SKIP_GRACE = 5.0
 """Seconds an article the indexer went past without storing is waited for still (the
 store's reader may show a write a moment after the indexer committed it)."""
 GAUGE_INTERVAL = 15.0
+STORE_POLL_MAX = 0.25
+"""Longest pause between reads of a batch the store does not hold yet: an article is
+matched within about this long of becoming searchable (the delivery latency's target is
+5 s), at four cheap id lookups a second while the indexer is behind."""
 
 
 class Stopped(Exception):
@@ -242,7 +246,7 @@ class MatchingWorker:
                 return stored, seen_at
             if self.stop.wait(delay):
                 raise Stopped
-            delay = min(delay * 2, 1.0)
+            delay = min(delay * 2, STORE_POLL_MAX)
 
     def _indexer_passed(self, per_partition: dict[int, int]) -> list[int]:
         """The partitions on which the indexer group has committed past this whole batch.
