@@ -11,10 +11,11 @@ not in it and wait for the next one.
 
 No painless scripts and no _delete_by_query (the Elasticsearch build the tests run lacks
 the painless and reindex modules): every write is a plain create, partial update or
-delete. Writes refresh the index they write
-(refresh=True), so a list, count or pending read right after sees them: writes are
-per batch or per user action, not per article, so the refreshes stay few. Outages are
-StoreUnavailable, as in ElasticsearchStore.
+delete. Writes to the searches and matches indices refresh them (refresh=True), so a
+list, count or pending read right after sees them: writes are per batch or per user
+action, not per article, so the refreshes stay few. Deliveries are only read by id (a
+realtime GET), so their writes do not refresh. Outages are StoreUnavailable, as in
+ElasticsearchStore.
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     },
 }
 BULK_CHUNK = 1_000
+SCAN_PAGE = 5_000
+PARSED_CACHE = 20_000
+"""Parsed saved searches kept by list; emptied when full."""
 MODIFY_ATTEMPTS = 50
 """Read-change-write rounds before modify gives up (each loses only to a write that won)."""
 MATCH_ORDER = [{"matched_at": "asc"}, {"article_id": "asc"}]
@@ -118,6 +122,7 @@ class ElasticsearchAlertStore:
         self.searches = f"{prefix}-searches"
         self.matches_index = f"{prefix}-matches"
         self.deliveries = f"{prefix}-deliveries"
+        self._parsed: dict[tuple[str, int, int], SavedSearch] = {}
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> ElasticsearchAlertStore:
@@ -192,20 +197,42 @@ class ElasticsearchAlertStore:
         return [SavedSearch.model_validate(hit["_source"]["search"]) for hit in _hits(response)]
 
     def list(self, owner: str | None = None) -> list[SavedSearch]:
-        """Read with a scroll (the matcher lists every owner's, 10,000 and more), then
-        put in order here: a scroll does not sort."""
+        """The ids and versions by a scroll (the alerts worker lists every owner's, 10,000
+        and more, every few seconds), then only the saved searches not parsed before at
+        that version fetched and parsed; put in order here, since a scroll does not sort."""
         query = {"term": {"owner": owner}} if owner is not None else {"match_all": {}}
+        found: dict[str, SavedSearch] = {}
         with _outage("list saved searches"):
-            docs = [
-                hit["_source"]
-                for hit in helpers.scan(
-                    self.client,
-                    index=self.searches,
-                    query={"query": query, "_source": ["id", "created_at", "search"]},
-                )
-            ]
-        docs.sort(key=lambda doc: (datetime.fromisoformat(doc["created_at"]), doc["id"]))
-        return [SavedSearch.model_validate(doc["search"]) for doc in docs]
+            missing: list[str] = []
+            for hit in helpers.scan(
+                self.client,
+                index=self.searches,
+                query={"query": query, "_source": False},
+                size=SCAN_PAGE,
+                seq_no_primary_term=True,
+            ):
+                cached = self._parsed.get((hit["_id"], hit["_seq_no"], hit["_primary_term"]))
+                if cached is None:
+                    missing.append(hit["_id"])
+                else:
+                    found[hit["_id"]] = cached
+            for start in range(0, len(missing), SCAN_PAGE):
+                docs = self.client.mget(
+                    index=self.searches, ids=missing[start : start + SCAN_PAGE], source=["search"]
+                )["docs"]
+                for doc in docs:
+                    if doc.get("found"):  # else deleted since the scroll saw it
+                        found[doc["_id"]] = self._parse(doc)
+        return sorted(found.values(), key=lambda search: (search.created_at, search.id))
+
+    def _parse(self, doc: dict[str, Any]) -> SavedSearch:
+        """The SavedSearch of a fetched document, kept by id and version for list (it is
+        frozen, so one object serves every caller)."""
+        if len(self._parsed) >= PARSED_CACHE:
+            self._parsed.clear()
+        search = SavedSearch.model_validate(doc["_source"]["search"])
+        self._parsed[(doc["_id"], doc["_seq_no"], doc["_primary_term"])] = search
+        return search
 
     def count(self, owner: str) -> int:
         with _outage("count saved searches"):
@@ -284,9 +311,7 @@ class ElasticsearchAlertStore:
                 ],
                 f"delete the matches of {search_id}",
             )
-            self.client.options(ignore_status=404).delete(
-                index=self.deliveries, id=search_id, refresh=True
-            )
+            self.client.options(ignore_status=404).delete(index=self.deliveries, id=search_id)
         return existed
 
     # -- matches and deliveries ------------------------------------------------
@@ -378,7 +403,6 @@ class ElasticsearchAlertStore:
                         "article_ids": [m.article_id for m in waiting],
                         "opened_at": _iso(datetime.now(UTC)),
                     },
-                    refresh=True,
                 )
             except ConflictError:  # another worker opened one first: that is the open one
                 return self._open(search_id)
@@ -426,7 +450,6 @@ class ElasticsearchAlertStore:
             id=search_id,
             if_seq_no=found["_seq_no"],
             if_primary_term=found["_primary_term"],
-            refresh=True,
         )
 
     def close_delivery(self, delivery: Delivery, at: datetime) -> None:

@@ -60,6 +60,8 @@ REMEDY = (
 )
 BUSY_TIMEOUT = 30.0
 """Seconds a writer waits for another process's transaction before StoreUnavailable."""
+PARSED_CACHE = 20_000
+"""Parsed saved searches kept by list (about 2 KB each); emptied when full."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MATCH_COLUMNS = "search_id, article_id, matched_us, delivery_id, delivered_us"
@@ -103,6 +105,7 @@ class SqliteAlertStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
         self._lock = threading.Lock()
+        self._bodies: dict[str, SavedSearch] = {}
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -177,7 +180,18 @@ class SqliteAlertStore:
             rows = conn.execute(
                 f"SELECT body FROM searches {where} ORDER BY created_us, id", args
             ).fetchall()
-        return [SavedSearch.model_validate_json(body) for (body,) in rows]
+        return [self._parsed(body) for (body,) in rows]
+
+    def _parsed(self, body: str) -> SavedSearch:
+        """The SavedSearch of a stored body, parsed once per distinct body: the alerts
+        worker lists every saved search again and again, and parsing 10,000 is most of
+        the time of a list (SavedSearch is frozen, so one object serves every caller)."""
+        search = self._bodies.get(body)
+        if search is None:
+            if len(self._bodies) >= PARSED_CACHE:
+                self._bodies.clear()
+            search = self._bodies[body] = SavedSearch.model_validate_json(body)
+        return search
 
     def count(self, owner: str) -> int:
         with self._read("counting saved searches") as conn:
