@@ -19,33 +19,28 @@ from pathlib import Path
 import pytest
 from newsagg.core.adapters.sqlite_alerts import SqliteAlertStore
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
-from newsagg.core.alerts.model import SavedFilters, SavedSearch
+from newsagg.core.alerts.model import SavedSearch
 from newsagg.core.ports import ARTICLES_TOPIC, Message
+from support.alert_deliveries import (
+    DELIVERY_TIMEOUT,
+    SEARCHES,
+    WORKER_ENV,
+    accepted_ids,
+    assert_exactly_once,
+    found_by_search,
+)
 from support.pipeline import Pipeline, indexed_pipeline, pipeline_env
 from support.servers import Service, free_port, wait_until
-from support.webhook_receiver import Received, WebhookReceiver, webhook_receiver
+from support.webhook_receiver import WebhookReceiver, webhook_receiver
 
 from newsagg.cli.demo_site import DemoSites
 
 pytestmark = pytest.mark.e2e
 
-SEARCHES = {
-    "soman": ("Milind Soman cycling", SavedFilters()),
-    "phrase": ('"roadside romance"', SavedFilters()),
-    "reel-cycling": ("cycling", SavedFilters(sources=("reel-news",))),
-    "marquee": (None, SavedFilters(sources=("marquee-daily",))),
-}
-"""Saved searches by a name of the test's: a query, a phrase, a query with a filter, and
-a filter alone (every article of one outlet: many matches)."""
 PASSES = 3
 """The killed worker's bus holds each article this many times (re-deliveries): a long
 stream of one-article batches to land the kills in."""
 KILLS = 3
-DELIVERY_TIMEOUT = 120.0
-WORKER_ENV = {
-    "NEWSAGG_ALERTS_METRICS_PORT": "0",
-    "NEWSAGG_ALERTS_ALLOW_PRIVATE_WEBHOOKS": "true",
-}
 
 
 def make_searches(
@@ -62,36 +57,6 @@ def make_searches(
         receiver.secrets[search.id] = search.secret
         made[name] = search
     return made
-
-
-def delivered(received: list[Received]) -> dict[str, dict[str, set[str]]]:
-    """Per saved search id, per article id, the delivery ids it was sent under (any answer)."""
-    seen: dict[str, dict[str, set[str]]] = {}
-    for post in received:
-        body = post.json
-        for article in body["articles"]:
-            seen.setdefault(body["id"], {}).setdefault(article["id"], set()).add(post.delivery)
-    return seen
-
-
-def accepted_ids(receiver: WebhookReceiver, search_id: str) -> set[str]:
-    return {
-        article["id"]
-        for post in receiver.accepted()
-        if post.json["id"] == search_id
-        for article in post.json["articles"]
-    }
-
-
-def assert_exactly_once(receiver: WebhookReceiver, searches: dict, expected: dict) -> None:
-    """Every search got the expected articles, each under one delivery id, all signed."""
-    assert all(post.signed for post in receiver.received)
-    assert all(post.headers["x-newsagg-event"] == "matches" for post in receiver.received)
-    seen = delivered(receiver.received)
-    for name, search in searches.items():
-        assert accepted_ids(receiver, search.id) == expected[name], name
-        twice = {a: ids for a, ids in seen.get(search.id, {}).items() if len(ids) > 1}
-        assert not twice, f"{name}: articles under two delivery ids: {twice}"
 
 
 @pytest.fixture(scope="module")
@@ -121,19 +86,8 @@ def pipeline(
 
 @pytest.fixture(scope="module")
 def expected(pipeline: tuple[Pipeline, dict]) -> dict[str, set[str]]:
-    """Per saved search, the ids the same search finds on the store."""
-    running, _ = pipeline
-    found = {}
-    for name, (q, filters) in SEARCHES.items():
-        params: dict[str, str | int] = {"size": 100, "collapse": "none"}
-        if q:
-            params["q"] = q
-        if filters.sources:
-            params["source"] = filters.sources[0]
-        page = running.api("/v1/search", **params)
-        assert page["total"] == len(page["hits"]) > 0, name
-        found[name] = {hit["id"] for hit in page["hits"]}
-    return found
+    """Per saved search, the ids the same search finds."""
+    return found_by_search(pipeline[0])
 
 
 @pytest.fixture(scope="module")
