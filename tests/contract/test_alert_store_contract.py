@@ -471,3 +471,39 @@ def test_indices_not_made_yet_are_store_unavailable(elasticsearch_url: str, es_p
     finally:
         store.drop()
         store.close()
+
+
+@pytest.mark.jvm
+def test_a_close_cut_short_after_marking_leaves_no_open_delivery(
+    elasticsearch_url: str, es_prefix: str
+):
+    """A worker stopped between marking the matches delivered and deleting the open
+    delivery's document: the next open_delivery sees it was closed and moves on."""
+    store = ElasticsearchAlertStore.from_url(elasticsearch_url, Settings(alerts_index=es_prefix))
+    try:
+        store.ensure_schema()
+        search = saved()
+        store.create(search)
+        store.add_matches(found(search, "a1", "a2"))
+        delivery = store.open_delivery(search.id)
+        assert delivery is not None
+        store._bulk(  # what close_delivery writes before it deletes the document
+            [
+                {
+                    "_op_type": "update",
+                    "_index": store.matches_index,
+                    "_id": f"{search.id}:{m.article_id}",
+                    "doc": {"delivered_at": T0.isoformat()},
+                }
+                for m in delivery.matches
+            ],
+            "mark delivered",
+        )
+        assert store.open_delivery(search.id) is None
+        store.add_matches(found(search, "a3", seconds=60))
+        following = store.open_delivery(search.id)
+        assert following is not None
+        assert ids(following.matches) == ["a3"]
+    finally:
+        store.drop()
+        store.close()
