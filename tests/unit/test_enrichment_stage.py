@@ -24,9 +24,8 @@ from newsagg.core.enrichment.stories import (
     QUERY_TERMS,
     STOPWORDS,
     Vocabulary,
-    query_of,
     similarities,
-    story_terms,
+    story_words,
 )
 from newsagg.core.query import Or, Term
 
@@ -211,10 +210,10 @@ def test_normalisation_ignores_case_accents_and_punctuation():
 def test_the_same_event_in_other_words_scores_above_another_story_on_the_person():
     people = ["Milind Soman", "Ankita Konwar"]
     vocabulary = Vocabulary()
-    wire = vocabulary.vector(story_terms(WIRE.title, WIRE.text, people))
-    same = vocabulary.vector(story_terms(OTHER_WORDS.title, OTHER_WORDS.text, people))
+    wire = vocabulary.vector(story_words(WIRE.title, WIRE.text, people).terms())
+    same = vocabulary.vector(story_words(OTHER_WORDS.title, OTHER_WORDS.text, people).terms())
     series = vocabulary.vector(
-        story_terms(SERIES.title, SERIES.text, ["Milind Soman", "Farah Qadri"])
+        story_words(SERIES.title, SERIES.text, ["Milind Soman", "Farah Qadri"]).terms()
     )
     threshold = EnrichmentSettings().story_similarity
     same_event, other_story = similarities(wire, [same, series])
@@ -256,7 +255,7 @@ def test_similarities_are_the_weighted_cosine_of_each_candidate():
 
 
 def test_the_candidate_search_is_bounded_and_has_no_stop_words():
-    query = query_of(WIRE.title, WIRE.text, ["Milind Soman"])
+    query = story_words(WIRE.title, WIRE.text, ["Milind Soman"]).query()
     assert isinstance(query, Or)
     words = [term.text for term in query.children if isinstance(term, Term)]
     assert len(words) == len(query.children) <= QUERY_TERMS

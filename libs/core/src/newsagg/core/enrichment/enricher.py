@@ -35,11 +35,11 @@ from newsagg.core.article import Article
 from newsagg.core.enrichment.minhash import Fingerprint, fingerprint
 from newsagg.core.enrichment.people import people_in
 from newsagg.core.enrichment.stories import (
+    StoryWords,
     TermVector,
     Vocabulary,
-    query_of,
     similarities,
-    story_terms,
+    story_words,
 )
 from newsagg.core.ports import SearchStore
 from newsagg.core.search import SearchQuery
@@ -162,7 +162,7 @@ class Enricher:
             bands = batch.prints[article.content_hash][1]
             stored = (c for c in batch.stored_sharing(bands) if c.id != article.id)
             if not earlier.intersection(bands) and not any(map(_current, stored)):
-                search = self._story_search(article, batch.people(article))
+                search = self._story_search(article, batch.words(article))
                 if search is not None:
                     searches[search] = None
             earlier.update(bands)
@@ -193,7 +193,7 @@ class Enricher:
         if update["story_id"] is None and before is not None and _current(before):
             update["story_id"] = before.story_id  # a new revision stays in its story
         if update["story_id"] is None:
-            update["story_id"] = self._story(article, people, batch)
+            update["story_id"] = self._story(article, batch)
         if update["story_id"] == article.id:
             result.stories_started += 1
         else:
@@ -301,10 +301,10 @@ class Enricher:
                 batch.latest[member] = moved
                 batch.repointed[member] = moved
 
-    def _story_search(self, article: Article, people: list[str]) -> SearchQuery | None:
+    def _story_search(self, article: Article, words: StoryWords) -> SearchQuery | None:
         """The store search for its story candidates: the articles published in the window
         around its date that hold any word of its title, lead and people."""
-        query = query_of(article.title, article.text, people)
+        query = words.query()
         if query is None:
             return None
         moment, window = _moment(article), self.settings.story_window
@@ -316,12 +316,13 @@ class Enricher:
             facets=(),
         )
 
-    def _story(self, article: Article, people: list[str], batch: _Batch) -> str:
+    def _story(self, article: Article, batch: _Batch) -> str:
         """The story of the most similar recent article above the threshold, else its own."""
         moment = _moment(article)
         window = self.settings.story_window
         candidates: dict[str, Article] = {}
-        search = self._story_search(article, people)
+        words = batch.words(article)
+        search = self._story_search(article, words)
         if search is not None:
             if search not in batch.searched:
                 batch.searched[search] = self.store.articles_matching([search])[0]
@@ -345,7 +346,7 @@ class Enricher:
         if len(self._vocabulary) > VOCABULARY_TERMS:
             self._vocabulary = Vocabulary()
             self._vectors.clear()
-        terms = self._vocabulary.vector(story_terms(article.title, article.text, people))
+        terms = self._terms(article, words)
         others = [self._terms(candidate) for candidate in scored]
         best, story = max(
             (score, candidate.story_id or candidate.id)
@@ -353,15 +354,16 @@ class Enricher:
         )
         return story if best >= self.settings.story_similarity else article.id
 
-    def _terms(self, article: Article) -> TermVector:
-        """Its story terms: recent articles are candidates again and again, so the terms of
-        the last TERMS_CACHED versions are kept."""
+    def _terms(self, article: Article, words: StoryWords | None = None) -> TermVector:
+        """Its story terms (from `words` when the caller has them): recent articles are
+        candidates again and again, so the terms of the last TERMS_CACHED versions are kept,
+        and an article's own are kept for when it is a candidate (with its people then, the
+        ones it was enriched with)."""
         key = (article.id, article.content_hash)
         terms = self._vectors.pop(key, None)
         if terms is None:
-            terms = self._vocabulary.vector(
-                story_terms(article.title, article.text, article.people)
-            )
+            found = words or story_words(article.title, article.text, article.people)
+            terms = self._vocabulary.vector(found.terms())
         self._vectors[key] = terms
         if len(self._vectors) > TERMS_CACHED:
             self._vectors.popitem(last=False)
@@ -396,6 +398,7 @@ class _Batch:
         self.searched: dict[SearchQuery, list[Article]] = {}
         """The store's story candidates by search, asked for the whole batch at once."""
         self._people: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self._words: dict[tuple[str, tuple[str, ...]], StoryWords] = {}
 
     def people(self, article: Article) -> list[str]:
         """Its people, found once a batch (the story search and the enrichment both need
@@ -405,6 +408,13 @@ class _Batch:
         if key not in self._people:
             self._people[key] = people_in(article)
         return list(self._people[key])
+
+    def words(self, article: Article) -> StoryWords:
+        """Its story words, found once a batch, by the same key as its people."""
+        key = (article.content_hash, tuple(article.mentions))
+        if key not in self._words:
+            self._words[key] = story_words(article.title, article.text, self.people(article))
+        return self._words[key]
 
     def read(self, store: SearchStore, ids: Sequence[str]) -> dict[str, Article]:
         """The store's versions of these ids, each read from the store once a batch."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -71,23 +72,34 @@ def lead(text: str) -> str:
     return " ".join(text.split()[:LEAD_WORDS])
 
 
-def story_terms(title: str, text: str, people: Iterable[str]) -> Counter[str]:
-    """Term counts of title (twice), lead and names, plurals made singular."""
-    title_words = words(title)
-    counted = title_words + title_words + words(lead(text))
-    for name in people:
-        counted.extend(words(name))
-    return Counter(map(stem, counted))
+@dataclass(frozen=True)
+class StoryWords:
+    """An article's content words by where they come from: its story terms and its
+    candidate search are both made from them, so its text is tokenised once."""
+
+    title: list[str]
+    lead: list[str]
+    names: list[str]
+
+    def terms(self) -> Counter[str]:
+        """Term counts of title (twice), lead and names, plurals made singular."""
+        return Counter(map(stem, self.title + self.title + self.lead + self.names))
+
+    def query(self) -> Node | None:
+        """The candidate search: any of the title's, names' and lead's words."""
+        ordered = dict.fromkeys([*self.title, *self.names, *self.lead])
+        terms = [Term(word) for word in list(ordered)[:QUERY_TERMS]]
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else Or(tuple(terms))
 
 
-def query_of(title: str, text: str, people: Iterable[str]) -> Node | None:
-    """The candidate search: any of the title's, names' and lead's words."""
-    names = [word for name in people for word in words(name)]
-    ordered = dict.fromkeys([*words(title), *names, *words(lead(text))])
-    terms = [Term(word) for word in list(ordered)[:QUERY_TERMS]]
-    if not terms:
-        return None
-    return terms[0] if len(terms) == 1 else Or(tuple(terms))
+def story_words(title: str, text: str, people: Iterable[str]) -> StoryWords:
+    return StoryWords(
+        title=words(title),
+        lead=words(lead(text)),
+        names=[word for name in people for word in words(name)],
+    )
 
 
 class TermVector(NamedTuple):
