@@ -83,6 +83,10 @@ SPIKE_ARTICLES = 10
 SNIPPET_CHARS = 300
 PENDING_COUNT_LIMIT = 1_000
 """Pending matches counted per search for the gauge."""
+HELD_WAIT = 2.0
+HELD_RETRY = 0.1
+"""Seconds a matched article the delivery's reader does not show yet is waited for, and
+between its reads (the store's reader reloads every 0.25 s)."""
 
 
 class DeliveryFailed(Exception):
@@ -515,8 +519,19 @@ class Deliverer:
 
     def _articles(self, matches: Sequence[Match]) -> list[dict[str, Any]]:
         """The matched articles as the store holds them now, in match order; one gone
-        from the store (purged) is left out."""
-        held = self.store.get_many([m.article_id for m in matches])
+        from the store (purged) is left out.
+
+        The matching thread saw each of them in its own reader; this thread's reader may
+        not show them yet (it reloads on its own schedule), so one missing is read again
+        for up to HELD_WAIT seconds before it counts as gone: else a just-matched article
+        was closed as delivered without being sent."""
+        wanted = {m.article_id for m in matches}
+        held = self.store.get_many(list(wanted))
+        deadline = time.monotonic() + HELD_WAIT
+        while wanted - held.keys() and time.monotonic() < deadline:
+            if self.stop.wait(HELD_RETRY):
+                break
+            held |= self.store.get_many(list(wanted - held.keys()))
         return [entry_of(held[m.article_id]) for m in matches if m.article_id in held]
 
     def send_test(self, search: SavedSearch) -> None:
