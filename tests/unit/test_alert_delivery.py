@@ -446,3 +446,24 @@ def test_a_spike_is_sent_once_with_the_newest_articles(
     clock.now += timedelta(hours=3)
     deliverer.check_spikes(alerts.list())
     assert len(receiver.received) == 1  # the same spike is not sent again
+
+
+def test_more_matches_than_one_delivery_holds_go_in_the_next_passes(
+    store: SearchStore,
+    alerts: SqliteAlertStore,
+    receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr("newsagg.alerts.delivery.DELIVERY_LIMIT", 2)
+    search = saved(alerts, receiver)
+    items = [article(f"a{n}", f"Cycling day {n}") for n in range(5)]
+    matched(store, alerts, search, *items)
+    deliverer = Deliverer(alerts, store, settings(), clock=Clock(START))
+    for _ in range(3):
+        deliverer.tick()  # the first pass finds them; a full delivery wakes the next
+    sizes = [len(r.json["articles"]) for r in receiver.received]
+    assert sizes == [2, 2, 1]
+    assert len({r.delivery for r in receiver.received}) == 3
+    sent = [a["id"] for r in receiver.received for a in r.json["articles"]]
+    assert sorted(sent) == sorted(a.id for a in items)
+    assert alerts.pending(search.id) == []

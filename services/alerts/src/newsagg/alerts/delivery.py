@@ -389,13 +389,13 @@ class Deliverer:
                 delay = min(delay * 2, self.max_retry_delay)
                 continue
             self._wake.wait(TICK)
-            self._wake.clear()
         self.webhook.close()
 
     def tick(self) -> None:
         """One pass: test deliveries asked for, searches woken or whose retry is due, and
         every SWEEP_INTERVAL the shard's searches with pending matches."""
         with self._lock:
+            self._wake.clear()  # a wake from now on is for the next pass
             woken, self._woken = self._woken, set()
         searches = [s for s in self.alerts.list() if shard_of(s.id, self.shards) == self.shard]
         pending: set[str] = set()
@@ -475,6 +475,8 @@ class Deliverer:
             error = self._send(outgoing)
         if error is None:
             self._close(delivery)
+            if len(delivery.matches) >= DELIVERY_LIMIT:
+                self.wake([search.id])  # more are waiting: the next pass sends them
             return True
         recorded = self._record(
             search.id,
