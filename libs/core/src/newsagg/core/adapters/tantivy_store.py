@@ -77,7 +77,8 @@ SIMILAR_TERMS = 25
 PARSED_CACHED = 2_048
 """Stored articles the enrichment's reads keep parsed (~6 KB each), by their stored bytes:
 in a busy story window the same recent articles are the candidates of article after
-article, and parsing each one's stored JSON was half of a story-candidate search."""
+article (and an agency text's first copies those of its later ones), and parsing each
+one's stored JSON was half of a story-candidate search."""
 TIES_GUESS = 64
 """Articles of one second read at once (by id) when a date page's edge cuts through it."""
 GROUP_FIELDS = {Collapse.DUPLICATES: "duplicate_group", Collapse.STORIES: "story_id"}
@@ -748,7 +749,7 @@ class TantivyStore:
             [(Occur.Should, Query.term_query(self._schema, "lsh_bands", b)) for b in set(bands)]
         )
         found = searcher.search(shared, limit=size, count=False)
-        return [from_document(searcher.doc(address)) for _, address in found.hits]
+        return [self._article(searcher.doc(address)) for _, address in found.hits]
 
     def articles_matching(self, queries: Sequence[SearchQuery]) -> list[list[Article]]:
         """Each query's page as `search` finds it uncollapsed, over one index version; no

@@ -144,13 +144,13 @@ class Enricher:
     def _search_stories(self, articles: Sequence[Article], batch: _Batch) -> None:
         """Ask the store for the story candidates of the batch's articles that will look for
         a story, in one call (one round trip, not one per article): those enriched anew
-        that share no band key with a stored candidate or an earlier article of the batch.
-        Those that do are most likely copies, which join their original's story without a
-        search. A wrong guess costs one search either way, never a different result: the
-        store does not change during the batch, and a search not asked here is asked when
-        the article needs it."""
+        that are similar enough to no stored candidate or earlier article of the batch
+        sharing a band key with them. Those that are will most likely be copies, which join
+        their original's story without a search. A wrong guess costs one search either way,
+        never a different result: the store does not change during the batch, and a search
+        not asked here is asked when the article needs it."""
         searches: dict[SearchQuery, None] = {}
-        earlier: set[str] = set()
+        earlier: dict[str, list[Fingerprint]] = {}
         for article in articles:
             before = batch.latest.get(article.id)
             if before is not None and (
@@ -159,13 +159,20 @@ class Enricher:
                 or (_current(before) and before.story_id is not None)
             ):
                 continue
-            bands = batch.prints[article.content_hash][1]
-            stored = (c for c in batch.stored_sharing(bands) if c.id != article.id)
-            if not earlier.intersection(bands) and not any(map(_current, stored)):
+            print_, bands = batch.prints[article.content_hash]
+            others = [other for band in bands for other in earlier.get(band, ())]
+            others.extend(
+                other
+                for candidate in batch.stored_sharing(bands)
+                if candidate.id != article.id and _current(candidate) and candidate.minhash
+                if (other := Fingerprint.decode(candidate.minhash)) is not None
+            )
+            if not any(self._copies(print_, other) for other in others):
                 search = self._story_search(article, batch.words(article))
                 if search is not None:
                     searches[search] = None
-            earlier.update(bands)
+            for band in bands:
+                earlier.setdefault(band, []).append(print_)
         if searches:
             asked = list(searches)
             batch.searched.update(zip(asked, self.store.articles_matching(asked), strict=True))
