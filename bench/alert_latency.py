@@ -309,7 +309,8 @@ def run(articles: int, rate: float, searches: int, keep: bool) -> dict[str, Any]
             except subprocess.TimeoutExpired:
                 process.kill()
         server.shutdown()
-        if keep:
+        complete = all(t.article_id in receiver.arrivals for t in tracked.values())
+        if keep or not complete:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
