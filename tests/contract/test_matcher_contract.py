@@ -10,6 +10,7 @@ kind, filter-only searches and people.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -161,3 +162,20 @@ def test_changed_searches_between_batches(indexed):
 def test_an_empty_batch_matches_nothing(indexed):
     _, matcher = indexed
     assert matcher.match(SEARCHES, []) == {}
+
+
+def test_a_batch_stored_but_not_yet_searchable_matches(stores: StorePair):
+    """The worker matches once get_many sees the batch; a search may not see it yet (an
+    Elasticsearch refresh still to come, refreshes off during bulk_ingest)."""
+    batch = CORPUS[:20]
+    ingest = getattr(stores.writer, "bulk_ingest", contextlib.nullcontext)
+    reader = stores.open_reader()
+    matcher = open_matcher(reader)
+    with ingest():
+        stores.writer.upsert(batch)
+        found = matcher.match(SEARCHES, stored(reader, batch))
+    want = {s.id: ids for s in SEARCHES if (ids := expected(reader, s, batch))}
+    assert found == want
+    assert found
+    matcher.close()
+    reader.close()
