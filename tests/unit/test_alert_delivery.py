@@ -3,6 +3,7 @@ webhook receiver on 127.0.0.1 that checks signatures, and aiosmtpd for email."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -467,3 +468,24 @@ def test_more_matches_than_one_delivery_holds_go_in_the_next_passes(
     sent = [a["id"] for r in receiver.received for a in r.json["articles"]]
     assert sorted(sent) == sorted(a.id for a in items)
     assert alerts.pending(search.id) == []
+
+
+def test_a_search_paused_between_reads_is_not_retried(
+    store: SearchStore, alerts: SqliteAlertStore, receiver: WebhookReceiver
+):
+    """The loop re-reads every saved search only now and then; what it acts on it reads
+    afresh, so a pause stored since the last read holds."""
+    search = saved(alerts, receiver)
+    matched(store, alerts, search, article("a", "Cycling in Goa"))
+    receiver.status = 500
+    clock = Clock(START)
+    deliverer = Deliverer(alerts, store, settings(), clock=clock)
+    deliverer.tick()
+    assert len(receiver.received) == 1
+    stored = alerts.get(search.id)
+    alerts.update(stored.model_copy(update={"paused": True}))
+    clock.now = stored.next_attempt_at + timedelta(seconds=1)
+    time.sleep(0.2)  # past FRESH_FOR, within the list interval: the list is not re-read
+    deliverer.tick()
+    assert len(receiver.received) == 1
+    assert alerts.get(search.id).paused

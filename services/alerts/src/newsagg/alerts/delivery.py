@@ -86,6 +86,8 @@ SPIKE_ARTICLES = 10
 """...a spike alert (the search's newest articles)."""
 SNIPPET_CHARS = 300
 PENDING_COUNT_LIMIT = 1_000
+FRESH_FOR = 0.1
+"""Seconds a listed search counts as current; older, it is read again before it is acted on."""
 """Pending matches counted per search for the gauge."""
 HELD_WAIT = 2.0
 HELD_RETRY = 0.1
@@ -372,6 +374,7 @@ class Deliverer:
         self._lock = threading.Lock()
         self._swept = float("-inf")
         self._next_list = float("-inf")
+        self._list_read = float("-inf")
         self._listed: dict[str, SavedSearch] = {}
         self._spikes_checked = float("-inf")
         self._no_smtp_warned: set[str] = set()
@@ -408,14 +411,18 @@ class Deliverer:
         if time.monotonic() - self._swept >= SWEEP_INTERVAL:
             self._swept = time.monotonic()
             pending = self._sweep(searches)
-        for search in searches:
+        for listed in searches:
             if self.stop.is_set():
                 return
+            wanted = listed.id in woken or listed.id in pending or listed.attempts > 0
+            if listed.test_requested_at is None and not wanted:
+                continue
+            search = self._fresh(listed)  # acted on as stored now, not as last listed
+            if search is None:
+                continue
             if search.test_requested_at is not None:
                 self.send_test(search)
-                continue
-            wanted = search.id in woken or search.id in pending or search.attempts > 0
-            if wanted and self._channels(search) and is_due(search, self.clock(), self.digest_hour):
+            elif self._channels(search) and is_due(search, self.clock(), self.digest_hour):
                 self.deliver(search)
         if time.monotonic() - self._spikes_checked >= SPIKE_INTERVAL:
             self._spikes_checked = time.monotonic()
@@ -429,7 +436,8 @@ class Deliverer:
             self._listed = {
                 s.id: s for s in self.alerts.list() if shard_of(s.id, self.shards) == self.shard
             }
-            took = time.monotonic() - started
+            self._list_read = time.monotonic()
+            took = self._list_read - started
             self._next_list = started + max(TICK, took / LIST_SHARE)
         else:
             for search_id in woken:
@@ -441,6 +449,17 @@ class Deliverer:
                 else:
                     self._listed[search_id] = fresh
         return list(self._listed.values())
+
+    def _fresh(self, listed: SavedSearch) -> SavedSearch | None:
+        """The search as stored now (None if deleted), unless it was just listed."""
+        if time.monotonic() - self._list_read < FRESH_FOR:
+            return listed
+        fresh = self.alerts.get(listed.id)
+        if fresh is None:
+            self._listed.pop(listed.id, None)
+        else:
+            self._listed[listed.id] = fresh
+        return fresh
 
     def _sweep(self, searches: Sequence[SavedSearch]) -> set[str]:
         """The searches with pending matches (and a channel); sets the gauges."""
