@@ -1,6 +1,7 @@
-"""A real Prometheus scraping a real pipeline (crawler, indexer and API as processes) on the
-demo sites: every PromQL expression of the dashboard and of the alert rules runs against it,
-the alerts are quiet while the pipeline is healthy, and real faults make theirs true.
+"""A real Prometheus scraping a real pipeline (crawler, indexer, API and alerts worker as
+processes) on the demo sites, with a saved search delivering to a webhook on 127.0.0.1:
+every PromQL expression of the dashboard and of the alert rules runs against it, the alerts
+are quiet while the pipeline is healthy, and real faults make theirs true.
 
 One pipeline for the module, and its tests run in file order: healthy first, then the
 faults (a dead letter, a demo site stopped), then the dashboard, whose panels then all have
@@ -16,8 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from newsagg.core.adapters.sqlite_alerts import SqliteAlertStore
+from newsagg.core.alerts.model import SavedSearch
 from newsagg.core.ports import ARTICLES_TOPIC
-from support.pipeline import Pipeline, indexed_pipeline, pipeline_env
+from support.pipeline import SERVICES, Pipeline, indexed_pipeline, pipeline_env
 from support.prometheus import (
     Prometheus,
     alert_rules,
@@ -26,6 +29,7 @@ from support.prometheus import (
     substitute,
 )
 from support.servers import free_port, get_json, wait_until
+from support.webhook_receiver import WebhookReceiver, webhook_receiver
 
 from newsagg.cli.demo_site import DemoSite, DemoSites
 
@@ -35,6 +39,8 @@ INTERVAL = 10
 STOPPED = "reel-news"
 """The outlet whose site the fault test stops."""
 WINDOW = "10m"
+SAVED_QUERY = "cycling"
+"""The saved search's query: some demo articles, so deliveries (and their latency) happen."""
 """The dashboard's $__rate_interval and $__range here: longer than the module's run."""
 
 
@@ -43,6 +49,7 @@ class Monitored:
     pipeline: Pipeline
     prometheus: Prometheus
     sites: DemoSites
+    receiver: WebhookReceiver
 
     def site(self, source: str) -> DemoSite:
         (site,) = (s for s in self.sites.sites if s.outlet.source == source)
@@ -54,7 +61,9 @@ def monitored(
     tmp_path_factory: pytest.TempPathFactory, bad_site: DemoSite, manifest: dict
 ) -> Iterator[Monitored]:
     """Prometheus first (it sees every series from its start), then the pipeline on demo
-    sites of its own (the fault test stops one), with bad pages for crawl errors."""
+    sites of its own (the fault test stops one), with bad pages for crawl errors, and a
+    saved search (in the alert store before anything is crawled, so it matches from the
+    first article) delivering to a webhook on 127.0.0.1."""
     root = tmp_path_factory.mktemp("monitoring")
     sites = DemoSites().start()
     sources = sites.sources_yaml(interval=INTERVAL) + (
@@ -63,13 +72,15 @@ def monitored(
         f"    interval: {INTERVAL}\n"
         "    allow_private: true\n"
     )
-    crawler_port, indexer_port = free_port(), free_port()
+    crawler_port, indexer_port, alerts_port = free_port(), free_port(), free_port()
     env = pipeline_env(
         root / "data",
         sources=sources,
         extra={
             "NEWSAGG_CRAWLER_METRICS_PORT": str(crawler_port),
             "NEWSAGG_INDEXER_METRICS_PORT": str(indexer_port),
+            "NEWSAGG_ALERTS_METRICS_PORT": str(alerts_port),
+            "NEWSAGG_ALERTS_ALLOW_PRIVATE_WEBHOOKS": "true",
         },
     )
     prometheus = Prometheus(
@@ -78,12 +89,22 @@ def monitored(
             "newsagg-crawler": f"127.0.0.1:{crawler_port}",
             "newsagg-indexer": f"127.0.0.1:{indexer_port}",
             "newsagg-api": f"127.0.0.1:{env['NEWSAGG_API_PORT']}",
+            "newsagg-alerts": f"127.0.0.1:{alerts_port}",
         },
     )
     try:
-        running = Pipeline(env, root)
-        with indexed_pipeline(running, manifest["article_count"]):
-            yield Monitored(running, prometheus, sites)
+        with webhook_receiver() as receiver:
+            search = SavedSearch(name="cycling", q=SAVED_QUERY, webhook_url=receiver.url)
+            receiver.secrets[search.id] = search.secret
+            alerts = SqliteAlertStore(root / "data" / "alerts.sqlite")
+            try:
+                alerts.ensure_schema()
+                alerts.create(search)
+            finally:
+                alerts.close()
+            running = Pipeline(env, root, (*SERVICES, "alerts"))
+            with indexed_pipeline(running, manifest["article_count"]):
+                yield Monitored(running, prometheus, sites, receiver)
     finally:
         prometheus.stop()
         sites.stop()
@@ -113,19 +134,25 @@ def search_traffic(pipeline: Pipeline) -> None:
     assert pipeline.get("/v1/search", q="x", size=1000)[0] == 422
 
 
-def test_prometheus_scrapes_the_three_services(monitored: Monitored):
+def test_prometheus_scrapes_the_four_services(monitored: Monitored):
     prometheus = monitored.prometheus
     wait_until(
         lambda: set(prometheus.targets_up().values()) == {"up"},
         30,
-        f"all three targets up ({prometheus.targets_up()})",
+        f"all four targets up ({prometheus.targets_up()})",
     )
-    assert sorted(prometheus.targets_up()) == ["newsagg-api", "newsagg-crawler", "newsagg-indexer"]
+    assert sorted(prometheus.targets_up()) == [
+        "newsagg-alerts",
+        "newsagg-api",
+        "newsagg-crawler",
+        "newsagg-indexer",
+    ]
     # each service exposes only its own series: the crawler no indexer metric, and so on
     own = {
         "newsagg-crawler": "newsagg_crawler_",
         "newsagg-indexer": "newsagg_indexer_",
         "newsagg-api": "newsagg_api_",
+        "newsagg-alerts": "newsagg_alerts_",
     }
     for job, prefix in own.items():
         names = {
@@ -215,7 +242,12 @@ def test_every_dashboard_query_returns_data(monitored: Monitored, manifest: dict
     assert offered == names
     empty_when_healthy = {
         "Indexer retries per second",
+        "Alerts worker retries per second",
     }
+    # the saved search's matches reached the webhook, signed: the latency panel has data
+    delivered = monitored.receiver.accepted()
+    assert delivered, "no delivery of the saved search"
+    assert all(r.signed and r.json["event"] == "matches" for r in delivered)
     no_data = []
     for title, expr in dashboard_queries():
         values = prometheus.values(substitute(expr, sources, WINDOW))
