@@ -36,6 +36,7 @@ from _measure import run_measured
 from _report import profile_path, report, target
 from corpus import DATA, Page, benchmark_pages
 from extraction_cv import choose, folds_by_site, nested_cv, site_of, spread
+from extraction_ensemble import PRECISION, Ensemble, combine, ensembles, reference_texts
 from extraction_score import PageScore, aggregate, score, score_page
 from newsagg.crawler.extraction import (
     CHOICES,
@@ -139,7 +140,13 @@ def row(name: str, run: dict[str, Any], pages: list[Page]) -> dict[str, Any]:
 # -- cross-validation -------------------------------------------------------------------
 
 
-def candidates() -> list[Choices]:
+Candidate = Choices | tuple[Choices, Ensemble]
+"""Our extraction alone, or combined with other extractors' texts (extraction_ensemble)."""
+ENSEMBLE_FOCUS = ("recall", "balanced")
+"""The base focus of an ensemble: the precision focus is one of its voters."""
+
+
+def all_choices() -> list[Choices]:
     """Every combination of trafilatura's focus and mode and the rules on or off."""
     return [
         Choices(
@@ -153,26 +160,37 @@ def candidates() -> list[Choices]:
     ]
 
 
-def simpler(choices: Choices) -> tuple[int, ...]:
-    """Fewer of our rules first (what could fit the benchmark's sites), then the cheaper
+def candidates() -> list[Candidate]:
+    """Every combination of our choices, and each ensemble on each of them whose focus
+    leaves the precision focus to a voter."""
+    plain = all_choices()
+    combined = [(c, e) for c in plain if c.focus in ENSEMBLE_FOCUS for e in ensembles()]
+    return [*plain, *combined]
+
+
+def simpler(candidate: Candidate) -> tuple[int, ...]:
+    """Fewer of our rules first (what could fit the benchmark's sites), then fewer
+    extractors run besides trafilatura (each costs CPU on every page), then the cheaper
     of trafilatura's own options (speed is a target of its own, issue 16): its fast
     mode, then the cheaper focus."""
+    choices = base_of(candidate)
+    extractors = 0 if isinstance(candidate, Choices) else candidate[1].extractors
     rules = sum(getattr(choices, rule) for rule in RULES)
-    return (rules, not choices.fast, FOCUS.index(choices.focus))
+    return (rules, extractors, not choices.fast, FOCUS.index(choices.focus))
 
 
-def page_scores(pages: list[Page], options: list[Choices]) -> dict[Choices, list[PageScore]]:
+def page_scores(pages: list[Page], options: list[Candidate]) -> dict[Candidate, list[PageScore]]:
     """Each candidate's score on each page."""
-    scores: dict[Choices, list[PageScore]] = {c: [] for c in options}
+    scores: dict[Candidate, list[PageScore]] = {c: [] for c in options}
     for page in pages:
-        for choices, found in zip(options, _page_scores(page, options), strict=True):
-            scores[choices].append(found)
+        for candidate, found in zip(options, _page_scores(page, options), strict=True):
+            scores[candidate].append(found)
     return scores
 
 
-def _page_scores(page: Page, options: list[Choices]) -> list[PageScore]:
+def _page_scores(page: Page, options: list[Candidate]) -> list[PageScore]:
     """trafilatura once per (focus, fast), the text rules once per (content, rules), through
-    the functions extract_article uses."""
+    the functions extract_article uses; jusText and readability once for the ensembles."""
     tree = _parse(page.html, None)
     stated = json_ld_article(tree)
     meta = page_meta(tree, page.url, site_of(page.url), stated)
@@ -189,17 +207,32 @@ def _page_scores(page: Page, options: list[Choices]) -> list[PageScore]:
             cleaned[key] = cleaned_text(body, meta.titles, choices)
         return cleaned[key]
 
+    finished: dict[Choices, str] = {}
+
+    def finished_text(choices: Choices) -> str:
+        if choices not in finished:
+            finished[choices] = finish_text(
+                text_of(choices, choices.fast),
+                tree,
+                meta.titles,
+                stated,
+                choices,
+                slow_text=lambda: text_of(choices, False),
+            )
+        return finished[choices]
+
+    references = (
+        reference_texts(tree, page.url) if any(isinstance(c, tuple) for c in options) else {}
+    )
     seen: dict[str, PageScore] = {}
     found = []
-    for choices in options:
-        text = finish_text(
-            text_of(choices, choices.fast),
-            tree,
-            meta.titles,
-            stated,
-            choices,
-            slow_text=lambda c=choices: text_of(c, False),  # type: ignore[misc]
-        )
+    for candidate in options:
+        if isinstance(candidate, Choices):
+            text = finished_text(candidate)
+        else:
+            choices, ensemble = candidate
+            precise = finished_text(replace(choices, focus="precision"))
+            text = combine(ensemble, finished_text(choices), {PRECISION: precise, **references})
         if text not in seen:
             seen[text] = score_page(text, page.body)
         found.append(seen[text])
@@ -221,6 +254,8 @@ def cross_validate(
         scores[name] = [score_page(t, p.body) for t, p in zip(texts, pages, strict=True)]
     f1 = f1_on(scores)
     nested = nested_cv(options, f1, folds, simpler)
+    plain = [c for c in options if isinstance(c, Choices)]
+    nested_plain = nested_cv(plain, f1, folds, simpler)
     on_all = choose(options, f1, folds, simpler)
     rows: list[dict[str, Any]] = []
 
@@ -241,6 +276,12 @@ def cross_validate(
         [r.held_out_f1 for r in nested],
         "; ".join(describe(r.chosen) for r in nested),  # type: ignore[arg-type]
     )
+    cv_row(
+        "newsagg without ensembles, chosen per fold (nested)",
+        [r.held_out_f1 for r in nested_plain],
+        "; ".join(describe(r.chosen) for r in nested_plain),  # type: ignore[arg-type]
+    )
+    cv_row("chosen on all pages", [f1(on_all, fold) for fold in folds], describe(on_all))
     balanced = replace(CHOICES, focus="balanced")  # trafilatura's default: the best mean, dearer
     for name, choices in (("newsagg (as shipped)", CHOICES), ("newsagg, focus balanced", balanced)):
         cv_row(name, [f1(choices, fold) for fold in folds], describe(choices))
@@ -252,7 +293,7 @@ def cross_validate(
         gains = [f1(CHOICES, fold) - f1(flipped, fold) for fold in folds]
         if not getattr(CHOICES, rule):
             gains = [-g for g in gains]
-        chosen = sum(getattr(r.chosen, rule) for r in nested)
+        chosen = sum(getattr(base_of(r.chosen), rule) for r in nested)
         ablation.append(
             {
                 "rule": rule,
@@ -271,6 +312,7 @@ def cross_validate(
         "chosen on all pages": describe(on_all),
         "shipped scores as the all-pages choice": scores[CHOICES] == scores[on_all],
         "nested CV F1": spread([r.held_out_f1 for r in nested]),
+        "nested CV F1 without ensembles": spread([r.held_out_f1 for r in nested_plain]),
         "shipped CV F1": spread([f1(CHOICES, fold) for fold in folds]),
         "per fold vs trafilatura fast": [f1(CHOICES, fold) - f1(PEER_FAST, fold) for fold in folds],
         "nested per fold vs trafilatura fast": [
@@ -281,10 +323,18 @@ def cross_validate(
     return rows, {"ablation": ablation, **summary}
 
 
-def describe(choices: Choices) -> str:
-    """'recall, fast, -head_chrome': the focus, the mode and the rules left off."""
+def base_of(candidate: Candidate) -> Choices:
+    """The choices of our own extraction in a candidate."""
+    return candidate if isinstance(candidate, Choices) else candidate[0]
+
+
+def describe(candidate: Candidate) -> str:
+    """'recall, fast, -head_chrome': the focus, the mode and the rules left off; then the
+    ensemble, if any."""
+    choices = base_of(candidate)
     off = [f"-{rule}" for rule in RULES if not getattr(choices, rule)]
-    return ", ".join([choices.focus, "fast" if choices.fast else "fallback", *off])
+    ensemble = [] if isinstance(candidate, Choices) else [candidate[1].describe()]
+    return ", ".join([choices.focus, "fast" if choices.fast else "fallback", *off, *ensemble])
 
 
 # -- main -------------------------------------------------------------------------------
@@ -363,6 +413,7 @@ def main() -> None:
             {
                 "folds": cv["folds"],
                 "nested CV F1": cv["nested CV F1"],
+                "nested CV F1 without ensembles": cv["nested CV F1 without ensembles"],
                 "noise": cv["noise"],
                 "chosen on all pages": cv["chosen on all pages"],
                 "shipped": describe(CHOICES),
