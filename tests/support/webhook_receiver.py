@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session
+from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from support.servers import free_port
 
@@ -126,11 +126,30 @@ class _Mailbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[int, list[tuple[list[str], EmailMessage]]]]:
-    """An aiosmtpd server on 127.0.0.1: its port and the messages it took (recipients, mail)."""
+def smtp_server(
+    login: tuple[str, str] | None = None,
+) -> Iterator[tuple[int, list[tuple[list[str], EmailMessage]]]]:
+    """An aiosmtpd server on 127.0.0.1: its port and the messages it took (recipients, mail).
+
+    With `login` (user, password) it requires AUTH with exactly those (over plain TCP:
+    loopback only) and refuses mail before it."""
     mailbox = _Mailbox()
     port = free_port()  # aiosmtpd's readiness check connects to the port it was given
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    options: dict[str, object] = {}
+    if login is not None:
+
+        def authenticate(
+            server: object, session: object, envelope: object, mechanism: str, auth: object
+        ) -> AuthResult:
+            given = (auth.login.decode(), auth.password.decode())  # type: ignore[attr-defined]
+            return AuthResult(success=given == login)
+
+        options = {
+            "authenticator": authenticate,
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield port, mailbox.messages

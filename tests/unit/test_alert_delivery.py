@@ -489,3 +489,20 @@ def test_a_search_paused_between_reads_is_not_retried(
     deliverer.tick()
     assert len(receiver.received) == 1
     assert alerts.get(search.id).paused
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback only
+@pytest.mark.parametrize(("password", "delivered"), [("s3cret", True), ("wrong", False)])
+def test_email_logs_in_when_a_user_is_set(
+    store: SearchStore, alerts: SqliteAlertStore, password: str, delivered: bool
+):
+    with smtp_server(login=("alerts", "s3cret")) as (port, mailbox):
+        search = saved(alerts, None, emails=("desk@example.com",))
+        matched(store, alerts, search, article("a", "Cycling in Goa"))
+        config = settings(
+            smtp_host="127.0.0.1", smtp_port=port, smtp_username="alerts", smtp_password=password
+        )
+        Deliverer(alerts, store, config, clock=Clock(START)).deliver(alerts.get(search.id))
+    assert len(mailbox) == (1 if delivered else 0)
+    after = alerts.get(search.id)
+    assert (after.attempts, after.last_error is None) == ((0, True) if delivered else (1, False))
