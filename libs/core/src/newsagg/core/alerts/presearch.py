@@ -1,10 +1,11 @@
 """The presearcher: which saved searches could find a batch's articles, before an engine runs them.
 
 Running 10,000 saved queries on every batch costs 10,000 queries even when the batch says
-nothing any of them asks for. Luwak (Elasticsearch's percolator and Lucene's Monitor grew
-out of it) answers with a presearcher: from each query, the terms of which at least one must
-be in a document it matches, indexed term -> queries; a batch runs only the queries whose
-terms it holds. This is that, engine-independent, over our query AST (newsagg.core.query):
+nothing any of them asks for. Luwak (now Lucene's Monitor; Elasticsearch's percolator picks
+its candidates the same way) answers with a presearcher: from each query, the terms of which
+at least one must be in a document it matches, indexed term -> queries; a batch runs only
+the queries whose terms it holds. This is that, engine-independent, over our query AST
+(newsagg.core.query):
 
 - a word or phrase needs its terms, analysed by the store's own analyzer (so "Café" and
   "cafe", "cycling" and "cycles" are one term, as the store indexes them);
