@@ -300,3 +300,24 @@ def get_view(env: dict[str, str], search_id: str) -> tuple[int, dict]:
     url = f"http://127.0.0.1:{env['NEWSAGG_API_PORT']}/v1/saved-searches/{search_id}"
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, json.load(response)
+
+
+@pytest.mark.parametrize(
+    ("setup", "extra", "code", "says"),
+    [
+        ("damaged", {}, 3, "alerts.sqlite is corrupted"),
+        ("", {"NEWSAGG_ALERTS_SHARD": "2", "NEWSAGG_ALERTS_SHARDS": "2"}, 2, "must be below"),
+    ],
+)
+def test_damage_and_bad_configuration_stop_the_worker_with_their_exit_codes(
+    tmp_path: Path, setup: str, extra: dict[str, str], code: int, says: str
+):
+    """3 (damaged data) and 2 (configuration): the codes `newsagg up` does not restart."""
+    data_dir = tmp_path / "data"
+    env = pipeline_env(data_dir, extra={**WORKER_ENV, **extra})
+    if setup == "damaged":
+        (data_dir / "alerts.sqlite").write_bytes(b"not a database, " * 512)
+    worker = Service(["alerts"], env, tmp_path)
+    worker.process.wait(timeout=60)
+    assert worker.stop() == code
+    assert says in worker.log()
