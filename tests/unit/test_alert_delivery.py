@@ -17,6 +17,7 @@ from newsagg.core.alerts.model import Match, SavedSearch, Schedule
 from newsagg.core.article import Article, DateSource
 from newsagg.core.ports import SearchStore
 from newsagg.core.settings import Settings
+from newsagg.core.sources import shard_of
 from support.webhook_receiver import WebhookReceiver, smtp_server, webhook_receiver
 
 START = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -506,3 +507,21 @@ def test_email_logs_in_when_a_user_is_set(
     assert len(mailbox) == (1 if delivered else 0)
     after = alerts.get(search.id)
     assert (after.attempts, after.last_error is None) == ((0, True) if delivered else (1, False))
+
+
+def test_each_worker_delivers_the_searches_of_its_shard(
+    store: SearchStore, alerts: SqliteAlertStore, receiver: WebhookReceiver
+):
+    searches = [saved(alerts, receiver) for _ in range(8)]
+    for search in searches:
+        matched(store, alerts, search, article("a", "Cycling in Goa"))
+    delivered_by = {}
+    for shard in (0, 1):
+        before = len(receiver.received)
+        config = settings(alerts_shards=2, alerts_shard=shard)
+        Deliverer(alerts, store, config, clock=Clock(START)).tick()
+        delivered_by[shard] = {r.json["id"] for r in receiver.received[before:]}
+    assert delivered_by[0] | delivered_by[1] == {s.id for s in searches}
+    assert not delivered_by[0] & delivered_by[1]
+    for shard, ids in delivered_by.items():
+        assert all(shard_of(search_id, 2) == shard for search_id in ids)
