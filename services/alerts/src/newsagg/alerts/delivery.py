@@ -73,9 +73,14 @@ saved searches take about 0.3 s to read from SQLite: then they are read every 3 
 search woken by new matches is read alone, fresh, meanwhile)."""
 SWEEP_INTERVAL = 5.0
 """Seconds between checks of every search of the shard for pending matches (matched by
-another worker, or left by a restart); the gauges are set then too."""
+another worker, or left by a restart; less often if that takes long, see LIST_SHARE); the
+gauges are set then too."""
 SPIKE_INTERVAL = 600.0
-"""Seconds between spike checks of the shard's searches (two store queries each)."""
+"""Seconds between the starts of two rounds of spike checks over the shard's searches (two
+store queries each)..."""
+SPIKE_BUDGET = 0.2
+"""...a round done a slice per pass, at most this many seconds of checks each, so ten
+thousand searches never hold up an instant delivery for more than that."""
 SPIKE_REPEAT = timedelta(hours=24)
 """One spike alert per spike: none again for a search within this long of its last."""
 DELIVERY_LIMIT = 500
@@ -372,11 +377,13 @@ class Deliverer:
         self._woken: set[str] = set()
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._swept = float("-inf")
+        self._next_sweep = float("-inf")
         self._next_list = float("-inf")
         self._list_read = float("-inf")
         self._listed: dict[str, SavedSearch] = {}
-        self._spikes_checked = float("-inf")
+        self._next_spike_round = float("-inf")
+        self._spike_queue: list[str] = []
+        self._history: int | None = None
         self._no_smtp_warned: set[str] = set()
 
     def wake(self, search_ids: Iterable[str]) -> None:
@@ -408,9 +415,11 @@ class Deliverer:
             woken, self._woken = self._woken, set()
         searches = self._searches(woken)
         pending: set[str] = set()
-        if time.monotonic() - self._swept >= SWEEP_INTERVAL:
-            self._swept = time.monotonic()
+        started = time.monotonic()
+        if started >= self._next_sweep:
             pending = self._sweep(searches)
+            took = time.monotonic() - started
+            self._next_sweep = started + max(SWEEP_INTERVAL, took / LIST_SHARE)
         for listed in searches:
             if self.stop.is_set():
                 return
@@ -424,9 +433,20 @@ class Deliverer:
                 self.send_test(search)
             elif self._channels(search) and is_due(search, self.clock(), self.digest_hour):
                 self.deliver(search)
-        if time.monotonic() - self._spikes_checked >= SPIKE_INTERVAL:
-            self._spikes_checked = time.monotonic()
-            self.check_spikes(searches)
+        self._spike_slice(searches)
+
+    def _spike_slice(self, searches: Sequence[SavedSearch]) -> None:
+        """Spike checks for SPIKE_BUDGET seconds at most, going on with the round."""
+        started = time.monotonic()
+        if not self._spike_queue and started >= self._next_spike_round:
+            self._next_spike_round = started + SPIKE_INTERVAL
+            self._spike_queue = [s.id for s in reversed(searches)]
+            self._history = None  # the index's history, read once a round
+        by_id = {s.id: s for s in searches}
+        while self._spike_queue and time.monotonic() - started < SPIKE_BUDGET:
+            search = by_id.get(self._spike_queue.pop())
+            if search is not None:
+                self._check_spike(search)
 
     def _searches(self, woken: set[str]) -> list[SavedSearch]:
         """The shard's saved searches: all read afresh every TICK (or less often, see
@@ -607,22 +627,27 @@ class Deliverer:
         log.info("test delivery of %s: %s", search.id, error or "ok")
 
     def check_spikes(self, searches: Sequence[SavedSearch]) -> None:
-        """One `spike` event per spike for each active search with a channel."""
-        now = self.clock()
-        active = [s for s in searches if not (s.paused or s.failing) and self._channels(s)]
-        if not active:
+        """A whole round of spike checks at once."""
+        self._history = None
+        for search in searches:
+            self._check_spike(search)
+
+    def _check_spike(self, search: SavedSearch) -> None:
+        """One `spike` event per spike, for an active search with a channel."""
+        if search.paused or search.failing or not self._channels(search):
             return
-        history = history_hours(self.store, now)
-        for search in active:
-            if search.last_spike_at is not None and now - search.last_spike_at < SPIKE_REPEAT:
-                continue
-            try:
-                query = search.search_query()
-            except QuerySyntaxError:
-                continue
-            report = spike_report(self.store, query, now, history=history)
-            if report.spike:
-                self.send_spike(search, query, report)
+        now = self.clock()
+        if search.last_spike_at is not None and now - search.last_spike_at < SPIKE_REPEAT:
+            return
+        try:
+            query = search.search_query()
+        except QuerySyntaxError:
+            return
+        if self._history is None:
+            self._history = history_hours(self.store, now)
+        report = spike_report(self.store, query, now, history=self._history)
+        if report.spike:
+            self.send_spike(search, query, report)
 
     def send_spike(self, search: SavedSearch, query: SearchQuery, report: SpikeReport) -> None:
         newest = self.store.search(
