@@ -1,6 +1,7 @@
 """The store stopped, as an operator sees it on a real Prometheus: a pipeline on a real
-Elasticsearch node, the node stopped while the indexer has an article to write, and the
-store alert's condition (and the API's 5xx one) true until the node is back."""
+Elasticsearch node, the node stopped while the indexer and the alerts worker have an article
+to write and to match, and the store alerts' conditions (and the API's 5xx one) true until
+the node is back."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from newsagg.core.ports import ARTICLES_TOPIC
 from support.launcher import start_elasticsearch
-from support.pipeline import Pipeline, pipeline_env
+from support.pipeline import SERVICES, Pipeline, pipeline_env
 from support.prometheus import Prometheus, alert_rules
 from support.servers import free_port, wait_until
 
@@ -63,16 +64,18 @@ def republish_one(pipeline: Pipeline) -> None:
 
 def test_a_stopped_store_makes_the_store_alert_true(tmp_path: Path, node: Any, manifest: dict):
     sites = DemoSites(outlets=[OUTLET]).start()
-    crawler_port, indexer_port = free_port(), free_port()
+    crawler_port, indexer_port, alerts_port = free_port(), free_port(), free_port()
     env = pipeline_env(
         tmp_path / "data",
         sources=sites.sources_yaml(),
         store_url=node.url,
         extra={
             "NEWSAGG_STORE_INDEX": f"test-monitoring-{uuid.uuid4().hex[:8]}",
+            "NEWSAGG_ALERTS_INDEX": f"test-monitoring-alerts-{uuid.uuid4().hex[:8]}",
             "NEWSAGG_INDEXER_MAX_RETRY_DELAY": "2",
             "NEWSAGG_CRAWLER_METRICS_PORT": str(crawler_port),
             "NEWSAGG_INDEXER_METRICS_PORT": str(indexer_port),
+            "NEWSAGG_ALERTS_METRICS_PORT": str(alerts_port),
         },
     )
     prometheus = Prometheus(
@@ -81,9 +84,10 @@ def test_a_stopped_store_makes_the_store_alert_true(tmp_path: Path, node: Any, m
             "newsagg-crawler": f"127.0.0.1:{crawler_port}",
             "newsagg-indexer": f"127.0.0.1:{indexer_port}",
             "newsagg-api": f"127.0.0.1:{env['NEWSAGG_API_PORT']}",
+            "newsagg-alerts": f"127.0.0.1:{alerts_port}",
         },
     )
-    pipeline = Pipeline(env, tmp_path)
+    pipeline = Pipeline(env, tmp_path, (*SERVICES, "alerts"))
     expected = manifest["outlets"][OUTLET.source]["article_count"]
     try:
         wait_until(lambda: pipeline.indexed() >= expected, 180, f"{expected} articles indexed")
@@ -96,6 +100,7 @@ def test_a_stopped_store_makes_the_store_alert_true(tmp_path: Path, node: Any, m
         )
         assert holds(prometheus, "NewsaggStoreUnavailable") == []
         assert holds(prometheus, "NewsaggApiErrors") == []
+        assert holds(prometheus, "NewsaggAlertsDependencyUnavailable") == []
 
         node.stop()
         republish_one(pipeline)
@@ -112,6 +117,16 @@ def test_a_stopped_store_makes_the_store_alert_true(tmp_path: Path, node: Any, m
         )
         assert [s["metric"]["job"] for s in down] == ["newsagg-indexer"]
         assert holds(prometheus, "NewsaggBusUnavailable") == []
+        # the alerts worker waits for the same article in the store, retrying its reads
+        alerts_down = wait_until(
+            lambda: holds(prometheus, "NewsaggAlertsDependencyUnavailable"),
+            60,
+            "NewsaggAlertsDependencyUnavailable's condition",
+            interval=1,
+        )
+        assert [(s["metric"]["job"], s["metric"]["dependency"]) for s in alerts_down] == [
+            ("newsagg-alerts", "store")
+        ]
         errors = wait_until(
             lambda: holds(prometheus, "NewsaggApiErrors"), 20, "NewsaggApiErrors' condition"
         )
@@ -123,7 +138,8 @@ def test_a_stopped_store_makes_the_store_alert_true(tmp_path: Path, node: Any, m
             node.start()
         finally:
             node.startup_timeout = patience
-        # the indexer resumes by itself: the republished article is consumed, the lag is 0
+        # the indexer resumes by itself: the republished article is consumed, the lag is 0;
+        # the alerts worker then matches it and commits: its lag is 0 too
         wait_until(
             lambda: (
                 prometheus.values("sum(newsagg_bus_consumer_lag_messages)") == [0.0]
@@ -131,6 +147,15 @@ def test_a_stopped_store_makes_the_store_alert_true(tmp_path: Path, node: Any, m
             ),
             120,
             "the indexer to catch up after the store came back",
+            interval=1,
+        )
+        wait_until(
+            lambda: (
+                prometheus.values("sum(newsagg_alerts_consumer_lag)") == [0.0]
+                and prometheus.values("sum(newsagg_alerts_articles_matched_total)")[0] > expected
+            ),
+            120,
+            "the alerts worker to catch up after the store came back",
             interval=1,
         )
     except AssertionError as error:
