@@ -1,5 +1,5 @@
-"""The spike rule on a real embedded store: articles published at chosen hours, counted by
-the store's own timeline, judged against RULE."""
+"""The spike rule on real stores (tantivy; Elasticsearch, `jvm`): articles published at
+chosen hours, counted by the store's own timeline, judged against RULE."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from itertools import count
 from pathlib import Path
 
 import pytest
-from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.alerts.spikes import (
     BASELINE_DAYS,
     MIN_COUNT,
@@ -18,8 +17,10 @@ from newsagg.core.alerts.spikes import (
     threshold_for,
 )
 from newsagg.core.article import Article, DateSource
+from newsagg.core.ports import SearchStore
 from newsagg.core.query import parse_query
 from newsagg.core.search import SearchQuery
+from support.stores import STORE_ADAPTERS, store_pair
 
 NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
 RECENT_START = datetime(2026, 11, 19, 13, tzinfo=UTC)  # the last 24 hours: 13:00 to now
@@ -57,15 +58,14 @@ def _last_day(n: int, topic: str = "harbour") -> list[Article]:
     return [_article(NOW - timedelta(hours=(k % 23), minutes=10), topic) for k in range(n)]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[TantivyStore]:
-    store = TantivyStore(tmp_path / "index", writable=True)
-    store.ensure_schema()
-    yield store
-    store.close()
+@pytest.fixture(params=STORE_ADAPTERS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchStore]:
+    pair = store_pair(request.param, tmp_path, request, "test-spikes")
+    yield pair.writer
+    pair.close()
 
 
-def test_a_steady_baseline_is_no_spike(store: TantivyStore):
+def test_a_steady_baseline_is_no_spike(store: SearchStore):
     store.upsert(_daily(BASELINE_DAYS, 2) + _last_day(2))
 
     report = spike_report(store, HARBOUR, NOW)
@@ -77,7 +77,7 @@ def test_a_steady_baseline_is_no_spike(store: TantivyStore):
     assert not report.spike
 
 
-def test_a_burst_over_the_baseline_is_a_spike(store: TantivyStore):
+def test_a_burst_over_the_baseline_is_a_spike(store: SearchStore):
     store.upsert(_daily(BASELINE_DAYS, 2) + _last_day(6))
     assert not spike_report(store, HARBOUR, NOW).spike
 
@@ -90,7 +90,7 @@ def test_a_burst_over_the_baseline_is_a_spike(store: TantivyStore):
     assert len(report.hours) == (BASELINE_DAYS + 1) * 24
 
 
-def test_a_burst_below_the_floor_is_no_spike_on_a_quiet_baseline(store: TantivyStore):
+def test_a_burst_below_the_floor_is_no_spike_on_a_quiet_baseline(store: SearchStore):
     """The index has history (other news), the search matched nothing in it: 4 is no spike."""
     store.upsert(_daily(BASELINE_DAYS, 2, topic="election") + _last_day(MIN_COUNT - 1))
     report = spike_report(store, HARBOUR, NOW)
@@ -104,7 +104,7 @@ def test_a_burst_below_the_floor_is_no_spike_on_a_quiet_baseline(store: TantivyS
     assert spike_report(store, HARBOUR, NOW).spike
 
 
-def test_other_articles_do_not_count(store: TantivyStore):
+def test_other_articles_do_not_count(store: SearchStore):
     store.upsert(_daily(BASELINE_DAYS, 2) + _last_day(30, topic="election"))
 
     report = spike_report(store, HARBOUR, NOW)
@@ -114,7 +114,7 @@ def test_other_articles_do_not_count(store: TantivyStore):
     assert spike_report(store, SearchQuery(query=parse_query("election")), NOW).spike
 
 
-def test_an_empty_history_is_no_spike(store: TantivyStore):
+def test_an_empty_history_is_no_spike(store: SearchStore):
     empty = spike_report(store, HARBOUR, NOW)
     assert (empty.last_24h, empty.baseline_hours, empty.threshold, empty.spike) == (
         0,
@@ -132,7 +132,7 @@ def test_an_empty_history_is_no_spike(store: TantivyStore):
     assert not report.spike
 
 
-def test_a_young_index_has_a_baseline_as_long_as_its_history(store: TantivyStore):
+def test_a_young_index_has_a_baseline_as_long_as_its_history(store: SearchStore):
     """Three days at 2 a day is a mean of 2 a day, not 6/14: 6 today is no spike."""
     store.upsert(_daily(3, 2) + _last_day(6))
 
@@ -143,7 +143,7 @@ def test_a_young_index_has_a_baseline_as_long_as_its_history(store: TantivyStore
     assert not report.spike
 
 
-def test_history_older_than_the_window_gives_the_whole_baseline(store: TantivyStore):
+def test_history_older_than_the_window_gives_the_whole_baseline(store: SearchStore):
     store.upsert([_article(NOW - timedelta(days=40), topic="election")])
     assert history_hours(store, NOW) == BASELINE_DAYS * 24
 
