@@ -3,13 +3,14 @@ webhook receiver on 127.0.0.1 that checks signatures, and aiosmtpd for email."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from newsagg.alerts.delivery import Deliverer, backoff, digest_slot, is_due
+from newsagg.alerts.delivery import Deliverer, Interrupted, backoff, digest_slot, is_due
 from newsagg.core.adapters import open_store
 from newsagg.core.adapters.sqlite_alerts import SqliteAlertStore
 from newsagg.core.alerts.delivery import WebhookRefused, resolve_webhook
@@ -530,3 +531,27 @@ def test_each_worker_delivers_the_searches_of_its_shard(
     assert not delivered_by[0] & delivered_by[1]
     for shard, ids in delivered_by.items():
         assert all(shard_of(search_id, 2) == shard for search_id in ids)
+
+
+def test_stopping_while_an_article_is_awaited_leaves_the_delivery_open(
+    store: SearchStore, alerts: SqliteAlertStore, receiver: WebhookReceiver
+):
+    """Not closed with an article missing (it would never be sent): the next run sends
+    the same delivery."""
+    search = saved(alerts, receiver)
+    late = article("a", "Cycling in Goa")
+    alerts.add_matches([Match(search_id=search.id, article_id=late.id, matched_at=START)])
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Interrupted):
+        Deliverer(alerts, store, settings(), stop=stop, clock=Clock(START)).deliver(
+            alerts.get(search.id)
+        )
+    assert receiver.received == []
+    [waiting] = alerts.pending(search.id)
+    assert waiting.delivery_id is not None
+    store.upsert([late])
+    Deliverer(alerts, store, settings(), clock=Clock(START)).deliver(alerts.get(search.id))
+    [got] = receiver.received
+    assert got.delivery == waiting.delivery_id
+    assert [a["id"] for a in got.json["articles"]] == [late.id]

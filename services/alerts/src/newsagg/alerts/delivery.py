@@ -100,6 +100,11 @@ HELD_RETRY = 0.1
 between its reads (the store's reader reloads every 0.25 s)."""
 
 
+class Interrupted(Exception):
+    """Asked to stop in the middle of a delivery: it stays open, and is sent as it is by
+    the next run."""
+
+
 class DeliveryFailed(Exception):
     """A channel did not take the delivery: an error, a non-2xx answer or a timeout."""
 
@@ -399,6 +404,8 @@ class Deliverer:
             try:
                 self.tick()
                 delay = 0.5
+            except Interrupted:
+                break
             except StoreUnavailable as exc:
                 log.warning("delivery paused (%s); retrying in %.1fs", exc, delay)
                 self.stop.wait(delay)
@@ -589,16 +596,17 @@ class Deliverer:
         """The matched articles as the store holds them now, in match order; one gone
         from the store (purged) is left out.
 
-        The matching thread saw each of them in its own reader; this thread's reader may
-        not show them yet (it reloads on its own schedule), so one missing is read again
-        for up to HELD_WAIT seconds before it counts as gone: else a just-matched article
-        was closed as delivered without being sent."""
+        Whoever matched them saw them stored, but maybe in another reader (another
+        worker's, or this thread's own in a test) that reloaded sooner: one missing is read
+        again for up to HELD_WAIT seconds before it counts as gone, else a just-matched
+        article would be closed as delivered without being sent. Asked to stop meanwhile,
+        the delivery is left open (Interrupted)."""
         wanted = {m.article_id for m in matches}
         held = self.store.get_many(list(wanted))
         deadline = time.monotonic() + HELD_WAIT
         while wanted - held.keys() and time.monotonic() < deadline:
             if self.stop.wait(HELD_RETRY):
-                break
+                raise Interrupted  # not closed with articles missing: they would be lost
             held |= self.store.get_many(list(wanted - held.keys()))
         return [entry_of(held[m.article_id]) for m in matches if m.article_id in held]
 

@@ -62,10 +62,11 @@ def run_alerts(settings: Settings) -> None:
 def _run(settings: Settings, stop: threading.Event) -> None:
     bus = open_bus(settings.resolved_bus_url, settings)
     store = open_store(settings.resolved_store_url, writable=False, settings=settings)
-    delivery_store = open_store(settings.resolved_store_url, writable=False, settings=settings)
     alerts = open_alert_store(settings.resolved_alerts_url, settings)
     matcher = open_matcher(store)
-    deliverer = Deliverer(alerts, delivery_store, settings, stop=stop)
+    # One reader for both loops: an article the matching loop saw stored, the delivery
+    # loop sees too (a reader of its own could lag behind by its reload interval).
+    deliverer = Deliverer(alerts, store, settings, stop=stop)
     failure: list[BaseException] = []
 
     def deliver() -> None:
@@ -109,7 +110,7 @@ def _run(settings: Settings, stop: threading.Event) -> None:
         if consumer is not None:
             consumer.close()
         matcher.close()
-        for closing in (alerts, delivery_store, store, bus):
+        for closing in (alerts, store, bus):
             closing.close()
         log.info("alerts worker stopped")
     if failure:
