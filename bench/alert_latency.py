@@ -242,6 +242,8 @@ def run(articles: int, rate: float, searches: int, keep: bool) -> dict[str, Any]
         "NEWSAGG_ALERTS_METRICS_PORT": "0",
         # the receiver is on loopback, which a saved search may not name otherwise
         "NEWSAGG_ALERTS_ALLOW_PRIVATE_WEBHOOKS": "true",
+        # all the searches are the open API's (one owner)
+        "NEWSAGG_ALERTS_MAX_PER_OWNER": str(max(1000, searches + 1)),
     }
     api = f"http://127.0.0.1:{api_port}"
     pool = _articles(articles + int(WARMUP_TIMEOUT) + 1)
