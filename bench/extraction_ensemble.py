@@ -86,14 +86,19 @@ def ensembles() -> list[Ensemble]:
 
 def reference_texts(tree: lxml_html.HtmlElement, url: str) -> dict[str, str]:
     """jusText's and readability's texts of the page, a paragraph a line (both as
-    trafilatura calls them for its own fallback; jusText with every language's
-    stop words)."""
+    trafilatura calls them for its own fallback)."""
+    return {"justext": justext_text(tree, url), "readability": readability_text(tree)}
+
+
+def justext_text(tree: lxml_html.HtmlElement, url: str) -> str:
+    """jusText's paragraphs, with every language's stop words."""
     justext = try_justext(basic_cleaning(deepcopy(tree)), url, None)
-    readable = try_readability(deepcopy(tree))
-    return {
-        "justext": "\n".join(" ".join(p.text.split()) for p in justext.iter("p") if p.text),
-        "readability": "\n".join(_leaf_blocks(readable)),
-    }
+    return "\n".join(" ".join(p.text.split()) for p in justext.iter("p") if p.text)
+
+
+def readability_text(tree: lxml_html.HtmlElement) -> str:
+    """readability's (trafilatura's copy of readability-lxml) blocks, one a line."""
+    return "\n".join(_leaf_blocks(try_readability(deepcopy(tree))))
 
 
 def _leaf_blocks(tree: lxml_html.HtmlElement) -> list[str]:
