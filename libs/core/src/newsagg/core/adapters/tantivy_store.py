@@ -75,7 +75,8 @@ SIMILAR_TERMS = 25
 """Words of an article that make its more-like-this query (Elasticsearch's max_query_terms)."""
 """The aggregation beside the facets that counts the matches."""
 PARSED_CACHED = 2_048
-"""Stored articles the enrichment's reads keep parsed (~6 KB each), by their stored bytes:
+"""Stored articles the enrichment's reads keep parsed, by their stored bytes (about 20 KB
+each with its key for an enriched article of a few hundred words, so up to ~40 MB):
 in a busy story window the same recent articles are the candidates of article after
 article (and an agency text's first copies those of its later ones), and parsing each
 one's stored JSON was half of a story-candidate search."""
