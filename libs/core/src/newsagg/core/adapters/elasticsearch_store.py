@@ -86,6 +86,9 @@ SIMILAR_FIELDS = ["title_terms", "text_terms"]
 GROUPS = "collapsed_groups"
 """The aggregation counting the groups of a collapsed search (not a facet)."""
 SCAN_KEEP_ALIVE = "2m"
+MSEARCH_SEARCHES = 50
+"""Searches per `_msearch` of articles_matching: a batch of 200 articles asks for up to 6,000
+whole articles, ~30 MB of JSON in one answer otherwise."""
 BULK_CHUNK_DOCS = 2_000
 BULK_CHUNK_BYTES = 16 * 2**20
 """Per bulk request: ~2 KB articles make ~4 MB requests, inside Elasticsearch's advice
@@ -720,8 +723,9 @@ class ElasticsearchStore:
         return list(found.values())[:size]
 
     def articles_matching(self, queries: Sequence[SearchQuery]) -> list[list[Article]]:
-        """Each query's page as `search` finds it uncollapsed, all in one `_msearch`: no
-        highlight, group-size aggregation, facets or total, and whole articles back."""
+        """Each query's page as `search` finds it uncollapsed, in `_msearch` requests of
+        MSEARCH_SEARCHES: no highlight, group-size aggregation, facets or total, and whole
+        articles back."""
         if any(query.collapse != Collapse.NONE for query in queries):
             raise ValueError("articles_matching does not collapse; use search")
         pages: list[list[Article]] = [[] for _ in queries]
@@ -745,10 +749,11 @@ class ElasticsearchStore:
                 }
             )
             asked.append(number)
-        if not searches:
-            return pages
-        with unavailable_on_outage("search articles"):
-            responses = self.client.msearch(searches=searches)["responses"]
+        responses: list[dict[str, Any]] = []
+        for start in range(0, len(searches), 2 * MSEARCH_SEARCHES):
+            with unavailable_on_outage("search articles"):
+                found = self.client.msearch(searches=searches[start : start + 2 * MSEARCH_SEARCHES])
+            responses.extend(found["responses"])
         for number, response in zip(asked, responses, strict=True):
             if "error" in response:
                 _raise_item_error(response, "search articles")
