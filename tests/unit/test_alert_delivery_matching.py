@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from newsagg.alerts.metrics import REGISTRY
-from newsagg.alerts.worker import MatchingWorker, Stopped
+from newsagg.alerts.worker import MatchingWorker
 from newsagg.core.adapters import open_matcher, open_store
 from newsagg.core.adapters.sqlite_alerts import SqliteAlertStore
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.alerts.model import SavedSearch
 from newsagg.core.article import Article
+from newsagg.core.consuming import Stopped
 from newsagg.core.ports import ARTICLES_TOPIC, SearchStore
 
 CRAWLED = datetime(2026, 11, 30, 9, tzinfo=UTC)

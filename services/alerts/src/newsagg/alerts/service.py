@@ -9,20 +9,17 @@ supervisor does not restart it into the same damage.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 
 from newsagg.alerts.delivery import Deliverer
 from newsagg.alerts.metrics import REGISTRY
 from newsagg.alerts.worker import MatchingWorker
 from newsagg.core.adapters import open_alert_store, open_bus, open_matcher, open_store
+from newsagg.core.consuming import join_group, stop_on_signals
 from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
-    Bus,
-    BusUnavailable,
-    Consumer,
     DataCorrupted,
     IndexOutdated,
 )
@@ -41,14 +38,7 @@ def run_alerts(settings: Settings) -> None:
     serve_metrics(
         REGISTRY, settings.metrics_host, settings.alerts_metrics_port, "NEWSAGG_ALERTS_METRICS_PORT"
     )
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals(log)
     try:
         _run(settings, stop)
     except DataCorrupted as exc:
@@ -76,7 +66,14 @@ def _run(settings: Settings, stop: threading.Event) -> None:
             failure.append(exc)
             stop.set()
 
-    consumer = _join(bus, settings, stop)
+    consumer = join_group(
+        bus,
+        ARTICLES_TOPIC,
+        settings.alerts_group,
+        stop=stop,
+        max_delay=settings.indexer_max_retry_delay,
+        log=log,
+    )
     thread = threading.Thread(target=deliver, name="alerts-delivery", daemon=True)
     try:
         if consumer is None:
@@ -115,16 +112,3 @@ def _run(settings: Settings, stop: threading.Event) -> None:
         log.info("alerts worker stopped")
     if failure:
         raise failure[0]
-
-
-def _join(bus: Bus, settings: Settings, stop: threading.Event) -> Consumer | None:
-    """Join the group, waiting with backoff while the bus is down; None if asked to stop."""
-    delay = 0.5
-    while not stop.is_set():
-        try:
-            return bus.consumer(ARTICLES_TOPIC, settings.alerts_group)
-        except BusUnavailable as exc:
-            log.warning("cannot join the group (%s); retrying in %.1fs", exc, delay)
-        stop.wait(delay)
-        delay = min(delay * 2, settings.indexer_max_retry_delay)
-    return None

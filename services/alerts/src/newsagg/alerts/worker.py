@@ -45,6 +45,7 @@ from newsagg.alerts.metrics import (
 )
 from newsagg.core.alerts.model import Match, SavedSearch
 from newsagg.core.article import Article
+from newsagg.core.consuming import Stopped, decode_article, fill_batch, retrying
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
     AlertStore,
@@ -56,7 +57,6 @@ from newsagg.core.ports import (
     SearchStore,
     StoreUnavailable,
 )
-from pydantic import ValidationError
 
 log = logging.getLogger("newsagg.alerts")
 T = TypeVar("T")
@@ -74,17 +74,6 @@ STORE_POLL_MAX = 0.25
 """Longest pause between reads of a batch the store does not hold yet: an article is
 matched within about this long of becoming searchable (the delivery latency's target is
 5 s), at four cheap id lookups a second while the indexer is behind."""
-
-
-class Stopped(Exception):
-    """Asked to stop while waiting for the store, the bus or the indexer."""
-
-
-def decode(message: Message) -> Article:
-    try:
-        return Article.from_json(message.value)
-    except ValidationError as exc:
-        raise ValueError(f"not a valid Article: {exc.error_count()} problem(s)") from exc
 
 
 class MatchingWorker:
@@ -148,19 +137,13 @@ class MatchingWorker:
             log.info("stopped; a batch not committed yet will be matched again")
 
     def _fill(self, messages: list[Message]) -> list[Message]:
-        """Up to batch_size messages, or what came within batch_wait of the first."""
-        deadline = time.monotonic() + self.batch_wait
-        while len(messages) < self.batch_size and not self.stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            wanted = self.batch_size - len(messages)
-            messages.extend(
-                self._retrying(
-                    lambda n=wanted, t=left: self.consumer.poll(n, timeout=t), "poll the bus"
-                )
-            )
-        return messages
+        return fill_batch(
+            messages,
+            lambda n, t: self._retrying(lambda: self.consumer.poll(n, timeout=t), "poll the bus"),
+            batch_size=self.batch_size,
+            batch_wait=self.batch_wait,
+            stop=self.stop,
+        )
 
     def process(self, messages: Sequence[Message]) -> None:
         """One batch: decode, wait for the store, match, record, then commit."""
@@ -168,7 +151,7 @@ class MatchingWorker:
         partition_of: dict[str, int] = {}
         for message in messages:
             try:
-                article = decode(message)
+                article = decode_article(message)
             except ValueError as exc:
                 log.warning("skipped %s@%s: %s", message.topic, message.offset, exc)
                 continue
@@ -300,18 +283,14 @@ class MatchingWorker:
             CONSUMER_LAG.labels(str(partition)).set(lag)
 
     def _retrying(self, action: Callable[[], T], what: str) -> T:
-        """Run action until it succeeds, backing off while the store or bus is unavailable.
-
-        Raises Stopped when asked to stop first: the batch stays uncommitted. DataCorrupted
-        is not waited on: it goes up and stops the worker.
-        """
-        delay = 0.5
-        while True:
-            try:
-                return action()
-            except (StoreUnavailable, BusUnavailable) as exc:
-                RETRIES.labels("store" if isinstance(exc, StoreUnavailable) else "bus").inc()
-                log.warning("cannot %s (%s); retrying in %.1fs", what, exc, delay)
-            if self.stop.wait(delay):
-                raise Stopped
-            delay = min(delay * 2, self.max_retry_delay)
+        """`consuming.retrying` with the worker's retry metric (DataCorrupted goes up)."""
+        return retrying(
+            action,
+            what,
+            stop=self.stop,
+            max_delay=self.max_retry_delay,
+            log=log,
+            on_retry=lambda exc: RETRIES.labels(
+                "store" if isinstance(exc, StoreUnavailable) else "bus"
+            ).inc(),
+        )

@@ -9,18 +9,15 @@ documents (IndexOutdated): only the rebuild it names helps.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 
 from newsagg.core.adapters import open_bus, open_store
+from newsagg.core.consuming import join_group, stop_on_signals
 from newsagg.core.enrichment import Enricher, EnrichmentSettings
 from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
-    Bus,
-    BusUnavailable,
-    Consumer,
     DataCorrupted,
     IndexOutdated,
 )
@@ -39,14 +36,7 @@ def run_indexer(settings: Settings) -> None:
         settings.indexer_metrics_port,
         "NEWSAGG_INDEXER_METRICS_PORT",
     )
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals(log)
     try:
         _index(settings, stop)
     except DataCorrupted as exc:
@@ -60,7 +50,14 @@ def run_indexer(settings: Settings) -> None:
 def _index(settings: Settings, stop: threading.Event) -> None:
     bus = open_bus(settings.resolved_bus_url, settings)
     store = open_store(settings.resolved_store_url, writable=True, settings=settings)
-    consumer = _join(bus, settings, stop)
+    consumer = join_group(
+        bus,
+        ARTICLES_TOPIC,
+        settings.indexer_group,
+        stop=stop,
+        max_delay=settings.indexer_max_retry_delay,
+        log=log,
+    )
     if consumer is None:
         store.close()
         bus.close()
@@ -87,16 +84,3 @@ def _index(settings: Settings, stop: threading.Event) -> None:
         store.close()
         bus.close()
         log.info("indexer stopped")
-
-
-def _join(bus: Bus, settings: Settings, stop: threading.Event) -> Consumer | None:
-    """Join the group, waiting with backoff while the bus is down; None if asked to stop."""
-    delay = 0.5
-    while not stop.is_set():
-        try:
-            return bus.consumer(ARTICLES_TOPIC, settings.indexer_group)
-        except BusUnavailable as exc:
-            log.warning("cannot join the group (%s); retrying in %.1fs", exc, delay)
-        stop.wait(delay)
-        delay = min(delay * 2, settings.indexer_max_retry_delay)
-    return None

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from newsagg.core.article import Article, revise
+from newsagg.core.consuming import Stopped, decode_article, fill_batch, retrying
 from newsagg.core.enrichment import Enricher
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
@@ -64,28 +65,11 @@ from newsagg.indexer.metrics import (
     STORE_DOCUMENTS,
     STORE_SIZE,
 )
-from pydantic import ValidationError
 
 log = logging.getLogger("newsagg.indexer")
 T = TypeVar("T")
 GAUGE_INTERVAL = 15.0
 """Seconds between reads of the store's size and the group's lag while idle."""
-
-
-class Stopped(Exception):
-    """Asked to stop while waiting for the store or bus to come back."""
-
-
-def decode(message: Message) -> Article:
-    """The Article a message carries; ValueError (with the reason) when it carries none."""
-    try:
-        return Article.from_json(message.value)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}"
-            for err in exc.errors()[:5]
-        )
-        raise ValueError(f"not a valid Article: {problems}") from exc
 
 
 class Indexer:
@@ -133,20 +117,13 @@ class Indexer:
             log.info("stopped before the current batch was committed; it will be redelivered")
 
     def _fill(self, messages: list[Message]) -> list[Message]:
-        """Add to the batch until it is full or `batch_wait` seconds have passed since its
-        first message: one store commit for a burst, a bounded wait for a lone message."""
-        deadline = time.monotonic() + self.batch_wait
-        while len(messages) < self.batch_size and not self.stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            wanted = self.batch_size - len(messages)
-            messages.extend(
-                self._retrying(
-                    lambda n=wanted, t=left: self.consumer.poll(n, timeout=t), "poll the bus"
-                )
-            )
-        return messages
+        return fill_batch(
+            messages,
+            lambda n, t: self._retrying(lambda: self.consumer.poll(n, timeout=t), "poll the bus"),
+            batch_size=self.batch_size,
+            batch_wait=self.batch_wait,
+            stop=self.stop,
+        )
 
     def process(self, messages: Sequence[Message]) -> None:
         """Handle one batch: upsert the valid, dead-letter the invalid, then commit all."""
@@ -155,7 +132,7 @@ class Indexer:
         rejected: list[tuple[Message, str]] = []
         for message in messages:
             try:
-                decoded.append((message, decode(message)))
+                decoded.append((message, decode_article(message)))
             except ValueError as exc:
                 rejected.append((message, str(exc)))
         invalid = len(rejected)
@@ -307,18 +284,15 @@ class Indexer:
             CONSUMER_LAG.labels(self.group, self.topic, str(partition)).set(lag)
 
     def _retrying(self, action: Callable[[], T], what: str) -> T:
-        """Run action until it succeeds, backing off while the store or bus is unavailable.
-
-        Raises Stopped when asked to stop first: the batch stays uncommitted. DataCorrupted
-        is not waited on: damage does not heal, so it goes up and stops the indexer.
-        """
-        delay = 0.5
-        while True:
-            try:
-                return action()
-            except (StoreUnavailable, BusUnavailable) as exc:
-                RETRIES.labels("store" if isinstance(exc, StoreUnavailable) else "bus").inc()
-                log.warning("cannot %s (%s); retrying in %.1fs", what, exc, delay)
-            if self.stop.wait(delay):
-                raise Stopped
-            delay = min(delay * 2, self.max_retry_delay)
+        """`consuming.retrying` with the indexer's retry metric; DataCorrupted is not
+        waited on: damage does not heal, so it goes up and stops the indexer."""
+        return retrying(
+            action,
+            what,
+            stop=self.stop,
+            max_delay=self.max_retry_delay,
+            log=log,
+            on_retry=lambda exc: RETRIES.labels(
+                "store" if isinstance(exc, StoreUnavailable) else "bus"
+            ).inc(),
+        )

@@ -1,0 +1,124 @@
+"""What every consumer-group worker of the articles topic shares (the indexer, the alerts
+worker): stopping on SIGTERM/SIGINT between batches, joining the group and retrying
+outages with backoff, filling a batch, reading an Article off a message.
+
+An outage (StoreUnavailable, BusUnavailable) is waited out with doubling delays; damage
+(DataCorrupted) is not an outage and goes up at once; asked to stop while waiting, the
+worker raises Stopped and leaves the batch in hand uncommitted, to be delivered again.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from newsagg.core.article import Article
+from newsagg.core.ports import (
+    Bus,
+    BusUnavailable,
+    Consumer,
+    Message,
+    StoreUnavailable,
+)
+from pydantic import ValidationError
+
+T = TypeVar("T")
+FIRST_RETRY_DELAY = 0.5
+
+
+class Stopped(Exception):
+    """Asked to stop while waiting for the store or the bus to come back."""
+
+
+def stop_on_signals(log: logging.Logger) -> threading.Event:
+    """An event SIGTERM and SIGINT set: the worker finishes its batch, then returns."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s: finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
+def retrying(
+    action: Callable[[], T],
+    what: str,
+    *,
+    stop: threading.Event,
+    max_delay: float,
+    log: logging.Logger,
+    on_retry: Callable[[Exception], None] | None = None,
+) -> T:
+    """Run action until it succeeds, backing off while the store or bus is unavailable;
+    `on_retry` is told of each outage (a metric). Raises Stopped when asked to stop first."""
+    delay = FIRST_RETRY_DELAY
+    while True:
+        try:
+            return action()
+        except (StoreUnavailable, BusUnavailable) as exc:
+            if on_retry is not None:
+                on_retry(exc)
+            log.warning("cannot %s (%s); retrying in %.1fs", what, exc, delay)
+        if stop.wait(delay):
+            raise Stopped
+        delay = min(delay * 2, max_delay)
+
+
+def join_group(
+    bus: Bus,
+    topic: str,
+    group: str,
+    *,
+    stop: threading.Event,
+    max_delay: float,
+    log: logging.Logger,
+) -> Consumer | None:
+    """Join the group, waiting with backoff while the bus is down; None if asked to stop."""
+    try:
+        return retrying(
+            lambda: bus.consumer(topic, group),
+            "join the group",
+            stop=stop,
+            max_delay=max_delay,
+            log=log,
+        )
+    except Stopped:
+        return None
+
+
+def fill_batch(
+    messages: list[Message],
+    poll: Callable[[int, float], list[Message]],
+    *,
+    batch_size: int,
+    batch_wait: float,
+    stop: threading.Event,
+) -> list[Message]:
+    """Add to the batch until it is full or `batch_wait` seconds have passed since its
+    first message: one store write for a burst, a bounded wait for a lone message."""
+    deadline = time.monotonic() + batch_wait
+    while len(messages) < batch_size and not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        messages.extend(poll(batch_size - len(messages), left))
+    return messages
+
+
+def decode_article(message: Message) -> Article:
+    """The Article a message carries; ValueError (with the reasons) when it carries none."""
+    try:
+        return Article.from_json(message.value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise ValueError(f"not a valid Article: {problems}") from exc
