@@ -24,6 +24,7 @@ from newsagg.core.ports import (
     Message,
     StoreUnavailable,
 )
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 T = TypeVar("T")
@@ -54,17 +55,18 @@ def retrying(
     stop: threading.Event,
     max_delay: float,
     log: logging.Logger,
-    on_retry: Callable[[Exception], None] | None = None,
+    retries: Counter | None = None,
 ) -> T:
     """Run action until it succeeds, backing off while the store or bus is unavailable;
-    `on_retry` is told of each outage (a metric). Raises Stopped when asked to stop first."""
+    each outage counts in `retries` by what was out (label "store" or "bus"). Raises
+    Stopped when asked to stop first."""
     delay = FIRST_RETRY_DELAY
     while True:
         try:
             return action()
         except (StoreUnavailable, BusUnavailable) as exc:
-            if on_retry is not None:
-                on_retry(exc)
+            if retries is not None:
+                retries.labels("store" if isinstance(exc, StoreUnavailable) else "bus").inc()
             log.warning("cannot %s (%s); retrying in %.1fs", what, exc, delay)
         if stop.wait(delay):
             raise Stopped

@@ -55,7 +55,6 @@ from newsagg.core.ports import (
     Matcher,
     Message,
     SearchStore,
-    StoreUnavailable,
 )
 
 log = logging.getLogger("newsagg.alerts")
@@ -290,7 +289,5 @@ class MatchingWorker:
             stop=self.stop,
             max_delay=self.max_retry_delay,
             log=log,
-            on_retry=lambda exc: RETRIES.labels(
-                "store" if isinstance(exc, StoreUnavailable) else "bus"
-            ).inc(),
+            retries=RETRIES,
         )

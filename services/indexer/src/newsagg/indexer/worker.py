@@ -292,7 +292,5 @@ class Indexer:
             stop=self.stop,
             max_delay=self.max_retry_delay,
             log=log,
-            on_retry=lambda exc: RETRIES.labels(
-                "store" if isinstance(exc, StoreUnavailable) else "bus"
-            ).inc(),
+            retries=RETRIES,
         )
