@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import Response
+from newsagg.core.alerts.spikes import SpikeReport
 from newsagg.core.article import DateSource, Quality
 from newsagg.core.search import Collapse, FacetCount, Hit, Interval, StorySummary, TimeBucket
 from pydantic import BaseModel, Field
@@ -148,6 +149,12 @@ class TimelineResponse(BaseModel):
     buckets: list[TimeBucket] = Field(
         description="Matches per interval of publication (UTC, weeks from Monday), from the "
         "first to the last, empty intervals included with count 0."
+    )
+    spike: SpikeReport | None = Field(
+        default=None,
+        description="With spike=true: the query's last 24 hours against the 14 days before, "
+        "as GET /v1/saved-searches/{id}/spikes reports it (`spike`, `last_24h`, "
+        "`baseline_daily_mean`, `threshold`, `rule`, the hours); null without it.",
     )
 
 
