@@ -548,35 +548,47 @@ function updateExportLinks() {
 
 // ---- the coverage timeline -----------------------------------------------------
 
-/** Counts per day of the query over all dates, so a chosen range can also be widened. */
+/** Counts per day of the query over all dates, so a chosen range can also be widened;
+ * and whether its last 24 hours are a spike (asked once: the weekly retry reuses it). */
 async function renderTimeline(gen) {
   const chart = $("timeline");
   let data;
+  let spike;
   try {
-    const params = apiParams(state, { interval: "day" }, ["from", "to", "collapse"]);
+    const params = apiParams(state, { interval: "day", spike: "true" }, ["from", "to", "collapse"]);
     data = await api("v1/timeline", params);
+    spike = data.spike;
     if (data.buckets.length > MAX_DAY_BARS) {
       params.set("interval", "week");
+      params.delete("spike");
       data = await api("v1/timeline", params);
     }
   } catch (err) {
-    if (gen === generation) $("timeline-caption").textContent = `No timeline: ${err.message}`;
+    if (gen === generation) {
+      $("timeline-caption").textContent = `No timeline: ${err.message}`;
+      showSpike(null);
+    }
     return;
   }
   if (gen !== generation) return;
   const weekly = data.interval === "week";
+  const spiking = spike && spike.spike ? spike : null;
+  const step = (weekly ? 7 : 1) * 86400000;
   const max = Math.max(1, ...data.buckets.map((b) => b.count));
   const bars = data.buckets.map((bucket, index) => {
     const start = bucket.start.slice(0, 10);
     const end = weekly ? addDays(start, 6) : start;
+    const recent = Boolean(spiking) && Date.parse(bucket.start) + step > Date.parse(spiking.recent_start);
     const bar = document.createElement("button");
     bar.type = "button";
-    bar.className = "bar";
+    bar.className = recent ? "bar spike" : "bar";
     bar.tabIndex = index === 0 ? 0 : -1;
     bar.dataset.start = start;
     bar.dataset.end = end;
     const when = weekly ? `week of ${dayLabel.format(new Date(start))}` : dayLabel.format(new Date(start));
-    const label = `${when}: ${bucket.count} ${bucket.count === 1 ? "article" : "articles"}`;
+    const label =
+      `${when}: ${bucket.count} ${bucket.count === 1 ? "article" : "articles"}` +
+      (recent ? ", includes the last 24 hours: a spike" : "");
     bar.setAttribute("aria-label", label);
     bar.title = label;
     const fill = document.createElement("span");
@@ -605,6 +617,25 @@ async function renderTimeline(gen) {
     ? `Matching articles per ${unit} (UTC), tallest bar ${max}. Choose a bar to show only that ${unit}; choose it again to show all dates.` +
       (data.undated ? ` ${data.undated} without a date are not charted.` : "")
     : "No dated articles match.";
+  showSpike(spiking);
+}
+
+/** The spike's figures and rule under the chart, or nothing when there is none. */
+function showSpike(spike) {
+  const note = $("timeline-spike");
+  note.hidden = !spike;
+  if (!spike) {
+    note.replaceChildren();
+    return;
+  }
+  const days = spike.baseline_hours / 24;
+  const figures = document.createElement("strong");
+  figures.textContent =
+    `Spike: ${spike.last_24h} articles in the last 24 hours against ${spike.baseline_daily_mean.toFixed(1)} a day ` +
+    `over the ${Number.isInteger(days) ? days : days.toFixed(1)} days before (a spike from ${spike.threshold}).`;
+  const rule = document.createElement("span");
+  rule.textContent = ` The striped bars include the last 24 hours. ${spike.rule}`;
+  note.replaceChildren(figures, rule);
 }
 
 function inRange(start, end) {
