@@ -245,6 +245,33 @@ def test_pending_is_oldest_first_per_search(alerts: AlertStore):
     assert ids(alerts.pending(other.id)) == ["elsewhere"]
 
 
+def test_pending_counts_every_search_with_undelivered_matches_in_one_read(
+    alerts: AlertStore, monkeypatch: pytest.MonkeyPatch
+):
+    searches = [saved(f"s{n}", minutes=n) for n in range(3)]
+    for search in searches:
+        alerts.create(search)
+    assert alerts.pending_counts() == {}
+    first, second, quiet = searches
+    alerts.add_matches(found(first, "a1", "a2", "a3") + found(second, "b1"))
+    alerts.add_matches(found(quiet, "c1"))
+    assert alerts.pending_counts() == {first.id: 3, second.id: 1, quiet.id: 1}
+
+    delivery = alerts.open_delivery(first.id, limit=2)
+    assert delivery is not None
+    assert alerts.pending_counts()[first.id] == 3  # opened, not delivered yet
+    alerts.close_delivery(delivery, T0 + timedelta(minutes=1))
+    assert alerts.pending_counts() == {first.id: 1, second.id: 1, quiet.id: 1}
+    everything = alerts.open_delivery(quiet.id)
+    assert everything is not None
+    alerts.close_delivery(everything, T0 + timedelta(minutes=1))
+    assert alerts.pending_counts() == {first.id: 1, second.id: 1}
+
+    if isinstance(alerts, ElasticsearchAlertStore):  # the aggregation's pages join up
+        monkeypatch.setattr("newsagg.core.adapters.es_alerts.PENDING_PAGE", 1)
+        assert alerts.pending_counts() == {first.id: 1, second.id: 1}
+
+
 def test_matches_newest_first_since_and_limit(alerts: AlertStore):
     search = saved()
     alerts.create(search)

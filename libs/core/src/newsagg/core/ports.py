@@ -315,6 +315,11 @@ class AlertStore(Protocol):
         delivered, is left as it is. Returns how many were new."""
         ...
 
+    def pending_counts(self) -> dict[str, int]:
+        """Per saved search with undelivered matches, how many, in one read: what the
+        delivery loop sweeps (a read per search would be 10,000 reads a sweep)."""
+        ...
+
     def pending(self, search_id: str, limit: int = 500) -> list[Match]:
         """Matches not yet delivered (in an open delivery or not), oldest first."""
         ...

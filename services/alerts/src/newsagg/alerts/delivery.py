@@ -90,10 +90,8 @@ PREVIEW = 3
 SPIKE_ARTICLES = 10
 """...a spike alert (the search's newest articles)."""
 SNIPPET_CHARS = 300
-PENDING_COUNT_LIMIT = 1_000
 FRESH_FOR = 0.1
 """Seconds a listed search counts as current; older, it is read again before it is acted on."""
-"""Pending matches counted per search for the gauge."""
 HELD_WAIT = 2.0
 HELD_RETRY = 0.1
 """Seconds a matched article the delivery's reader does not show yet is waited for, and
@@ -490,11 +488,8 @@ class Deliverer:
 
     def _sweep(self, searches: Sequence[SavedSearch]) -> set[str]:
         """The searches with pending matches (and a channel); sets the gauges."""
-        counts = {
-            s.id: len(self.alerts.pending(s.id, PENDING_COUNT_LIMIT))
-            for s in searches
-            if self._channels(s)
-        }
+        pending = self.alerts.pending_counts()
+        counts = {s.id: pending.get(s.id, 0) for s in searches if self._channels(s)}
         FAILING_SEARCHES.set(sum(1 for s in searches if s.failing))
         PENDING_MATCHES.set(sum(counts.values()))
         return {search_id for search_id, count in counts.items() if count}

@@ -93,6 +93,10 @@ def _iso(at: datetime) -> str:
     return aware.astimezone(UTC).isoformat()
 
 
+PENDING_PAGE = 1_000
+"""Searches per page of pending_counts' aggregation."""
+
+
 def match_doc_id(search_id: str, article_id: str) -> str:
     return f"{search_id}:{article_id}"
 
@@ -362,6 +366,31 @@ class ElasticsearchAlertStore:
                 raise ValueError(f"Elasticsearch refused to {what}: {reason}")
             results.append(result)
         return results
+
+    def pending_counts(self) -> dict[str, int]:
+        """A composite aggregation, paged: exact however many searches have some."""
+        counts: dict[str, int] = {}
+        after: dict[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {
+                "size": PENDING_PAGE,
+                "sources": [{"search": {"terms": {"field": "search_id"}}}],
+            }
+            if after is not None:
+                composite["after"] = after
+            with _outage("count pending matches"):
+                response = self.client.search(
+                    index=self.matches_index,
+                    size=0,
+                    query={"bool": {"must_not": [{"exists": {"field": "delivered_at"}}]}},
+                    aggs={"pending": {"composite": composite}},
+                )
+            found = response["aggregations"]["pending"]
+            for bucket in found["buckets"]:
+                counts[bucket["key"]["search"]] = bucket["doc_count"]
+            after = found.get("after_key")
+            if len(found["buckets"]) < PENDING_PAGE or after is None:
+                return counts
 
     def pending(self, search_id: str, limit: int = 500) -> list[Match]:
         return self._matches(

@@ -261,6 +261,14 @@ class SqliteAlertStore:
             )
             return conn.total_changes - before
 
+    def pending_counts(self) -> dict[str, int]:
+        with self._read("counting the pending matches") as conn:
+            rows = conn.execute(
+                "SELECT search_id, COUNT(*) FROM matches"
+                " WHERE delivered_us IS NULL GROUP BY search_id"
+            ).fetchall()
+        return {search_id: count for search_id, count in rows}
+
     def pending(self, search_id: str, limit: int = 500) -> list[Match]:
         with self._read(f"reading the pending matches of {search_id}") as conn:
             rows = conn.execute(
