@@ -112,6 +112,14 @@ class Prometheus:
             stderr=subprocess.STDOUT,
         )
         wait_until(self._ready, 60, f"Prometheus to be ready (log: {self.log_path})")
+        # Ready is not scraping: Prometheus applies its targets up to 5 s after it starts.
+        # A pipeline started before that can index everything unseen, and every rate and
+        # increase of the run is then 0 (an `up` sample, 0 or 1, means the loops run).
+        wait_until(
+            lambda: len(self.query("up")) == len(targets),
+            60,
+            f"Prometheus to scrape every target once (log: {self.log_path})",
+        )
 
     def _ready(self) -> bool:
         with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
