@@ -312,6 +312,7 @@ def elasticsearch_rows(
     searches: list[SavedSearch],
     articles: Sequence[Article],
     embedded: dict[int, dict[str, set[str]]],
+    batches: Sequence[int],
 ) -> list[dict[str, Any]]:
     from elasticsearch import Elasticsearch
     from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
@@ -320,7 +321,7 @@ def elasticsearch_rows(
     rows = []
     try:
         client = Elasticsearch(node.url, request_timeout=120)
-        for batch in BATCHES:
+        for batch in batches:
             store = ElasticsearchStore(client, f"bench-alerts-{batch}", replicas=0)
             store.ensure_schema()
             row, matches = measure(
@@ -345,18 +346,25 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=4_000)
     parser.add_argument("--articles", type=int, default=2_000)
     parser.add_argument("--quick", action="store_true", help="400 arriving articles, embedded only")
+    parser.add_argument(
+        "--batches",
+        default=",".join(map(str, BATCHES)),
+        help="batch sizes, comma-separated, ascending (the last also runs without the "
+        "presearcher); sizes below 50 are a trickle, reported without the goal",
+    )
     args = parser.parse_args()
+    batches = sorted({int(size) for size in args.batches.split(",") if size.strip()})
     arriving = 400 if args.quick else args.articles
     generated = enriched(list(generated_articles(args.history + arriving)))
     history, articles = generated[: args.history], generated[args.history :]
     searches = saved_searches(args.searches, Vocabulary(history))
     rows, matches = [], {}
-    for batch in BATCHES:
+    for batch in batches:
         row, matches[batch] = measure(
             "embedded", open_matcher_embedded(), searches, sample(articles, batch), batch
         )
         rows.append(row)
-    rows.append(without_presearch(searches, articles[: 2 * BATCHES[-1]], BATCHES[-1]))
+    rows.append(without_presearch(searches, articles[: 2 * batches[-1]], batches[-1]))
     targets = [
         target(
             f"19: matching CPU ms per article, embedded, batches of {row['batch']}"
@@ -365,13 +373,13 @@ def main() -> None:
             GOAL if row["batch"] >= FULL_RATE else "",
             newsagg=f"{row['CPU ms per article']:.2f} CPU ms ({row['ms per article']:.2f} ms wall)",
             peer=f"{rows[-1]['CPU ms per article']:.1f} CPU ms without the presearcher"
-            if row["batch"] == BATCHES[-1]
+            if row["batch"] == batches[-1]
             else None,
         )
-        for row in rows[: len(BATCHES)]
+        for row in rows[: len(batches)]
     ]
     if not args.quick:
-        es = elasticsearch_rows(searches, articles, matches)
+        es = elasticsearch_rows(searches, articles, matches, batches)
         rows.extend(es)
         for row in es:
             targets.append(
@@ -397,7 +405,7 @@ def main() -> None:
             "searches": len(searches),
             "history": args.history,
             "articles": len(articles),
-            "batches": list(BATCHES),
+            "batches": batches,
         },
         targets,
     )
