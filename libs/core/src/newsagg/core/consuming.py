@@ -29,6 +29,8 @@ from pydantic import ValidationError
 
 T = TypeVar("T")
 FIRST_RETRY_DELAY = 0.5
+GAUGE_INTERVAL = 15.0
+"""Seconds between reads of the gauges (lag, store size) while no message comes."""
 
 
 class Stopped(Exception):
@@ -124,3 +126,73 @@ def decode_article(message: Message) -> Article:
             for err in exc.errors()[:5]
         )
         raise ValueError(f"not a valid Article: {problems}") from exc
+
+
+class BatchWorker:
+    """The loop of a consumer-group worker: poll, fill a batch, process it (and commit);
+    while idle, refresh the gauges every GAUGE_INTERVAL seconds. Subclasses give `prepare`,
+    `process` and `report_idle`; asked to stop, the batch in hand is left uncommitted."""
+
+    log: logging.Logger
+    retries: Counter | None = None
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        *,
+        batch_size: int,
+        batch_wait: float,
+        max_retry_delay: float,
+        stop: threading.Event | None,
+    ) -> None:
+        self.consumer = consumer
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.max_retry_delay = max_retry_delay
+        self.stop = stop or threading.Event()
+        self._gauges_read = float("-inf")
+
+    def prepare(self) -> None:
+        """What must hold before the first batch (the stores' schemas)."""
+
+    def process(self, messages: list[Message]) -> None:
+        raise NotImplementedError
+
+    def report_idle(self) -> None:
+        """The gauges, read while no message comes."""
+
+    def run(self) -> None:
+        """Work until `stop` is set; the batch in hand is finished or left uncommitted."""
+        try:
+            self.prepare()
+            while not self.stop.is_set():
+                messages = self._retrying(
+                    lambda: self.consumer.poll(self.batch_size, timeout=1.0), "poll the bus"
+                )
+                if messages:
+                    self.process(self._fill(messages))
+                elif time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
+                    self.report_idle()
+        except Stopped:
+            self.log.info("stopped before the current batch was committed; it will be redelivered")
+
+    def _fill(self, messages: list[Message]) -> list[Message]:
+        return fill_batch(
+            messages,
+            lambda n, t: self._retrying(lambda: self.consumer.poll(n, timeout=t), "poll the bus"),
+            batch_size=self.batch_size,
+            batch_wait=self.batch_wait,
+            stop=self.stop,
+        )
+
+    def _retrying(self, action: Callable[[], T], what: str) -> T:
+        """`retrying` with this worker's stop, ceiling, log and retries counter;
+        DataCorrupted is not waited on: damage does not heal, so it goes up."""
+        return retrying(
+            action,
+            what,
+            stop=self.stop,
+            max_delay=self.max_retry_delay,
+            log=self.log,
+            retries=self.retries,
+        )

@@ -33,7 +33,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from newsagg.alerts.metrics import (
     ARTICLES_MATCHED,
@@ -45,7 +44,7 @@ from newsagg.alerts.metrics import (
 )
 from newsagg.core.alerts.model import Match, SavedSearch
 from newsagg.core.article import Article
-from newsagg.core.consuming import Stopped, decode_article, fill_batch, retrying
+from newsagg.core.consuming import BatchWorker, Stopped, decode_article
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
     AlertStore,
@@ -58,25 +57,26 @@ from newsagg.core.ports import (
 )
 
 log = logging.getLogger("newsagg.alerts")
-T = TypeVar("T")
 RELOAD_INTERVAL = 2.0
+"""Seconds between reads of the saved searches while batches come: a search saved now
+matches articles indexed from a couple of seconds later on."""
 LIST_SHARE = 0.1
 """The most of its time a loop spends re-reading the saved searches (10,000 take about
 0.3 s to read from SQLite: then they are re-read every 3 s)."""
-"""Seconds between reads of the saved searches while batches come: a search saved now
-matches articles indexed from a couple of seconds later on."""
 SKIP_GRACE = 5.0
 """Seconds an article the indexer went past without storing is waited for still (the
 store's reader may show a write a moment after the indexer committed it)."""
-GAUGE_INTERVAL = 15.0
 STORE_POLL_MAX = 0.25
 """Longest pause between reads of a batch the store does not hold yet: an article is
 matched within about this long of becoming searchable (the delivery latency's target is
 5 s), at four cheap id lookups a second while the indexer is behind."""
 
 
-class MatchingWorker:
+class MatchingWorker(BatchWorker):
     """One member of the alerts group: matches its partitions' articles."""
+
+    log = log
+    retries = RETRIES
 
     def __init__(
         self,
@@ -96,19 +96,21 @@ class MatchingWorker:
         topic: str = ARTICLES_TOPIC,
         skip_grace: float = SKIP_GRACE,
     ) -> None:
+        super().__init__(
+            consumer,
+            batch_size=batch_size,
+            batch_wait=batch_wait,
+            max_retry_delay=max_retry_delay,
+            stop=stop,
+        )
         self.bus = bus
-        self.consumer = consumer
         self.store = store
         self.alerts = alerts
         self.matcher = matcher
-        self.batch_size = batch_size
-        self.batch_wait = batch_wait
-        self.max_retry_delay = max_retry_delay
         self.group = group
         """This consumer's group, and the indexer's: comparing their positions tells when
         the indexer went past an article it did not store."""
         self.indexer_group = indexer_group
-        self.stop = stop or threading.Event()
         self.on_matched = on_matched
         """Told the ids of the searches that matched a batch, once it is recorded (the
         delivery loop of this process delivers instant ones at once)."""
@@ -117,32 +119,13 @@ class MatchingWorker:
         self._searches: list[SavedSearch] = []
         self._versions: dict[str, datetime] = {}
         self._next_load = float("-inf")
-        self._gauges_read = float("-inf")
 
-    def run(self) -> None:
-        """Match until `stop` is set; the batch in hand is finished or left uncommitted."""
-        try:
-            self._retrying(self.store.ensure_schema, "open the store")
-            self._retrying(self.alerts.ensure_schema, "open the alert store")
-            while not self.stop.is_set():
-                messages = self._retrying(
-                    lambda: self.consumer.poll(self.batch_size, timeout=1.0), "poll the bus"
-                )
-                if messages:
-                    self.process(self._fill(messages))
-                elif time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
-                    self._report_lag()
-        except Stopped:
-            log.info("stopped; a batch not committed yet will be matched again")
+    def prepare(self) -> None:
+        self._retrying(self.store.ensure_schema, "open the store")
+        self._retrying(self.alerts.ensure_schema, "open the alert store")
 
-    def _fill(self, messages: list[Message]) -> list[Message]:
-        return fill_batch(
-            messages,
-            lambda n, t: self._retrying(lambda: self.consumer.poll(n, timeout=t), "poll the bus"),
-            batch_size=self.batch_size,
-            batch_wait=self.batch_wait,
-            stop=self.stop,
-        )
+    def report_idle(self) -> None:
+        self._report_lag()
 
     def process(self, messages: Sequence[Message]) -> None:
         """One batch: decode, wait for the store, match, record, then commit."""
@@ -280,14 +263,3 @@ class MatchingWorker:
             return
         for partition, lag in lags.items():
             CONSUMER_LAG.labels(str(partition)).set(lag)
-
-    def _retrying(self, action: Callable[[], T], what: str) -> T:
-        """`consuming.retrying` with the worker's retry metric (DataCorrupted goes up)."""
-        return retrying(
-            action,
-            what,
-            stop=self.stop,
-            max_delay=self.max_retry_delay,
-            log=log,
-            retries=RETRIES,
-        )

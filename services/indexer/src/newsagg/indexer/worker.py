@@ -30,12 +30,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from newsagg.core.article import Article, revise
-from newsagg.core.consuming import Stopped, decode_article, fill_batch, retrying
+from newsagg.core.consuming import GAUGE_INTERVAL, BatchWorker, decode_article
 from newsagg.core.enrichment import Enricher
 from newsagg.core.ports import (
     ARTICLES_TOPIC,
@@ -67,12 +66,12 @@ from newsagg.indexer.metrics import (
 )
 
 log = logging.getLogger("newsagg.indexer")
-T = TypeVar("T")
-GAUGE_INTERVAL = 15.0
-"""Seconds between reads of the store's size and the group's lag while idle."""
 
 
-class Indexer:
+class Indexer(BatchWorker):
+    log = log
+    retries = RETRIES
+
     def __init__(
         self,
         bus: Bus,
@@ -87,43 +86,26 @@ class Indexer:
         topic: str = ARTICLES_TOPIC,
         enricher: Enricher | None = None,
     ) -> None:
+        super().__init__(
+            consumer,
+            batch_size=batch_size,
+            batch_wait=batch_wait,
+            max_retry_delay=max_retry_delay,
+            stop=stop,
+        )
         self.bus = bus
-        self.consumer = consumer
         self.store = store
-        self.batch_size = batch_size
-        self.batch_wait = batch_wait
-        self.max_retry_delay = max_retry_delay
-        self.stop = stop or threading.Event()
         self.group = group
         """The consumer's group and topic, as the lag gauge labels them."""
         self.topic = topic
         self.enricher = enricher
-        self._gauges_read = float("-inf")
 
-    def run(self) -> None:
-        """Index until `stop` is set; the batch in hand is finished or left uncommitted."""
-        try:
-            self._retrying(self.store.ensure_schema, "open the store")
-            while not self.stop.is_set():
-                messages = self._retrying(
-                    lambda: self.consumer.poll(self.batch_size, timeout=1.0), "poll the bus"
-                )
-                if messages:
-                    self.process(self._fill(messages))
-                elif time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
-                    self._report_lag()
-                    self._report_store()
-        except Stopped:
-            log.info("stopped before the current batch was committed; it will be redelivered")
+    def prepare(self) -> None:
+        self._retrying(self.store.ensure_schema, "open the store")
 
-    def _fill(self, messages: list[Message]) -> list[Message]:
-        return fill_batch(
-            messages,
-            lambda n, t: self._retrying(lambda: self.consumer.poll(n, timeout=t), "poll the bus"),
-            batch_size=self.batch_size,
-            batch_wait=self.batch_wait,
-            stop=self.stop,
-        )
+    def report_idle(self) -> None:
+        self._report_lag()
+        self._report_store()
 
     def process(self, messages: Sequence[Message]) -> None:
         """Handle one batch: upsert the valid, dead-letter the invalid, then commit all."""
@@ -282,15 +264,3 @@ class Indexer:
             return
         for partition, lag in lags.items():
             CONSUMER_LAG.labels(self.group, self.topic, str(partition)).set(lag)
-
-    def _retrying(self, action: Callable[[], T], what: str) -> T:
-        """`consuming.retrying` with the indexer's retry metric; DataCorrupted is not
-        waited on: damage does not heal, so it goes up and stops the indexer."""
-        return retrying(
-            action,
-            what,
-            stop=self.stop,
-            max_delay=self.max_retry_delay,
-            log=log,
-            retries=RETRIES,
-        )
