@@ -3,6 +3,7 @@ webhook receiver on 127.0.0.1 that checks signatures, and aiosmtpd for email."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -241,6 +242,31 @@ def test_redirects_are_not_followed(
     Deliverer(alerts, store, settings(), clock=Clock(START)).deliver(alerts.get(search.id))
     assert [r.path for r in receiver.received] == ["/hook"]
     assert alerts.get(search.id).last_error == "webhook answered HTTP 302"
+    assert len(alerts.pending(search.id)) == 1
+
+
+def test_a_receiver_that_stalls_times_out_and_the_matches_wait(
+    store: SearchStore, alerts: SqliteAlertStore
+):
+    """A receiver that accepts the connection and never answers costs one timeout, not the
+    delivery loop: the attempt fails, and the matches stay for the next one."""
+    with socket.create_server(("127.0.0.1", 0)) as stalled:
+        search = saved(alerts, None)
+        alerts.update(
+            search.model_copy(
+                update={"webhook_url": f"http://127.0.0.1:{stalled.getsockname()[1]}/hook"}
+            )
+        )
+        matched(store, alerts, search, article("a", "Cycling in Goa"))
+        started = time.monotonic()
+        attempted = Deliverer(
+            alerts, store, settings(alerts_webhook_timeout=0.5), clock=Clock(START)
+        ).deliver(alerts.get(search.id))
+        assert time.monotonic() - started < 5
+    assert attempted
+    after = alerts.get(search.id)
+    assert after.attempts == 1
+    assert "timed out" in (after.last_error or "").lower()
     assert len(alerts.pending(search.id)) == 1
 
 
