@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from newsagg.core.adapters import open_bus
+from newsagg.core.adapters.tantivy_store import TantivyStore
 from newsagg.core.ports import Bus
 
 from support.servers import Service, free_port, get_json, wait_until
 
 SERVICES = ("crawl", "index", "api")
 INDEXING_TIMEOUT = 180.0
+READER_RELOAD = TantivyStore.__init__.__kwdefaults__["reload_interval"]
+"""Seconds an API worker's reader is used before it reloads (TantivyStore's default)."""
 """Seconds for the demo's articles (61) to be crawled and indexed on a busy 2-core machine."""
 
 
@@ -85,7 +89,11 @@ class Pipeline:
         return body.get("articles") or 0 if status == 200 else 0
 
     def wait_indexed(self, count: int, timeout: float = INDEXING_TIMEOUT) -> None:
+        """Until one API worker counts `count`, then past the readers' reload interval: the
+        API's other worker may have reloaded a batch earlier (CI read 42 of 66 right after),
+        and each reloads before answering once its reader is older than that."""
         wait_until(lambda: self.indexed() >= count, timeout, f"{count} articles indexed")
+        time.sleep(2 * READER_RELOAD)
 
     def newsagg(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A one-off `newsagg` command (status, replay, ...) on this pipeline's settings."""
