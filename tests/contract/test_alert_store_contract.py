@@ -172,6 +172,36 @@ def test_modifications_from_many_threads_are_never_lost(alerts: AlertStore):
     assert stored.attempts == 40
 
 
+def test_the_revision_changes_with_what_matching_depends_on_only(alerts: AlertStore):
+    """Created, deleted, changed by its owner (the API sets updated_at to now): a new
+    revision; delivery state written by the worker: the same one (the worker re-reads the
+    list on a change)."""
+    seen = [alerts.revision()]
+
+    def changed() -> bool:
+        seen.append(alerts.revision())
+        return seen[-1] != seen[-2]
+
+    first, second = saved("first"), saved("second", minutes=1)
+    alerts.create(first)
+    assert changed()
+    alerts.create(second)
+    assert changed()
+    alerts.modify(first.id, lambda s: s.model_copy(update={"attempts": 2, "last_error": "500"}))
+    alerts.update(alerts.get(second.id).model_copy(update={"last_delivery_at": T0}))
+    assert not changed()
+    alerts.modify(
+        first.id, lambda s: s.model_copy(update={"paused": True, "updated_at": datetime.now(UTC)})
+    )
+    assert changed()
+    alerts.delete(second.id)
+    assert changed()
+    third = saved("third", minutes=2)
+    alerts.create(third)  # as many searches as before the delete
+    assert changed()
+    assert alerts.revision() == seen[-1]
+
+
 def test_by_feed_token(alerts: AlertStore):
     search = saved()
     alerts.create(search)

@@ -173,3 +173,44 @@ def test_matching_again_after_a_crash_records_nothing_twice(parts: Parts):
     run_batch(parts.worker())
     assert len(parts.alerts.pending(search.id)) == 1
     assert parts.lag() == 0
+
+
+def test_a_worker_started_before_the_index_exists_waits_for_it_without_an_outage(
+    tmp_path: Path,
+):
+    """A new pipeline's alerts worker may poll before the indexer created the index: that
+    is waiting for the indexer, not a store outage (the retries counter feeds a critical
+    alert), and the batch is matched once the index holds it."""
+    bus = SqliteLogBus(tmp_path / "bus.sqlite")
+    reader = open_store(f"tantivy:///{tmp_path / 'index'}", writable=False)
+    alerts = SqliteAlertStore(tmp_path / "alerts.sqlite")
+    parts = Parts(bus, reader, reader, alerts, [], threading.Event())
+    search = SavedSearch(name="bikes", q="cycling")
+    alerts.create(search)
+    fresh = article("a", "Cycling through Goa")
+    parts.publish(fresh)
+    retried = REGISTRY.get_sample_value("newsagg_alerts_retries_total", {"dependency": "store"})
+    worker = parts.worker()
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        time.sleep(1.0)
+        assert running.is_alive()
+        assert alerts.pending(search.id) == []
+        writer = open_store(f"tantivy:///{tmp_path / 'index'}", writable=True)
+        writer.ensure_schema()
+        writer.upsert([fresh])
+        deadline = time.monotonic() + 10
+        while not alerts.pending(search.id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [m.article_id for m in alerts.pending(search.id)] == [fresh.id]
+        assert (
+            REGISTRY.get_sample_value("newsagg_alerts_retries_total", {"dependency": "store"})
+            == retried
+        )
+    finally:
+        parts.stop.set()
+        running.join(timeout=10)
+        for closing in (alerts, reader, bus):
+            closing.close()
+    writer.close()

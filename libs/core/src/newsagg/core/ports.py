@@ -37,6 +37,12 @@ class StoreUnavailable(RuntimeError):
     """The store cannot be reached or refused the write: retry later, lose nothing."""
 
 
+class StoreNotCreated(StoreUnavailable):
+    """A reader found no index: the indexer creates it with its schema before its first
+    batch. Not an outage on a new deployment, so readers that can wait for it (the alerts
+    worker) wait without counting it as one."""
+
+
 class StoreRejected(ValueError):
     """The store refused some documents for good (e.g. a mapping error); retrying cannot help.
 
@@ -294,6 +300,13 @@ class AlertStore(Protocol):
         ...
 
     def count(self, owner: str) -> int: ...
+
+    def revision(self) -> str:
+        """A value that changes whenever a saved search is created, deleted, or changed by
+        its owner (a new updated_at), and not when the worker records its delivery state:
+        the alerts worker reads it before each batch and re-reads the list only when it
+        changed, so a search saved before an article is matched is matched against it."""
+        ...
 
     def update(self, search: SavedSearch) -> None:
         """Replace the stored saved search of that id; KeyError if there is none."""

@@ -20,10 +20,11 @@ the offsets are committed: a worker killed in between matches the batch again an
 records nothing twice. Every saved search is matched, paused and failing ones too: their
 matches wait, and resuming them delivers what came meanwhile.
 
-The saved searches are re-read at most every RELOAD_INTERVAL seconds while batches come
-(less often when reading them takes long: at most LIST_SHARE of the time goes to it);
-the matcher is handed the same list (the same objects) until one was created, changed or
-deleted, so it can keep what it built from them.
+The saved searches are re-read when the alert store's revision changed (read before each
+batch): a search saved before an article is matched is matched against it (a re-read
+every 2 s missed articles published right after a save). The matcher is handed the same
+list (the same objects) until one was created, changed or deleted, so it can keep what
+it built from them.
 """
 
 from __future__ import annotations
@@ -54,15 +55,10 @@ from newsagg.core.ports import (
     Matcher,
     Message,
     SearchStore,
+    StoreNotCreated,
 )
 
 log = logging.getLogger("newsagg.alerts")
-RELOAD_INTERVAL = 2.0
-"""Seconds between reads of the saved searches while batches come: a search saved now
-matches articles indexed from a couple of seconds later on."""
-LIST_SHARE = 0.1
-"""The most of its time a loop spends re-reading the saved searches (10,000 take about
-0.3 s to read from SQLite: then they are re-read every 3 s)."""
 SKIP_GRACE = 5.0
 """Seconds an article the indexer went past without storing is waited for still (the
 store's reader may show a write a moment after the indexer committed it)."""
@@ -117,11 +113,11 @@ class MatchingWorker(BatchWorker):
         self.topic = topic
         self.skip_grace = skip_grace
         self._searches: list[SavedSearch] = []
-        self._versions: dict[str, datetime] = {}
-        self._next_load = float("-inf")
+        self._revision: str | None = None
 
     def prepare(self) -> None:
-        self._retrying(self.store.ensure_schema, "open the store")
+        """The alert store must open; the search store is read when a batch comes (the
+        indexer may not have created it yet, see `_held`)."""
         self._retrying(self.alerts.ensure_schema, "open the alert store")
 
     def report_idle(self) -> None:
@@ -186,7 +182,7 @@ class MatchingWorker(BatchWorker):
         delay = 0.05
         while True:
             missing = [i for i in wanted if i not in stored]
-            held = self._retrying(lambda ids=missing: self.store.get_many(ids), "read the batch")
+            held = self._retrying(lambda ids=missing: self._held(ids), "read the batch")
             now = datetime.now(UTC)
             for article_id, article in held.items():
                 if article.crawled_at >= wanted[article_id]:
@@ -217,6 +213,16 @@ class MatchingWorker(BatchWorker):
                 raise Stopped
             delay = min(delay * 2, STORE_POLL_MAX)
 
+    def _held(self, ids: list[str]) -> dict[str, Article]:
+        """What the store holds of `ids`; nothing while the indexer has not created it (a
+        worker started beside a new indexer waits for it as for any unindexed article,
+        without counting an outage: NewsaggAlertsDependencyUnavailable fired on healthy
+        new pipelines whose alerts worker polled first)."""
+        try:
+            return self.store.get_many(ids)
+        except StoreNotCreated:
+            return {}
+
     def _indexer_passed(self, per_partition: dict[int, int]) -> list[int]:
         """The partitions on which the indexer group has committed past this whole batch.
 
@@ -239,18 +245,14 @@ class MatchingWorker(BatchWorker):
         ]
 
     def _saved_searches(self) -> list[SavedSearch]:
-        """Every saved search, re-read at most every RELOAD_INTERVAL seconds; the same list
-        while none was created, changed (updated_at) or deleted."""
-        if time.monotonic() < self._next_load:
-            return self._searches
-        started = time.monotonic()
-        fresh = self._retrying(self.alerts.list, "read the saved searches")
-        took = time.monotonic() - started
-        self._next_load = started + max(RELOAD_INTERVAL, took / LIST_SHARE)
-        versions = {search.id: search.updated_at for search in fresh}
-        if versions != self._versions:
-            self._searches, self._versions = fresh, versions
-            log.info("matching against %d saved searches", len(fresh))
+        """Every saved search: re-read when the store's revision changed (one cheap read
+        per batch), so a search saved before a batch is matched is matched against it;
+        the same list (the same objects) while none was created, changed or deleted."""
+        revision = self._retrying(self.alerts.revision, "read the saved searches' revision")
+        if revision != self._revision:
+            self._searches = self._retrying(self.alerts.list, "read the saved searches")
+            self._revision = revision
+            log.info("matching against %d saved searches", len(self._searches))
         return self._searches
 
     def _report_lag(self) -> None:

@@ -43,6 +43,7 @@ from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Article, newest_crawls
 from newsagg.core.ports import (
     IndexOutdated,
+    StoreNotCreated,
     StoreRejected,
     StoreStats,
     StoreUnavailable,
@@ -127,7 +128,7 @@ def unavailable_on_outage(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"Elasticsearch unreachable while trying to {what}: {exc}") from exc
     except ApiError as exc:
         if exc.status_code == 404 and exc.error == "index_not_found_exception":
-            raise StoreUnavailable(
+            raise StoreNotCreated(
                 f"no Elasticsearch index yet ({what}): has the indexer run?"
             ) from exc
         if exc.status_code in RETRY_STATUSES or exc.status_code >= 500:

@@ -54,6 +54,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "owner": _KEYWORD,
             "feed_token": _KEYWORD,
             "created_at": _TIME,
+            "updated_at": _TIME,
             "search": {"type": "object", "enabled": False},
         },
     },
@@ -141,6 +142,9 @@ class ElasticsearchAlertStore:
             for part, mapping in MAPPINGS.items():
                 index = f"{self.prefix}-{part}"
                 if self.client.indices.exists(index=index):
+                    # an index made by an older version gains the fields it lacks (a
+                    # strict mapping refuses documents that carry them)
+                    self.client.indices.put_mapping(index=index, properties=mapping["properties"])
                     continue
                 try:
                     self.client.indices.create(
@@ -160,6 +164,7 @@ class ElasticsearchAlertStore:
             "owner": search.owner,
             "feed_token": search.feed_token,
             "created_at": _iso(search.created_at),
+            "updated_at": _iso(search.updated_at),
             "search": search.model_dump(mode="json"),
         }
 
@@ -243,6 +248,20 @@ class ElasticsearchAlertStore:
             return int(
                 self.client.count(index=self.searches, query={"term": {"owner": owner}})["count"]
             )
+
+    def revision(self) -> str:
+        """How many saved searches there are and the newest updated_at, in one request
+        (a document written before updated_at was mapped counts until its owner changes
+        it). The searches index refreshes on every write, so this sees each at once."""
+        with _outage("read the saved searches' revision"):
+            response = self.client.search(
+                index=self.searches,
+                size=0,
+                track_total_hits=True,
+                aggs={"newest": {"max": {"field": "updated_at"}}},
+            )
+        newest = response["aggregations"]["newest"]
+        return f"{response['hits']['total']['value']}:{newest.get('value_as_string')}"
 
     def update(self, search: SavedSearch) -> None:
         """A partial update that sets every field (the model always dumps them all): it

@@ -54,7 +54,13 @@ from newsagg.core.adapters.tantivy_schema import (
     to_document,
 )
 from newsagg.core.article import Article, newest_crawls
-from newsagg.core.ports import DataCorrupted, StoreStats, StoreUnavailable, UpsertResult
+from newsagg.core.ports import (
+    DataCorrupted,
+    StoreNotCreated,
+    StoreStats,
+    StoreUnavailable,
+    UpsertResult,
+)
 from newsagg.core.search import (
     Collapse,
     FacetCount,
@@ -192,7 +198,7 @@ class TantivyStore:
         if exists:
             self._check.check()
         elif not self.writable:
-            raise StoreUnavailable(f"no index at {self.path} yet: has the indexer run?")
+            raise StoreNotCreated(f"no index at {self.path} yet: has the indexer run?")
         try:
             # An index opens in the layout it was made with (tantivy refuses another).
             self._layout = Layout.of(self.path) if exists else CURRENT
