@@ -3,10 +3,13 @@ webhook receiver on 127.0.0.1 that checks signatures, and aiosmtpd for email."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -267,6 +270,92 @@ def test_a_receiver_that_stalls_times_out_and_the_matches_wait(
     after = alerts.get(search.id)
     assert after.attempts == 1
     assert "timed out" in (after.last_error or "").lower()
+    assert len(alerts.pending(search.id)) == 1
+
+
+@contextmanager
+def dripping_server(first: bytes, then: bytes = b"") -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that reads what comes, sends `first` whole, then `then`
+    one byte every 0.2 s, then a space every 0.2 s, until the client hangs up: each read
+    gets a byte well within any per-read timeout. Its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.settimeout(0.2)
+                conn.sendall(first)
+                dripped = itertools.chain(then, itertools.repeat(ord(" ")))
+                while not done.wait(0.2):
+                    with contextlib.suppress(TimeoutError):
+                        conn.recv(65536)
+                    conn.sendall(bytes([next(dripped)]))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        server.close()
+
+
+def test_a_receiver_that_drips_its_answer_times_out_on_the_whole_attempt(
+    store: SearchStore, alerts: SqliteAlertStore
+):
+    """A byte every 0.2 s never trips a per-read timeout: the timeout bounds the attempt."""
+    with dripping_server(b"", b"HTTP/1.1 200 OK\r\nX-Slow: ") as port:
+        search = saved(alerts, None, webhook_url=f"http://127.0.0.1:{port}/hook")
+        matched(store, alerts, search, article("a", "Cycling in Goa"))
+        started = time.monotonic()
+        Deliverer(alerts, store, settings(alerts_webhook_timeout=1.0), clock=Clock(START)).deliver(
+            alerts.get(search.id)
+        )
+        assert time.monotonic() - started < 4
+    after = alerts.get(search.id)
+    assert after.attempts == 1
+    assert "timed out" in (after.last_error or "")
+    assert len(alerts.pending(search.id)) == 1
+
+
+def test_a_receiver_answering_an_endless_body_is_taken_at_its_status(
+    store: SearchStore, alerts: SqliteAlertStore
+):
+    """The status is the answer: a body of any size (here one that never ends) is not read."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n"
+    with dripping_server(head) as port:
+        search = saved(alerts, None, webhook_url=f"http://127.0.0.1:{port}/hook")
+        matched(store, alerts, search, article("a", "Cycling in Goa"))
+        started = time.monotonic()
+        Deliverer(alerts, store, settings(alerts_webhook_timeout=5.0), clock=Clock(START)).deliver(
+            alerts.get(search.id)
+        )
+        assert time.monotonic() - started < 4
+    after = alerts.get(search.id)
+    assert (after.attempts, after.last_error) == (0, None)
+    assert alerts.pending(search.id) == []
+
+
+def test_an_smtp_server_that_drips_its_greeting_times_out_on_the_whole_session(
+    store: SearchStore, alerts: SqliteAlertStore
+):
+    with dripping_server(b"", b"220-mail.example ESMTP\r\n220-") as port:
+        search = saved(alerts, None, emails=("desk@example.com",))
+        matched(store, alerts, search, article("a", "Cycling in Goa"))
+        config = settings(smtp_host="127.0.0.1", smtp_port=port, alerts_webhook_timeout=1.0)
+        started = time.monotonic()
+        Deliverer(alerts, store, config, clock=Clock(START)).deliver(alerts.get(search.id))
+        assert time.monotonic() - started < 4
+    failed = alerts.get(search.id)
+    assert failed.attempts == 1
+    assert failed.last_error == "email: no answer within 1 s (timed out)"
     assert len(alerts.pending(search.id)) == 1
 
 

@@ -190,7 +190,12 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Seconds before the first retry of a failed delivery; doubles."
     )
     alerts_max_retry_delay: float = Field(300.0, gt=0)
-    alerts_webhook_timeout: float = Field(10.0, gt=0, description="Seconds per webhook POST.")
+    alerts_webhook_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds one delivery attempt may take in all (a webhook POST up to its "
+        "answer's headers, or an SMTP session), however slowly the receiver answers.",
+    )
     alerts_allow_private_webhooks: bool = Field(
         False,
         description="Allow webhooks to loopback and private addresses (off: a saved search "

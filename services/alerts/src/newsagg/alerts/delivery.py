@@ -23,11 +23,14 @@ Each worker delivers the searches of its shard (shard_of(search id, NEWSAGG_ALER
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import json
 import logging
 import secrets
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -243,11 +246,18 @@ def email_of(outgoing: Outgoing, sender: str) -> EmailMessage:
 
 
 class WebhookSender:
-    """Signed JSON POSTs, to the address checked at send time, redirects not followed."""
+    """Signed JSON POSTs, to the address checked at send time, redirects not followed.
+
+    `timeout` bounds the whole attempt (connect, send, the answer's status line and
+    headers), not each read: a receiver that drips a byte a second would otherwise hold
+    the delivery loop, and every search of its shard, for as long as it likes. The answer's
+    body is never read (its status is all a delivery needs), so a receiver answering a
+    huge body costs nothing either. Each attempt runs on an event loop of its own, where
+    a deadline cancels the request cleanly."""
 
     def __init__(self, timeout: float, *, allow_private: bool) -> None:
+        self.timeout = timeout
         self.allow_private = allow_private
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def send(self, outgoing: Outgoing) -> None:
         url = outgoing.search.webhook_url
@@ -273,20 +283,32 @@ class WebhookSender:
             EVENT_HEADER: outgoing.event,
         }
         try:
-            response = self._client.post(
-                pinned, content=body, headers=headers, extensions={"sni_hostname": target.host}
-            )
+            status = asyncio.run(self._post(pinned, body, headers, target.host))
+        except TimeoutError as exc:
+            late = f"webhook: no answer within {self.timeout:g} s (timed out)"
+            raise DeliveryFailed(late) from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"webhook: {type(exc).__name__}: {exc}"[:500]) from exc
-        if not response.is_success:
-            raise DeliveryFailed(f"webhook answered HTTP {response.status_code}")
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"webhook answered HTTP {status}")
 
-    def close(self) -> None:
-        self._client.close()
+    async def _post(self, url: httpx.URL, body: bytes, headers: dict[str, str], host: str) -> int:
+        async with (
+            asyncio.timeout(self.timeout),
+            httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client,
+            client.stream(
+                "POST", url, content=body, headers=headers, extensions={"sni_hostname": host}
+            ) as response,
+        ):
+            return response.status_code
 
 
 class EmailSender:
-    """SMTP (smtp_* settings): STARTTLS and login when set."""
+    """SMTP (smtp_* settings): STARTTLS and login when set.
+
+    NEWSAGG_ALERTS_WEBHOOK_TIMEOUT bounds the whole session, not each read (as for
+    webhooks): when it runs out a watchdog shuts the socket down, which ends the blocked
+    read at once (an SMTP server dripping its greeting would otherwise hold the loop)."""
 
     def __init__(self, settings: Settings) -> None:
         self.host = settings.smtp_host
@@ -299,15 +321,34 @@ class EmailSender:
 
     def send(self, outgoing: Outgoing) -> None:
         message = email_of(outgoing, self.sender)
+        smtp = smtplib.SMTP(timeout=self.timeout)
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            if smtp.sock is not None:
+                with contextlib.suppress(OSError):
+                    smtp.sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(self.timeout, expire)
+        watchdog.start()
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password)
-                smtp.send_message(message, self.sender, list(outgoing.search.emails))
+            smtp.connect(self.host, self.port)
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password)
+            smtp.send_message(message, self.sender, list(outgoing.search.emails))
+            smtp.quit()
         except (smtplib.SMTPException, OSError) as exc:
+            if expired.is_set():
+                raise DeliveryFailed(
+                    f"email: no answer within {self.timeout:g} s (timed out)"
+                ) from exc
             raise DeliveryFailed(f"email: {type(exc).__name__}: {exc}"[:500]) from exc
+        finally:
+            watchdog.cancel()
+            smtp.close()
 
 
 # -- when ---------------------------------------------------------------------------------
@@ -410,7 +451,6 @@ class Deliverer:
                 delay = min(delay * 2, self.max_retry_delay)
                 continue
             self._wake.wait(TICK)
-        self.webhook.close()
 
     def tick(self) -> None:
         """One pass: test deliveries asked for, searches woken or whose retry is due, and
