@@ -51,9 +51,10 @@ class Interval(StrEnum):
 
     @property
     def step(self) -> timedelta:
-        return {"hour": timedelta(hours=1), "day": timedelta(days=1)}.get(
-            self.value, timedelta(weeks=1)
-        )
+        return _STEPS[self.value]
+
+
+_STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 
 
 class SearchQuery(BaseModel):
@@ -182,11 +183,11 @@ def fill_gaps(buckets: list[TimeBucket], interval: Interval) -> list[TimeBucket]
     if not buckets:
         return []
     counts = {bucket.start: bucket.count for bucket in buckets}
-    start, end = min(counts), max(counts)
+    start, end, step = min(counts), max(counts), interval.step
     filled = []
     while start <= end:
         filled.append(TimeBucket(start=start, count=counts.get(start, 0)))
-        start += interval.step
+        start += step
     return filled
 
 
