@@ -202,6 +202,17 @@ def test_the_revision_changes_with_what_matching_depends_on_only(alerts: AlertSt
     assert alerts.revision() == seen[-1]
 
 
+def test_a_rebuilt_sqlite_file_never_passes_for_the_one_it_replaced(tmp_path: Path):
+    """Its counter starts again from 0: the same count of changes is another revision."""
+    revisions = []
+    for name in ("before.sqlite", "rebuilt.sqlite"):
+        store = SqliteAlertStore(tmp_path / name)
+        store.create(saved())
+        revisions.append(store.revision())
+        store.close()
+    assert revisions[0] != revisions[1]
+
+
 def test_by_feed_token(alerts: AlertStore):
     search = saved()
     alerts.create(search)

@@ -53,9 +53,10 @@ CREATE INDEX IF NOT EXISTS matches_pending ON matches (search_id, matched_us)
     WHERE delivered_us IS NULL;
 CREATE TABLE IF NOT EXISTS revision (
     only  INTEGER PRIMARY KEY CHECK (only = 1),
+    file  TEXT NOT NULL,
     value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO revision VALUES (1, 0);
+INSERT OR IGNORE INTO revision VALUES (1, lower(hex(randomblob(8))), 0);
 CREATE TRIGGER IF NOT EXISTS searches_created AFTER INSERT ON searches
     BEGIN UPDATE revision SET value = value + 1; END;
 CREATE TRIGGER IF NOT EXISTS searches_deleted AFTER DELETE ON searches
@@ -214,10 +215,11 @@ class SqliteAlertStore:
 
     def revision(self) -> str:
         """A counter the schema's triggers raise (one row: O(1), whatever the number of
-        saved searches)."""
+        saved searches), with a random id of the file: a file rebuilt by `repair --alerts`
+        counts from 0 again, and must not pass for the one it replaced."""
         with self._read("reading the saved searches' revision") as conn:
-            (value,) = conn.execute("SELECT value FROM revision").fetchone()
-        return str(value)
+            file, value = conn.execute("SELECT file, value FROM revision").fetchone()
+        return f"{file}:{value}"
 
     def update(self, search: SavedSearch) -> None:
         with self._write(f"updating {search.id}") as conn:
