@@ -4,8 +4,10 @@
     [--articles N] [--only SUBSTRING ...] [--seed S] [--no-load-test]
 
 Prints one row per scenario (expected / indexed / lost / duplicated / recovery
-seconds), writes the same rows to test-artifacts/reliability/report.json, and exits
-non-zero when any row lost or duplicated an article or never recovered. The disk-full
+seconds, then the saved search's deliveries: delivered / lost / duplicated / seconds
+until all were delivered), writes the same rows to test-artifacts/reliability/report.json,
+and exits non-zero when any row lost or duplicated an article or a delivery, or never
+recovered. The disk-full
 rows need root: the harness then re-runs itself in a private mount namespace
 (`unshare -m`), where a small tmpfs can be mounted and vanishes with the run.
 """
@@ -30,6 +32,7 @@ from reliability.faults import (
     Fault,
     ServerStop,
     Signal,
+    alerts_faults,
     can_make_private_mounts,
     embedded_faults,
     in_private_mounts,
@@ -80,6 +83,8 @@ def _kafka_es_rows(args: argparse.Namespace, settings: Settings) -> list[Row]:
         settings.fresh_env = lambda: {
             "NEWSAGG_STORE_INDEX": f"reliability-{uuid.uuid4().hex[:10]}",
             "NEWSAGG_INDEXER_GROUP": f"reliability-{uuid.uuid4().hex[:10]}",
+            "NEWSAGG_ALERTS_INDEX": f"reliability-alerts-{uuid.uuid4().hex[:10]}",
+            "NEWSAGG_ALERTS_GROUP": f"reliability-alerts-{uuid.uuid4().hex[:10]}",
         }
         faults = _selected(
             [
@@ -87,6 +92,7 @@ def _kafka_es_rows(args: argparse.Namespace, settings: Settings) -> list[Row]:
                 Signal("kill -9 crawler", service="crawl"),
                 ServerStop("Kafka broker stop", server=kafka),
                 ServerStop("Elasticsearch node stop", server=elasticsearch),
+                *alerts_faults(),
             ],
             args.only,
         )
@@ -109,7 +115,10 @@ def _progress(row: Row) -> None:
         if row.skipped
         else (
             f"{data['indexed']}/{data['expected']} indexed, {data['lost']} lost, "
-            f"{data['duplicated']} duplicated, recovery max {data['recovery_max_s']}s"
+            f"{data['duplicated']} duplicated, recovery max {data['recovery_max_s']}s; "
+            f"{data['delivered']} delivered, {data['deliveries_lost']} lost, "
+            f"{data['deliveries_duplicated']} duplicated, {data['deliveries_unsigned']} "
+            f"unsigned, all delivered after max {data['delivered_max_s']}s"
         )
     )
     problems = f" PROBLEMS: {'; '.join(row.problems)}" if row.problems else ""
@@ -127,12 +136,16 @@ def _print(rows: list[Row], load: LoadResult | None) -> None:
         "lost",
         "duplicated",
         "recovery s (median / max)",
+        "delivered",
+        "lost deliveries",
+        "duplicated deliveries",
+        "delivered s (median / max)",
     ):
         table.add_column(column, justify="left" if column in {"backend", "scenario"} else "right")
     for row in rows:
         data = row.as_dict()
         if row.skipped:
-            table.add_row(row.backend, row.scenario, f"skipped: {row.skipped}", *[""] * 5)
+            table.add_row(row.backend, row.scenario, f"skipped: {row.skipped}", *[""] * 9)
             continue
         recovery = (
             f"{data['recovery_median_s']} / {data['recovery_max_s']}"
@@ -141,6 +154,17 @@ def _print(rows: list[Row], load: LoadResult | None) -> None:
         )
         if data["unrecovered"]:
             recovery += f" ({data['unrecovered']} never)"
+        delivered_s = (
+            f"{data['delivered_median_s']} / {data['delivered_max_s']}"
+            if data["delivered_median_s"] is not None
+            else "-"
+        )
+        undelivered = sum(1 for run in row.runs if run.delivery_seconds is None)
+        if undelivered:
+            delivered_s += f" ({undelivered} never)"
+        lost_deliveries = str(data["deliveries_lost"])
+        if data["deliveries_unsigned"]:
+            lost_deliveries += f" ({data['deliveries_unsigned']} unsigned)"
         style = None if row.green else "bold red"
         table.add_row(
             row.backend,
@@ -151,6 +175,10 @@ def _print(rows: list[Row], load: LoadResult | None) -> None:
             str(data["lost"]),
             str(data["duplicated"]),
             recovery,
+            str(data["delivered"]),
+            lost_deliveries,
+            str(data["deliveries_duplicated"]),
+            delivered_s,
             style=style,
         )
     if load is not None:
@@ -163,6 +191,7 @@ def _print(rows: list[Row], load: LoadResult | None) -> None:
             f"{load.errors} errors",
             f"{load.non_2xx} non-2xx",
             f"{load.requests_per_second:,.0f} req/s",
+            *[""] * 4,
             style=None if load.green else "bold red",
         )
     Console(width=max(120, Console().width)).print(table)

@@ -69,6 +69,45 @@ class Signal(Fault):
 
 
 @dataclass
+class Pause(Fault):
+    """SIGSTOP of a service for a few seconds, then SIGCONT: a process that hangs (a long
+    GC pause, a host frozen) with its sockets and the bus's consumer group still open."""
+
+    service: str = "alerts"
+
+    def inject(self, pipeline: Pipeline, rng: random.Random) -> float:
+        pipeline.services[self.service].signal(signal.SIGSTOP)
+        return rng.uniform(5.0, 15.0)
+
+    def heal(self, pipeline: Pipeline) -> None:
+        service = pipeline.services[self.service]
+        if service.running():
+            service.signal(signal.SIGCONT)
+
+
+@dataclass
+class ReceiverOutage(Fault):
+    """The saved search's webhook receiver answers 500, or refuses connections, for a few
+    seconds, then takes deliveries again: the alerts worker retries, the same delivery."""
+
+    refuse: bool = False
+
+    def inject(self, pipeline: Pipeline, rng: random.Random) -> float:
+        assert pipeline.receiver is not None
+        if self.refuse:
+            pipeline.receiver.refuse()
+        else:
+            pipeline.receiver.answer(500)
+        return rng.uniform(3.0, 8.0)
+
+    def heal(self, pipeline: Pipeline) -> None:
+        assert pipeline.receiver is not None
+        pipeline.receiver.answer(200)
+        if not pipeline.receiver.listening():
+            pipeline.receiver.start()
+
+
+@dataclass
 class KillWorker(Fault):
     """kill -9 of one extraction worker while it may be mid-page."""
 
@@ -85,13 +124,14 @@ class KillWorker(Fault):
 
 @dataclass
 class DiskFull(Fault):
-    """The bus's or the index's disk fills up for a few seconds, then has room again.
+    """The bus's, the index's or the alert store's disk fills up for a few seconds, then
+    has room again.
 
     The disk is a tmpfs mounted in the harness's private mount namespace (see
     `in_private_mounts`), so nothing outside the run sees it and it vanishes with it.
     """
 
-    target: str = "bus"  # or "index"
+    target: str = "bus"  # or "index", or "alerts" (the alert store's SQLite file)
     mount: Path | None = None
     filler: Path | None = None
 
@@ -106,6 +146,8 @@ class DiskFull(Fault):
         )
         if self.target == "bus":
             return {"NEWSAGG_BUS_URL": f"sqlite:///{self.mount}/bus.sqlite"}, {}
+        if self.target == "alerts":
+            return {"NEWSAGG_ALERTS_URL": f"sqlite:///{self.mount}/alerts.sqlite"}, {}
         return {"NEWSAGG_STORE_URL": f"tantivy:///{self.mount}/index"}, {}
 
     def inject(self, pipeline: Pipeline, rng: random.Random) -> float:
@@ -206,6 +248,19 @@ def embedded_faults() -> list[Fault]:
         DiskFull("disk full: index", target="index"),
         ClockSkew("clock skew: crawler 3h behind, restarted"),
         *damage_faults(),
+        *alerts_faults(),
+        DiskFull("disk full: alerts", target="alerts"),
+    ]
+
+
+def alerts_faults() -> list[Fault]:
+    """The faults on the delivery path that both backends run."""
+    return [
+        Signal("kill -9 alerts", service="alerts", signum=signal.SIGKILL),
+        Signal("SIGTERM restart alerts", service="alerts", signum=signal.SIGTERM),
+        Pause("SIGSTOP alerts, then SIGCONT", service="alerts"),
+        ReceiverOutage("receiver outage: 500"),
+        ReceiverOutage("receiver outage: refused", refuse=True),
     ]
 
 

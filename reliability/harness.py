@@ -1,10 +1,14 @@
 """One table row: a fault repeated at random moments, each run on a fresh data dir.
 
-A run starts the site and the three services, waits for the first article to be
-fetched, injects the fault at a seeded random moment within the crawl, heals it, and
-waits until the index holds every story (or gives up). It then counts through the
-API's export: expected, indexed, lost, duplicated, and the recovery time from the
-fault to the moment everything was indexed.
+A run starts the site, a webhook receiver and the API, saves through the API one search
+that matches every story (delivered at once to the receiver), then starts the crawler,
+indexer and alerts worker, waits for the first article to be fetched, injects the fault
+at a seeded random moment within the crawl, heals it, and waits until the index holds
+every story and the receiver was delivered each of them (or gives up). It then counts
+through the API's export: expected, indexed, lost, duplicated, and the recovery time from
+the fault to the moment everything was indexed; and through the receiver: articles
+delivered, lost (indexed, never delivered) and duplicated (under two delivery ids), and
+the time from the fault until everything indexed was delivered.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reliability.alerts import DeliveryCount, Receiver, save_search
 from reliability.faults import Fault, Unavailable
 from reliability.pipeline import Count, Pipeline
 from reliability.site import NewsSite, Story
 
 RUN_TIMEOUT = 150.0
-"""Seconds after the fault before a run that has not indexed everything is counted."""
+"""Seconds after the fault before a run that has not indexed and delivered everything is
+counted."""
 SETTLE_SECONDS = 2.0
 """A last look after everything is indexed, for late duplicates."""
 
@@ -31,6 +37,22 @@ SETTLE_SECONDS = 2.0
 class Run:
     count: Count
     recovery_seconds: float | None
+    deliveries: DeliveryCount | None = None
+    """None: the run never got as far as counting them."""
+    delivery_seconds: float | None = None
+    """From the fault until every indexed story was delivered; None: never."""
+
+    @property
+    def green(self) -> bool:
+        return (
+            self.count.lost == 0
+            and self.count.duplicated == 0
+            and self.count.complete
+            and self.deliveries is not None
+            and self.deliveries.lost == 0
+            and self.deliveries.duplicated == 0
+            and self.deliveries.unsigned == 0
+        )
 
 
 @dataclass
@@ -45,17 +67,12 @@ class Row:
 
     @property
     def green(self) -> bool:
-        return (
-            self.skipped is None
-            and not self.problems
-            and all(
-                run.count.lost == 0 and run.count.duplicated == 0 and run.count.complete
-                for run in self.runs
-            )
-        )
+        return self.skipped is None and not self.problems and all(run.green for run in self.runs)
 
     def as_dict(self) -> dict[str, Any]:
         recoveries = [r.recovery_seconds for r in self.runs if r.recovery_seconds is not None]
+        deliveries = [r.deliveries for r in self.runs if r.deliveries is not None]
+        delivery_times = [r.delivery_seconds for r in self.runs if r.delivery_seconds is not None]
         return {
             "backend": self.backend,
             "scenario": self.scenario,
@@ -67,6 +84,15 @@ class Row:
             "recovery_median_s": round(statistics.median(recoveries), 1) if recoveries else None,
             "recovery_max_s": round(max(recoveries), 1) if recoveries else None,
             "unrecovered": sum(1 for r in self.runs if r.recovery_seconds is None),
+            "delivered": sum(d.delivered for d in deliveries),
+            "deliveries_lost": sum(d.lost for d in deliveries),
+            "deliveries_duplicated": sum(d.duplicated for d in deliveries),
+            "deliveries_unsigned": sum(d.unsigned for d in deliveries),
+            "deliveries_uncounted": len(self.runs) - len(deliveries),
+            "delivered_median_s": (
+                round(statistics.median(delivery_times), 1) if delivery_times else None
+            ),
+            "delivered_max_s": round(max(delivery_times), 1) if delivery_times else None,
             "skipped": self.skipped,
             "problems": self.problems,
             "logs": self.logs,
@@ -92,6 +118,7 @@ def _crawl_window(settings: Settings) -> float:
 
 def run_once(fault: Fault, settings: Settings, rng: random.Random, run_dir: Path) -> Run:
     site = NewsSite(settings.stories, delay=settings.page_delay).start()
+    receiver = Receiver().start()
     pipeline: Pipeline | None = None
     try:
         env, per_service = fault.prepare(run_dir)
@@ -99,6 +126,9 @@ def run_once(fault: Fault, settings: Settings, rng: random.Random, run_dir: Path
         pipeline = Pipeline(
             run_dir, site.sources_yaml(), {**settings.backend_env, **fresh, **env}, per_service
         )
+        pipeline.receiver = receiver
+        pipeline.start(("api",))
+        save_search(pipeline.api, site.source, receiver)
         pipeline.start()
         _wait(lambda: site.articles_served() > 0, 90, "the first article fetched", pipeline)
         pause_until = time.monotonic() + rng.uniform(0.0, _crawl_window(settings))
@@ -110,14 +140,18 @@ def run_once(fault: Fault, settings: Settings, rng: random.Random, run_dir: Path
         healed = False
         count: Count | None = None
         recovered_at: float | None = None
+        delivered_at: float | None = None
         while time.monotonic() < fault_at + RUN_TIMEOUT:
             if not healed and time.monotonic() >= heal_at:
                 fault.heal(pipeline)
                 healed = True
             pipeline.tend()
             if healed and (count := pipeline.count(site.expected_urls)) and count.complete:
-                recovered_at = time.monotonic()
-                break
+                if recovered_at is None:
+                    recovered_at = time.monotonic()
+                if receiver.count(count.ids).complete:
+                    delivered_at = time.monotonic()
+                    break
             time.sleep(0.5)
         if not healed:
             fault.heal(pipeline)
@@ -126,12 +160,17 @@ def run_once(fault: Fault, settings: Settings, rng: random.Random, run_dir: Path
         final = _final_count(pipeline, site) or count
         if final is None:
             final = Count(len(site.expected_urls), 0, len(site.expected_urls), 0)
-        recovery = None if recovered_at is None else recovered_at - fault_at
-        return Run(final, recovery)
+        return Run(
+            final,
+            None if recovered_at is None else recovered_at - fault_at,
+            receiver.count(final.ids),
+            None if delivered_at is None else delivered_at - fault_at,
+        )
     finally:
         if pipeline is not None:
             pipeline.stop()
         fault.cleanup()
+        receiver.stop()
         site.stop()
 
 
@@ -179,7 +218,7 @@ def run_row(
         row.runs.append(run)
         row.problems.extend(fault.problems)
         fault.problems.clear()
-        clean = run.count.complete and run.count.duplicated == 0
+        clean = run.green
         if clean and not keep_logs:
             shutil.rmtree(run_dir, ignore_errors=True)
         else:

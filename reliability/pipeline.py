@@ -1,4 +1,5 @@
-"""The three services as real `newsagg` processes for one fault run, and what they indexed.
+"""The four services (crawl, index, api, alerts) as real `newsagg` processes for one fault
+run, and what they indexed.
 
 Like `newsagg up`, the harness restarts a service that died; unlike `up`, each service
 gets an environment of its own (the clock-skew row runs the crawler on another clock).
@@ -21,9 +22,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from reliability.alerts import Receiver
 from reliability.processes import command_line, descendants, parent
 
-SERVICES = ("crawl", "index", "api")
+SERVICES = ("crawl", "index", "api", "alerts")
 RESTART_DELAY = 1.0
 """What `newsagg up` waits before the first restart of a service that exited."""
 
@@ -42,6 +44,8 @@ class Count:
     indexed: int
     lost: int
     duplicated: int
+    ids: frozenset[str] = frozenset()
+    """The ids of the expected stories the index holds (what the alerts must deliver)."""
 
     @property
     def complete(self) -> bool:
@@ -120,7 +124,7 @@ class Service:
 
 
 class Pipeline:
-    """crawl + index + api on one data dir, with the env of the scenario."""
+    """crawl + index + api + alerts on one data dir, with the env of the scenario."""
 
     def __init__(
         self,
@@ -143,16 +147,24 @@ class Pipeline:
             "NEWSAGG_INDEXER_METRICS_PORT": "0",
             "NEWSAGG_INDEXER_MAX_RETRY_DELAY": "2",
             "NEWSAGG_CRAWL_RETRY_BACKOFF": "0.5",
+            "NEWSAGG_ALERTS_METRICS_PORT": "0",
+            # the webhook receiver is on loopback; the API checks the URL when it is saved
+            "NEWSAGG_ALERTS_ALLOW_PRIVATE_WEBHOOKS": "true",
             **(env or {}),
         }
         self.services = {
             name: Service(name, {**base, **(service_env or {}).get(name, {})}, data_dir)
             for name in SERVICES
         }
+        self.receiver: Receiver | None = None
+        """Where the run's saved search delivers (the receiver-outage rows take it down)."""
 
-    def start(self) -> Pipeline:
-        for service in self.services.values():
-            service.start()
+    def start(self, names: tuple[str, ...] | None = None) -> Pipeline:
+        """Start every service not running, or only those named (the API first: the run's
+        saved search is made before the crawl begins)."""
+        for name, service in self.services.items():
+            if (names is None or name in names) and not service.running():
+                service.start()
         return self
 
     def stop(self) -> None:
@@ -196,5 +208,7 @@ class Pipeline:
         duplicated = sum(n - 1 for n in ids.values()) + sum(
             len(found) - 1 for found in ids_per_url.values()
         )
-        indexed = len(set(ids_per_url) & expected_urls)
-        return Count(len(expected_urls), indexed, len(expected_urls) - indexed, duplicated)
+        indexed_urls = set(ids_per_url) & expected_urls
+        indexed = len(indexed_urls)
+        ids = frozenset(i for url in indexed_urls for i in ids_per_url[url])
+        return Count(len(expected_urls), indexed, len(expected_urls) - indexed, duplicated, ids)

@@ -1,8 +1,10 @@
 """The bounded form of `make reliability`: a few faults, once each, on 12 stories.
 
-Each run is real: a local site of real-page stories, `newsagg crawl`, `index` and
-`api` as processes, the fault at a seeded random moment, and the count through the
-API. Deselect with `-m 'not reliability'`; `make reliability` runs every row.
+Each run is real: a local site of real-page stories, `newsagg crawl`, `index`, `api`
+and `alerts` as processes, a saved search of every story delivering to a webhook
+receiver on 127.0.0.1, the fault at a seeded random moment, and the count through the
+API and the receiver. Deselect with `-m 'not reliability'`; `make reliability` runs
+every row.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ FAULTS = [
     Signal("kill -9 crawler", service="crawl", signum=signal.SIGKILL),
     Signal("kill -9 indexer", service="index", signum=signal.SIGKILL),
     KillWorker("kill -9 extraction worker"),
+    Signal("kill -9 alerts", service="alerts", signum=signal.SIGKILL),
 ]
 
 
@@ -40,3 +43,4 @@ def test_nothing_lost_nothing_duplicated(fault: Fault, settings: Settings):
     summary = row.as_dict()
     assert row.green, summary
     assert summary["indexed"] == summary["expected"] == 12
+    assert summary["delivered"] == 12
