@@ -1,14 +1,20 @@
 """Indexing rate: generated articles into the embedded store and into Elasticsearch.
 
 .venv/bin/python bench/index.py [--docs 20000] [--batch 1000] [--es-docs 10000] [--quick]
+    [--writer-threads 1,2]
 
 The articles are bench/corpus.py's (windows of real news bodies, ~300 words), made before
 the clock starts. Each store gets them through its own `upsert`, in batches of `--batch`
 (every upsert durable and searchable on return, as the SearchStore port asks):
 
 - embedded: TantivyStore, and beside it in the same run tantivy alone on the same
-  documents with the same layout and analyzer (documents built untimed, one commit per
-  batch): the engine's ceiling on this machine, the peer the store's rate is a ratio of;
+  documents with the same layout, analyzer and writer settings (documents built untimed,
+  one commit per batch): the engine's ceiling on this machine, the peer the store's rate is
+  a ratio of. `--writer-threads 1,2` adds a store row for each other thread count. Beside
+  them, the median wall time of a durable commit of one article (tantivy fsyncs each new
+  segment file, its list of managed files and meta.json before the commit returns): every
+  upsert pays it whatever its size, so `--batch` articles per commit bound the rate at
+  batch / commit time even if indexing cost nothing;
 - Elasticsearch (skipped with --quick): a single local node started by deploy/local/launch.py
   (as the tests start one), upserts as the indexer makes them, then the same articles again
   into a fresh index inside `bulk_ingest()` (periodic refresh off, restored after).
@@ -24,6 +30,7 @@ import argparse
 import gc
 import importlib.util
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -36,7 +43,7 @@ from _measure import TreeSampler, self_cpu
 from _report import report, target
 from corpus import generated_articles
 from newsagg.core.adapters.tantivy_schema import ANALYZER, news_analyzer, schema, to_document
-from newsagg.core.adapters.tantivy_store import TantivyStore
+from newsagg.core.adapters.tantivy_store import WRITER_HEAP, WRITER_THREADS, TantivyStore
 from newsagg.core.article import Article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,8 +68,10 @@ def timed(label: str, n: int, run: Callable[[], None], **extra: Any) -> dict[str
     return row | extra
 
 
-def embedded(articles: Sequence[Article], batch: int, tmp: Path) -> Callable[[], None]:
-    store = TantivyStore(tmp / "embedded", writable=True)
+def embedded(
+    articles: Sequence[Article], batch: int, tmp: Path, threads: int = WRITER_THREADS
+) -> Callable[[], None]:
+    store = TantivyStore(tmp / f"embedded-{threads}", writable=True, writer_threads=threads)
     store.ensure_schema()
 
     def run() -> None:
@@ -73,16 +82,26 @@ def embedded(articles: Sequence[Article], batch: int, tmp: Path) -> Callable[[],
     return run
 
 
-def tantivy_alone(articles: Sequence[Article], batch: int, tmp: Path) -> Callable[[], None]:
-    """The same documents and layout straight into tantivy: the engine's own rate here."""
-    path = tmp / "alone"
+def _alone_index(path: Path) -> tantivy.Index:
+    """A tantivy index in the store's layout and analyzer, without the store."""
     path.mkdir()
     index = tantivy.Index(schema(), path=str(path))
     index.register_tokenizer(ANALYZER, news_analyzer())
+    return index
+
+
+def _writer(index: tantivy.Index) -> tantivy.IndexWriter:
+    """The store's writer settings."""
+    return index.writer(heap_size=WRITER_THREADS * WRITER_HEAP, num_threads=WRITER_THREADS)
+
+
+def tantivy_alone(articles: Sequence[Article], batch: int, tmp: Path) -> Callable[[], None]:
+    """The same documents and layout straight into tantivy: the engine's own rate here."""
+    index = _alone_index(tmp / "alone")
     documents = [to_document(article) for article in articles]
 
     def run() -> None:
-        writer = index.writer(heap_size=64_000_000, num_threads=1)
+        writer = _writer(index)
         for i in range(0, len(documents), batch):
             for document in documents[i : i + batch]:
                 writer.add_document(document)
@@ -90,6 +109,20 @@ def tantivy_alone(articles: Sequence[Article], batch: int, tmp: Path) -> Callabl
         writer.wait_merging_threads()
 
     return run
+
+
+def commit_ms(articles: Sequence[Article], tmp: Path) -> float:
+    """Median wall milliseconds of a commit holding one article, in the store's layout."""
+    index = _alone_index(tmp / "commits")
+    writer = _writer(index)
+    times = []
+    for article in articles:
+        writer.add_document(to_document(article))
+        start = time.perf_counter()
+        writer.commit()
+        times.append(time.perf_counter() - start)
+    writer.wait_merging_threads()
+    return 1000 * statistics.median(times)
 
 
 def _launcher() -> Any:
@@ -143,16 +176,30 @@ def main() -> None:
     parser.add_argument("--es-docs", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--quick", action="store_true", help="3,000 docs, embedded only")
+    parser.add_argument(
+        "--writer-threads",
+        default=str(WRITER_THREADS),
+        help="comma-separated tantivy indexing threads: one store row each (first is the target's)",
+    )
     args = parser.parse_args()
     n = 3_000 if args.quick else args.docs
     articles = list(generated_articles(max(n, 0 if args.quick else args.es_docs)))
+    threads = [int(value) for value in args.writer_threads.split(",")]
+    runs: list[tuple[str, Callable[..., Callable[[], None]], dict[str, int]]] = [
+        ("tantivy alone", tantivy_alone, {})
+    ]
+    for count in threads:
+        label = "embedded store" if count == threads[0] else f"embedded store, {count} threads"
+        runs.append((label, embedded, {"threads": count}))
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, make in (("tantivy alone", tantivy_alone), ("embedded store", embedded)):
-            run = make(articles[:n], args.batch, Path(tmp))
+        for label, make, options in runs:
+            run = make(articles[:n], args.batch, Path(tmp), **options)
             with TreeSampler(os.getpid()) as me:
                 row = timed(label, n, run)
             rows.append(row | {"peak RSS MB": round(me.result()[1], 1)})
+        commit = commit_ms(articles[: 10 if args.quick else 40], Path(tmp))
+    print(f"durable commit of one article: {commit:.0f} ms (median)")
     targets = [
         target(
             "4: docs/s into the embedded store",
@@ -163,6 +210,12 @@ def main() -> None:
         ),
         target(
             "4: embedded store / tantivy alone, docs/s", rows[1]["docs/s"] / rows[0]["docs/s"], ""
+        ),
+        target("4: durable commit of one article, median ms", round(commit, 1), ""),
+        target(
+            f"4: docs/s the commits alone allow at {args.batch} a batch",
+            round(args.batch / (commit / 1000)),
+            "",
         ),
     ]
     if not args.quick:

@@ -99,6 +99,16 @@ aggregation, ~2 us a match); above, tantivy's HyperLogLog estimates them (~0.3 u
 match, within a few percent), as Elasticsearch's cardinality does."""
 Sizes = tuple[int, int, int]
 """(duplicates, story_size, story_sources) of a hit, over the whole index."""
+WRITER_THREADS = 1
+"""tantivy's indexing threads. Each commit writes one segment per thread that got
+documents: on 2 cores two threads cost ~30 % more CPU per article (twice the segments to
+write, fsync and merge) and made no upsert faster, the other core being busy with the
+merges and the document building (`bench/index.py --writer-threads 1,2`; issue 16)."""
+WRITER_HEAP = 64_000_000
+"""Bytes each indexing thread buffers before it writes a segment mid-batch; a batch of
+1,000 articles (bench/index.py's) is written as one segment."""
+
+
 INTERVALS: dict[Interval, dict[str, str]] = {
     Interval.HOUR: {"fixed_interval": "1h"},
     Interval.DAY: {"fixed_interval": "1d"},
@@ -170,10 +180,18 @@ def _address(address: Any) -> tuple[int, int]:
 class TantivyStore:
     """The embedded SearchStore: `tantivy:///data/index`."""
 
-    def __init__(self, path: Path, *, writable: bool, reload_interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        writable: bool,
+        reload_interval: float = 0.25,
+        writer_threads: int = WRITER_THREADS,
+    ) -> None:
         self.path = path
         self.writable = writable
         self.reload_interval = reload_interval
+        self.writer_threads = writer_threads
         self._analyzer = news_analyzer()
         self._lock = threading.Lock()
         self._last_reload = 0.0
@@ -209,7 +227,8 @@ class TantivyStore:
                 index = tantivy.Index(schema(), path=str(self.path), reuse=True)
             index.register_tokenizer(ANALYZER, self._analyzer)
             if self.writable:
-                self._writer = index.writer(heap_size=64_000_000, num_threads=1)
+                threads = self.writer_threads
+                self._writer = index.writer(heap_size=threads * WRITER_HEAP, num_threads=threads)
         except (OSError, ValueError) as exc:
             if "corrupt" in str(exc).lower():  # what the checksums cannot see, tantivy may
                 raise DataCorrupted(self.path, f"tantivy cannot open it ({exc})", REMEDY) from exc
