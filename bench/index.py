@@ -211,6 +211,11 @@ def main() -> None:
         target(
             "4: embedded store / tantivy alone, docs/s", rows[1]["docs/s"] / rows[0]["docs/s"], ""
         ),
+        target(
+            "4: embedded store / tantivy alone, docs per CPU-s",
+            rows[1]["docs per CPU-s"] / rows[0]["docs per CPU-s"],
+            "",
+        ),
         target("4: durable commit of one article, median ms", round(commit, 1), ""),
         target(
             f"4: docs/s the commits alone allow at {args.batch} a batch",
