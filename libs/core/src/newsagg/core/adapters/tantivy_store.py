@@ -102,9 +102,9 @@ Sizes = tuple[int, int, int]
 WRITER_THREADS = 1
 """tantivy's indexing threads. Each commit writes one segment per thread that got
 documents: on this shared 2-core machine two threads cost 2-30 % more CPU per article
-(twice the segments to write, fsync and merge) and no upsert was faster, the other core
-being busy with the merges and the document building (`bench/index.py --writer-threads
-1,2`; issue 16)."""
+(twice the segments to write, fsync and merge) and were slower in 9 of 10 alternating
+runs, the other core being busy with the merges and the document building
+(`bench/index.py --writer-threads 1,2`; issue 16)."""
 WRITER_HEAP = 64_000_000
 """Bytes each indexing thread buffers before it writes a segment mid-batch; a batch of
 1,000 articles (bench/index.py's) is written as one segment."""
