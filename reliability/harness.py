@@ -1,9 +1,9 @@
 """One table row: a fault repeated at random moments, each run on a fresh data dir.
 
-A run starts the site, a webhook receiver and the API, saves through the API one search
-that matches every story (delivered at once to the receiver), then starts the crawler,
-indexer and alerts worker, waits for the first article to be fetched, injects the fault
-at a seeded random moment within the crawl, heals it, and waits until the index holds
+A run starts the site, a webhook receiver, the indexer, the alerts worker and the API,
+saves through the API one search that matches every story (delivered at once to the
+receiver), then starts the crawler, waits for the first article to be fetched, injects
+the fault at a seeded random moment within the crawl, heals it, and waits until the index holds
 every story and the receiver was delivered each of them (or gives up). It then counts
 through the API's export: expected, indexed, lost, duplicated, and the recovery time from
 the fault to the moment everything was indexed; and through the receiver: articles
@@ -29,6 +29,8 @@ from reliability.site import NewsSite, Story
 RUN_TIMEOUT = 150.0
 """Seconds after the fault before a run that has not indexed and delivered everything is
 counted."""
+STARTUP_TIMEOUT = 90.0
+"""Seconds for the API to take the saved search, and for the crawler to fetch a page."""
 SETTLE_SECONDS = 2.0
 """A last look after everything is indexed, for late duplicates."""
 
@@ -127,10 +129,13 @@ def run_once(fault: Fault, settings: Settings, rng: random.Random, run_dir: Path
             run_dir, site.sources_yaml(), {**settings.backend_env, **fresh, **env}, per_service
         )
         pipeline.receiver = receiver
-        pipeline.start(("api",))
-        save_search(pipeline.api, site.source, receiver)
+        # all but the crawler start while the search is saved (the API takes seconds to
+        # answer on a loaded machine); the crawl begins once the search exists
+        pipeline.start(("api", "index", "alerts"))
+        save_search(pipeline.api, site.source, receiver, timeout=STARTUP_TIMEOUT)
         pipeline.start()
-        _wait(lambda: site.articles_served() > 0, 90, "the first article fetched", pipeline)
+        first = "the first article fetched"
+        _wait(lambda: site.articles_served() > 0, STARTUP_TIMEOUT, first, pipeline)
         pause_until = time.monotonic() + rng.uniform(0.0, _crawl_window(settings))
         while time.monotonic() < pause_until:
             pipeline.tend()
