@@ -8,13 +8,13 @@ from typing import Any
 
 from newsagg.core.adapters import open_bus
 from newsagg.core.article import Article, Quality
-from newsagg.core.ports import ARTICLES_TOPIC, Bus
+from newsagg.core.ports import Bus
 from newsagg.core.settings import Settings
 from newsagg.crawler.crawl_pass import CrawlPass
 from newsagg.crawler.extraction import ExtractionError, extract_article
 from newsagg.crawler.extraction_pool import SHARED_POOL, ExtractionPool
 from newsagg.crawler.items import ExtractedPage, FetchedPage
-from newsagg.crawler.metrics import BUS_PUBLISHED
+from newsagg.crawler.publishing import BusWriter, Sent
 from newsagg.crawler.report import PassReport
 from newsagg.crawler.spider import NewsSpider
 from scrapy.crawler import Crawler
@@ -83,6 +83,7 @@ class ExtractPipeline:
                     feed_published_at=page.feed_published_at,
                     listed_in=page.listed_in,
                     own_sites=page.own_sites,
+                    content_type=page.content_type,
                 )
             )
         except ExtractionError as exc:
@@ -106,47 +107,40 @@ class ExtractPipeline:
 class PublishPipeline:
     """Publishes new and changed articles, keyed by id, and remembers what it sent.
 
-    A page is remembered as sent only after the bus has it durably (a flush every
-    RECORD_EVERY articles and at the end of the pass): a crawler that dies before a
-    Kafka broker acknowledged its messages sends them again on the next pass.
+    The writes go through a BusWriter (publishing.py): the bus's and the crawl state's
+    syncs happen off the reactor thread, a burst at a time, and a page is remembered as
+    sent only after the bus has it durably. An item is done once its burst is: Scrapy
+    holds its response until then, so a slow bus slows the crawl instead of piling up
+    articles in memory.
     """
-
-    RECORD_EVERY = 50
 
     def __init__(self, progress: CrawlPass, report: PassReport, bus: Bus) -> None:
         self.progress = progress
         self.report = report
         self.bus = bus
-        self._unrecorded: list[tuple[str, str, str]] = []
+        self.writer = BusWriter(bus, progress.record_sent)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PublishPipeline:
         settings: Settings = crawler.settings["NEWSAGG_SETTINGS"]
         return cls(*_pass_of(crawler), open_bus(settings.resolved_bus_url, settings))
 
-    def process_item(self, item: Any) -> Article:
+    async def process_item(self, item: Any) -> Article:
         extracted: ExtractedPage = item
         page, article = extracted.page, extracted.article
+        sent = Sent(page.listed_url, article.content_hash, article.id)
         if self.progress.is_unchanged(page.listed_url, article.content_hash):
+            await maybe_deferred_to_future(self.writer.unchanged(sent))
             self.report.article(page.source, "publish", "unchanged")
-            self.progress.page_published(page.listed_url, article.content_hash, article.id)
+            self.progress.page_done(page.listed_url)
             raise DropItem(f"{page.url}: unchanged since the last crawl")
-        self.bus.publish(ARTICLES_TOPIC, article.id, article.to_json())
-        BUS_PUBLISHED.labels(ARTICLES_TOPIC).inc()
-        self._unrecorded.append((page.listed_url, article.content_hash, article.id))
-        if len(self._unrecorded) >= self.RECORD_EVERY:
-            self._record_sent()
+        await maybe_deferred_to_future(self.writer.publish(sent, article.to_json()))
+        self.progress.page_done(page.listed_url)
         self.report.article(page.source, "publish", "ok", "published")
         return article
 
-    def _record_sent(self) -> None:
-        self.bus.flush()
-        for record in self._unrecorded:
-            self.progress.page_published(*record)
-        self._unrecorded.clear()
-
     def close_spider(self) -> None:
         try:
-            self._record_sent()
+            self.writer.close()
         finally:
             self.bus.close()

@@ -94,6 +94,14 @@ CORRUPTED_REMEDY = (
 )
 
 
+_RECORD = (
+    "INSERT INTO seen VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
+    " stamp = MAX(COALESCE(stamp, 0), COALESCE(excluded.stamp, 0)),"
+    " content_hash = excluded.content_hash, article_id = excluded.article_id,"
+    " fetched_at = excluded.fetched_at"
+)
+
+
 NO_CONTENT = ""
 """content_hash and article_id of a dead end (the columns are NOT NULL since the start)."""
 
@@ -136,14 +144,24 @@ class CrawlState:
         return row is not None and row[0] == content_hash
 
     def record(self, url: str, stamp: datetime | None, content_hash: str, article_id: str) -> None:
+        self.record_many([(url, stamp, content_hash, article_id)])
+
+    def record_many(self, rows: Iterable[tuple[str, datetime | None, str, str]]) -> None:
+        """`record` for several pages (url, stamp, content_hash, article_id) in one
+        transaction: one sync of the file for a burst of pages, not one per page."""
+        now = time.time()
+        values = [
+            (url, stamp.timestamp() if stamp else None, content_hash, article_id, now)
+            for url, stamp, content_hash, article_id in rows
+        ]
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO seen VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET"
-                " stamp = MAX(COALESCE(stamp, 0), COALESCE(excluded.stamp, 0)),"
-                " content_hash = excluded.content_hash, article_id = excluded.article_id,"
-                " fetched_at = excluded.fetched_at",
-                (url, stamp.timestamp() if stamp else None, content_hash, article_id, time.time()),
-            )
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany(_RECORD, values)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def record_dead_end(self, url: str, stamp: datetime | None) -> None:
         """A page that holds no article or failed for good: no hash, no id."""
