@@ -16,7 +16,9 @@ class FetchedPage:
     """The crawl state's key for the page: the canonical form of the URL it was listed as
     (known before the fetch; the article id comes from the page's canonical, after it)."""
     url: str
-    body: str
+    body: bytes
+    """As downloaded: decoded in the extraction worker (extraction_encoding), which spares
+    the reactor thread the decoding and the pool's pipe a second copy of the text."""
     source: str
     feed_published_at: datetime | None
     """The date the page's feed or sitemap gave it (None for a page found in a section)."""
@@ -24,6 +26,8 @@ class FetchedPage:
     """Sites whose addresses the page may claim as its canonical (see identity.py)."""
     listed_in: DateSource = DateSource.FEED
     """The kind of listing (feed or sitemap) `feed_published_at` comes from."""
+    content_type: str | None = None
+    """The response's Content-Type header, whose charset the decoding weighs."""
 
 
 @dataclass

@@ -143,10 +143,14 @@ def crawl(
     state = CrawlState(settings.crawl_state_path)
     _set_gauges(sources, state)
     one_shot = once or since is not None
-    process = CrawlerProcess({**scrapy_settings(settings), **progress_settings(one_shot)})
-    configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's own
-    quiet_scrapy_chatter()
+    # The extraction workers start now (a forkserver that imports and warms the extraction
+    # code: about a second of CPU), beside Scrapy's own start and the first listings,
+    # rather than when the first spider opens.
+    SHARED_POOL.acquire()
     try:
+        process = CrawlerProcess({**scrapy_settings(settings), **progress_settings(one_shot)})
+        configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's
+        quiet_scrapy_chatter()
         if once or since is not None:
             crawler = process.create_crawler(NewsSpider)
             process.crawl(
@@ -175,6 +179,7 @@ def crawl(
                 websub.start()
             process.start(stop_after_crawl=False)
     finally:
+        SHARED_POOL.release()
         state.close()
 
 

@@ -317,11 +317,12 @@ class NewsSpider(scrapy.Spider):
         return FetchedPage(
             listed_url,
             response.url,
-            _text(response),
+            response.body,
             source.name,
             published_at,
             own_sites(source),
             listed_in,
+            _content_type(response) or None,
         )
 
     def _html(self, response: Response, source: Source) -> bool:
