@@ -118,7 +118,8 @@ def _progress(row: Row) -> None:
             f"{data['duplicated']} duplicated, recovery max {data['recovery_max_s']}s; "
             f"{data['delivered']} delivered, {data['deliveries_lost']} lost, "
             f"{data['deliveries_duplicated']} duplicated, {data['deliveries_unsigned']} "
-            f"unsigned, all delivered after max {data['delivered_max_s']}s"
+            f"unsigned, {data['deliveries_resent']} resent (same id), "
+            f"all delivered after max {data['delivered_max_s']}s"
         )
     )
     problems = f" PROBLEMS: {'; '.join(row.problems)}" if row.problems else ""

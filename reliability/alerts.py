@@ -47,6 +47,9 @@ class DeliveryCount:
     duplicated: int
     unsigned: int
     """POSTs whose signature did not hold (or that were not for the saved search)."""
+    resent: int = 0
+    """POSTs of a delivery id posted before (a retry, or a resend after a restart): the
+    at-least-once promise at work, not a fault."""
 
     @property
     def complete(self) -> bool:
@@ -144,6 +147,7 @@ class Receiver:
             lost=len(indexed_ids - accepted),
             duplicated=sum(len(ids) - 1 for ids in under.values()),
             unsigned=sum(1 for p in posts if not p.signed),
+            resent=len(matches) - len({p.delivery for p in matches}),
         )
 
 

@@ -90,6 +90,7 @@ class Row:
             "deliveries_lost": sum(d.lost for d in deliveries),
             "deliveries_duplicated": sum(d.duplicated for d in deliveries),
             "deliveries_unsigned": sum(d.unsigned for d in deliveries),
+            "deliveries_resent": sum(d.resent for d in deliveries),
             "deliveries_uncounted": len(self.runs) - len(deliveries),
             "delivered_median_s": (
                 round(statistics.median(delivery_times), 1) if delivery_times else None
