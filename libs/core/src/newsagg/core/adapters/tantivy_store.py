@@ -275,6 +275,11 @@ class TantivyStore:
         again: a delete costs a term lookup in every segment at commit. This writer is the
         index's only one (tantivy's lock), and it reloads after each commit, so its searcher
         is current without a reload before the lookup.
+
+        Nearly all of an upsert is tantivy's (bench/index.py: 0.84x to 1x the rate per
+        CPU-second of tantivy alone on the same documents): analysing and indexing each
+        article, and a commit that returns once durable, ~90 ms here even for one article
+        (tantivy fsyncs every file of the new segment, its list of files and meta.json).
         """
         newest = newest_crawls(articles)
         with self._lock:
