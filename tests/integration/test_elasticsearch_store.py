@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from newsagg.core.adapters import elasticsearch_store as es_store
 from newsagg.core.adapters.elasticsearch_store import ElasticsearchStore
 from newsagg.core.adapters.es_admin import ElasticsearchAdmin
 from newsagg.core.article import Article
@@ -186,6 +187,38 @@ def test_a_document_the_mapping_refuses_is_reported_and_the_rest_written(
     assert store.get(good.id) == good
 
 
+def test_a_batch_of_several_bulk_requests_sums_their_answers(
+    store: ElasticsearchStore, monkeypatch: pytest.MonkeyPatch
+):
+    """Chunks sent in parallel: stale and refused documents of any chunk are counted, the
+    rest written and searchable on return (stemmed terms built right on every chunk)."""
+    monkeypatch.setattr(es_store, "UPSERT_CHUNK_DOCS", 4)
+    index = f"{store.prefix}-v1"
+    store.client.indices.delete(index=index)
+    store.client.indices.create(
+        index=index,
+        mappings={"properties": {"word_count": {"type": "byte"}}},
+        aliases={store.prefix: {}, f"{store.prefix}-write": {"is_write_index": True}},
+    )
+    newer = story(13).model_copy(update={"crawled_at": datetime(2026, 11, 1, tzinfo=UTC)})
+    assert store.upsert([newer]).written == 1
+    bad = Article.create(
+        url="https://wire.example/long",
+        source="wire",
+        title="A long read",
+        text="word " * 500,
+        crawled_at=datetime(2026, 10, 1, tzinfo=UTC),
+    )
+    batch = [story(n) for n in range(17)]  # story(13) is an older crawl: stale
+    with pytest.raises(StoreRejected) as refused:
+        store.upsert([*batch[:9], bad, *batch[9:]])
+    assert list(refused.value.reasons) == [bad.id]
+    result = store.upsert(batch)
+    assert (result.written, result.stale) == (16, 1)
+    assert store.search(SearchQuery(query=parse_query("cycles"))).total == 17
+    assert store.get(newer.id) == newer
+
+
 def test_an_unreachable_cluster_is_store_unavailable_everywhere():
     down = ElasticsearchStore.from_url(f"http://127.0.0.1:{free_port()}", Settings())
     assert not down.health()
@@ -196,6 +229,7 @@ def test_an_unreachable_cluster_is_store_unavailable_everywhere():
         lambda: down.search(SearchQuery(query=parse_query("cycling"))),
         lambda: down.similar("0" * 32),
         lambda: down.upsert([story(1)]),
+        lambda: down.upsert([story(n) for n in range(3 * es_store.UPSERT_CHUNK_DOCS)]),
     ):
         with pytest.raises(StoreUnavailable, match="unreachable"):
             call()

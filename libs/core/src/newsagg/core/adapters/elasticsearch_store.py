@@ -6,9 +6,10 @@ overloaded cluster to StoreUnavailable (the API answers 503, the indexer backs o
 upserts are bulk writes with external versioning (version = crawled_at in ms,
 `external_gte`), so an older crawl gets a 409 and is counted stale, never written; and
 an upsert returns once the batch is durable (translog fsynced per request) and
-searchable: its bulk requests (BULK_CHUNK_DOCS / BULK_CHUNK_BYTES each) carry no refresh,
-one refresh of the write index follows the last. Each request waiting for the periodic
-refresh (`refresh=wait_for`, as before) held every 500-document chunk up to a second.
+searchable: its bulk requests (UPSERT_CHUNK_DOCS / BULK_CHUNK_BYTES each, UPSERT_IN_FLIGHT
+at a time while the next is built) carry no refresh, one refresh of the write index
+follows the last. Each request waiting for the periodic refresh (`refresh=wait_for`, as
+before) held every 500-document chunk up to a second.
 
 Ingesting a backlog (a replay, a new index filled from the bus): `with store.bulk_ingest():`
 turns the write index's periodic refresh off and skips the refresh per upsert, so
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -91,9 +94,35 @@ MSEARCH_SEARCHES = 50
 """Searches per `_msearch` of articles_matching: a batch of 200 articles asks for up to 6,000
 whole articles, ~30 MB of JSON in one answer otherwise."""
 BULK_CHUNK_DOCS = 2_000
+"""Per bulk request of a rewrite (group keys), and per page of a point-in-time walk."""
 BULK_CHUNK_BYTES = 16 * 2**20
-"""Per bulk request: ~2 KB articles make ~4 MB requests, inside Elasticsearch's advice
-of 5-15 MB; the byte cap keeps long articles from making one huge request."""
+"""The byte cap of a bulk request: long articles never make one huge request."""
+UPSERT_CHUNK_DOCS = 250
+"""Per bulk request of an upsert (~1.2 MB of ~5 KB documents on loopback): small enough
+that a batch of 1,000 is four requests, so building one overlaps the node indexing another
+(see _write); an indexer batch of 200 stays one request."""
+UPSERT_IN_FLIGHT = 2
+"""Bulk requests of one upsert at the node at once: one per write thread of a 2-core node."""
+
+
+@dataclass
+class _Outcome:
+    """What the node answered for the documents of one or more bulk requests."""
+
+    written: int = 0
+    stale: int = 0
+    rejected: dict[str, str] = field(default_factory=dict)
+    unavailable: list[str] = field(default_factory=list)
+
+    @classmethod
+    def sum(cls, outcomes: Sequence[_Outcome]) -> _Outcome:
+        total = cls()
+        for outcome in outcomes:
+            total.written += outcome.written
+            total.stale += outcome.stale
+            total.rejected |= outcome.rejected
+            total.unavailable += outcome.unavailable
+        return total
 
 
 def _millis(value: float | None) -> datetime | None:
@@ -338,8 +367,48 @@ class ElasticsearchStore:
         mapping cannot take this version's documents: each would be refused."""
         if self._outdated is not None:
             raise self._outdated
-        newest = newest_crawls(articles)
-        actions = (
+        newest = list(newest_crawls(articles).values())
+        chunks = [
+            newest[start : start + UPSERT_CHUNK_DOCS]
+            for start in range(0, len(newest), UPSERT_CHUNK_DOCS)
+        ]
+        with unavailable_on_outage("write the batch"):
+            outcome = self._write(chunks)
+            if outcome.written and not self._ingesting:
+                self.client.indices.refresh(index=self.write_alias)
+        if outcome.unavailable:
+            count, first = len(outcome.unavailable), outcome.unavailable[0]
+            raise StoreUnavailable(f"{count} document(s) not written: {first}")
+        if outcome.rejected:
+            log.warning(
+                "Elasticsearch refused %d document(s): %s", len(outcome.rejected), outcome.rejected
+            )
+            raise StoreRejected(outcome.rejected)
+        stale = outcome.stale + len(articles) - len(newest)
+        return UpsertResult(written=outcome.written, stale=stale)
+
+    def _write(self, chunks: list[list[Article]]) -> _Outcome:
+        """Each chunk's documents built here, sent by UPSERT_IN_FLIGHT threads: while the
+        node indexes one chunk, this thread builds the next (analysis and JSON hold the GIL,
+        waiting for the node does not). Documents are built on this thread only: the
+        analyzer's stemmer keeps state per call and is not thread-safe. Every chunk sent is
+        waited for before an error is raised, so nothing is still being written when the
+        caller retries."""
+        if len(chunks) <= 1:
+            return self._send(self._actions(chunks[0])) if chunks else _Outcome()
+        sent: list[Future[_Outcome]] = []
+        with ThreadPoolExecutor(UPSERT_IN_FLIGHT, thread_name_prefix="es-upsert") as pool:
+            for chunk in chunks:
+                actions = self._actions(chunk)
+                while sum(not future.done() for future in sent) >= UPSERT_IN_FLIGHT:
+                    wait(sent, return_when=FIRST_COMPLETED)
+                if any(future.done() and future.exception() for future in sent):
+                    break  # the node is failing: the rest would only wait for it too
+                sent.append(pool.submit(self._send, actions))
+        return _Outcome.sum([future.result() for future in sent])
+
+    def _actions(self, articles: Sequence[Article]) -> list[dict[str, Any]]:
+        return [
             {
                 "_op_type": "index",
                 "_id": article.id,
@@ -347,44 +416,37 @@ class ElasticsearchStore:
                 "version_type": "external_gte",
                 "_source": schema.to_document(article, self._analyzer),
             }
-            for article in newest.values()
-        )
-        written = stale = 0
-        rejected: dict[str, str] = {}
-        unavailable: list[str] = []
-        with unavailable_on_outage("write the batch"):
-            for ok, item in helpers.streaming_bulk(
-                self.client,
-                actions,
-                index=self.write_alias,
-                require_alias=True,
-                chunk_size=BULK_CHUNK_DOCS,
-                max_chunk_bytes=BULK_CHUNK_BYTES,
-                raise_on_error=False,
-                raise_on_exception=False,
-                max_retries=BULK_RETRIES,
-                initial_backoff=0.5,
-                max_backoff=5,
-                retry_on_status=RETRY_STATUSES,
-            ):
-                result = next(iter(item.values()))
-                status = result.get("status", 500)
-                if ok:
-                    written += 1
-                elif status == 409:
-                    stale += 1
-                elif status in PERMANENT_STATUSES:
-                    rejected[result["_id"]] = bulk_error_reason(result.get("error"))
-                else:  # 429/5xx after retries, a missing alias, a write block: later
-                    unavailable.append(bulk_error_reason(result.get("error")))
-            if written and not self._ingesting:
-                self.client.indices.refresh(index=self.write_alias)
-        if unavailable:
-            raise StoreUnavailable(f"{len(unavailable)} document(s) not written: {unavailable[0]}")
-        if rejected:
-            log.warning("Elasticsearch refused %d document(s): %s", len(rejected), rejected)
-            raise StoreRejected(rejected)
-        return UpsertResult(written=written, stale=stale + len(articles) - len(newest))
+            for article in articles
+        ]
+
+    def _send(self, actions: list[dict[str, Any]]) -> _Outcome:
+        """One bulk request (more past BULK_CHUNK_BYTES), retried on 429 and 5xx."""
+        outcome = _Outcome()
+        for ok, item in helpers.streaming_bulk(
+            self.client,
+            actions,
+            index=self.write_alias,
+            require_alias=True,
+            chunk_size=UPSERT_CHUNK_DOCS,
+            max_chunk_bytes=BULK_CHUNK_BYTES,
+            raise_on_error=False,
+            raise_on_exception=False,
+            max_retries=BULK_RETRIES,
+            initial_backoff=0.5,
+            max_backoff=5,
+            retry_on_status=RETRY_STATUSES,
+        ):
+            result = next(iter(item.values()))
+            status = result.get("status", 500)
+            if ok:
+                outcome.written += 1
+            elif status == 409:
+                outcome.stale += 1
+            elif status in PERMANENT_STATUSES:
+                outcome.rejected[result["_id"]] = bulk_error_reason(result.get("error"))
+            else:  # 429/5xx after retries, a missing alias, a write block: later
+                outcome.unavailable.append(bulk_error_reason(result.get("error")))
+        return outcome
 
     @contextmanager
     def bulk_ingest(self) -> Iterator[None]:
