@@ -97,6 +97,12 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         # Scrapy 2.13+ serves Python code execution over HTTP (for its MCP server): never
         "REMOTE_CONTROL_ENABLED": False,
+        # and neither is loaded: the remote control's module imports aiohttp (0.8 s of
+        # the crawler's start here), the telnet console's twisted.conch
+        "EXTENSIONS": {
+            "scrapy.extensions.remote_control.RemoteControl": None,
+            "scrapy.extensions.telnet.TelnetConsole": None,
+        },
         "LOG_LEVEL": settings.log_level,
         "LOG_INSTALL_ROOT_HANDLER": False,
         "LOG_FORMATTER": "newsagg.crawler.pipelines.QuietLogFormatter",
@@ -148,7 +154,9 @@ def crawl(
     # rather than when the first spider opens.
     SHARED_POOL.acquire()
     try:
-        process = CrawlerProcess({**scrapy_settings(settings), **progress_settings(one_shot)})
+        ours, progress = scrapy_settings(settings), progress_settings(one_shot)
+        extensions = {**ours["EXTENSIONS"], **progress.get("EXTENSIONS", {})}
+        process = CrawlerProcess({**ours, **progress, "EXTENSIONS": extensions})
         configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's
         quiet_scrapy_chatter()
         if once or since is not None:
