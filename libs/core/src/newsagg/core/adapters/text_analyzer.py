@@ -16,6 +16,7 @@ holds the two to the same output on every assigned code point and on a word list
 from __future__ import annotations
 
 import json
+import threading
 from functools import lru_cache
 from importlib import resources
 
@@ -44,13 +45,20 @@ class TextAnalyzer:
     def __init__(self) -> None:
         self._fold = _folding()
         self._stemmer = snowballstemmer.stemmer(STEMMER_LANGUAGE)
-        self._stem = lru_cache(maxsize=100_000)(self._stemmer.stemWord)
+        self._stem_lock = threading.Lock()
+        self._stem = lru_cache(maxsize=100_000)(self._stem_word)
         # Words repeat (Zipf): one cache lookup per token instead of length check,
         # lowercasing, folding and a stem lookup made the analysis ~3x faster.
         self._term = lru_cache(maxsize=200_000)(self._term_of)
 
     def analyze(self, text: str) -> list[str]:
         return [term for term in map(self._term, _WORD.findall(text)) if term is not None]
+
+    def _stem_word(self, word: str) -> str:
+        """One word at a time: the stemmer keeps the word it works on in itself, and the API
+        analyses queries on several threads (two at once gave wrong stems and IndexError)."""
+        with self._stem_lock:
+            return str(self._stemmer.stemWord(word))
 
     def _term_of(self, token: str) -> str | None:
         """The token's term, None for a token too long to be a word."""
