@@ -390,10 +390,9 @@ class ElasticsearchStore:
     def _write(self, chunks: list[list[Article]]) -> _Outcome:
         """Each chunk's documents built here, sent by UPSERT_IN_FLIGHT threads: while the
         node indexes one chunk, this thread builds the next (analysis and JSON hold the GIL,
-        waiting for the node does not). Documents are built on this thread only: the
-        analyzer's stemmer keeps state per call and is not thread-safe. Every chunk sent is
-        waited for before an error is raised, so nothing is still being written when the
-        caller retries."""
+        waiting for the node does not, so building on more threads would not be faster).
+        Every chunk sent is waited for before an error is raised, so nothing is still being
+        written when the caller retries."""
         if len(chunks) <= 1:
             return self._send(self._actions(chunks[0])) if chunks else _Outcome()
         sent: list[Future[_Outcome]] = []
