@@ -377,6 +377,31 @@ def test_an_open_delivery_stays_the_same_until_closed(alerts: AlertStore):
     assert delivered["a4"].delivered_at == T0 + timedelta(minutes=3)
 
 
+def test_prune_deletes_old_delivered_matches_and_old_undeliverable_ones_only(
+    alerts: AlertStore,
+):
+    hooked, feed_only = saved("webhook"), saved("feed only", minutes=1)
+    for search in (hooked, feed_only):
+        alerts.create(search)
+    alerts.add_matches(found(hooked, "d1", "d2", "o1", "o2", "p1"))  # T0 .. T0 + 4 s
+    alerts.add_matches(found(hooked, "new1", seconds=3600))
+    delivered = alerts.open_delivery(hooked.id, limit=2)  # d1, d2
+    alerts.close_delivery(delivered, T0 + timedelta(minutes=1))
+    still_open = alerts.open_delivery(hooked.id, limit=2)  # o1, o2: sent, not yet closed
+    alerts.add_matches(found(feed_only, "f1", "f2"))
+    alerts.add_matches(found(feed_only, "fnew", seconds=3600))
+    cutoff = T0 + timedelta(minutes=30)
+
+    assert alerts.prune(cutoff) == 2  # d1, d2: delivered and old
+    assert ids(alerts.matches(hooked.id)) == ["new1", "p1", "o2", "o1"]
+    assert alerts.prune(cutoff, undelivered_of=[feed_only.id]) == 2  # f1, f2
+    assert ids(alerts.matches(feed_only.id)) == ["fnew"]
+    # the open delivery and an undelivered match of a search with a channel are kept
+    assert alerts.open_delivery(hooked.id) == still_open
+    assert ids(alerts.pending(hooked.id)) == ["o1", "o2", "p1", "new1"]
+    assert alerts.prune(cutoff, undelivered_of=[feed_only.id]) == 0
+
+
 def test_deliveries_of_searches_are_independent(alerts: AlertStore):
     one, two = saved(), saved("two", minutes=1)
     alerts.create(one)

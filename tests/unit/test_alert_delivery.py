@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from newsagg.alerts.delivery import Deliverer, Interrupted, backoff, digest_slot, is_due
+from newsagg.alerts.metrics import REGISTRY
 from newsagg.core.adapters import open_store
 from newsagg.core.adapters.sqlite_alerts import SqliteAlertStore
 from newsagg.core.alerts.delivery import WebhookRefused, resolve_webhook
@@ -670,3 +671,33 @@ def test_stopping_while_an_article_is_awaited_leaves_the_delivery_open(
     [got] = receiver.received
     assert got.delivery == waiting.delivery_id
     assert [a["id"] for a in got.json["articles"]] == [late.id]
+
+
+def test_a_pass_prunes_matches_older_than_the_retention(
+    store: SearchStore, alerts: SqliteAlertStore, receiver: WebhookReceiver
+):
+    """Delivered matches and a feed-only search's go after the retention; the matches of a
+    search whose webhook fails stay, to be delivered when it answers."""
+    hooked = saved(alerts, receiver)
+    feed_only = saved(alerts, None, name="feed")
+    failing = saved(alerts, None, name="down", webhook_url="http://127.0.0.1:9/hook")
+    old = [article("a", "Cycling in Goa"), article("b", "Cycling in Pune")]
+    for search in (hooked, feed_only, failing):
+        matched(store, alerts, search, *old)
+    deliverer = Deliverer(
+        alerts,
+        store,
+        settings(alerts_match_retention_days=2, alerts_webhook_timeout=1.0),
+        clock=Clock(START),
+    )
+    pruned = REGISTRY.get_sample_value("newsagg_alerts_matches_pruned_total") or 0.0
+    deliverer.tick()  # delivers hooked's two; failing's attempt fails; nothing is old yet
+    assert len(receiver.accepted()) == 1
+    assert [len(alerts.matches(s.id)) for s in (hooked, feed_only, failing)] == [2, 2, 2]
+
+    deliverer.clock = Clock(START + timedelta(days=3))
+    deliverer._next_prune = float("-inf")  # the next hourly prune is due
+    deliverer.tick()
+    assert [len(alerts.matches(s.id)) for s in (hooked, feed_only, failing)] == [0, 0, 2]
+    assert len(alerts.pending(failing.id)) == 2
+    assert REGISTRY.get_sample_value("newsagg_alerts_matches_pruned_total") == pruned + 4

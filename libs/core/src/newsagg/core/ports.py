@@ -354,6 +354,13 @@ class AlertStore(Protocol):
         first."""
         ...
 
+    def prune(self, before: datetime, undelivered_of: Sequence[str] = ()) -> int:
+        """Delete the matches matched before `before` that were delivered, and the
+        undelivered ones of the searches `undelivered_of` (those with no channel to deliver
+        them: a feed shows them, nothing ever marks them delivered); never a match in an
+        open delivery. How many were deleted. Keeps the store from growing without end."""
+        ...
+
     def health(self) -> bool: ...
 
     def close(self) -> None: ...

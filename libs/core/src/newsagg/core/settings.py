@@ -204,6 +204,13 @@ class Settings(BaseSettings):
     alerts_digest_hour: int = Field(
         7, ge=0, le=23, description="UTC hour at which daily digests go out."
     )
+    alerts_match_retention_days: int = Field(
+        90,
+        ge=0,
+        description="Days a match is kept once delivered (and a feed-only search's match at "
+        "all): older ones are pruned hourly; undelivered matches of a search with a webhook or "
+        "emails are kept until delivered. 0 keeps every match.",
+    )
     alerts_max_per_owner: int = Field(
         1000, ge=1, description="Saved searches one API key (or the open API) may hold."
     )

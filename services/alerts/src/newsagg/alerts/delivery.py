@@ -45,6 +45,7 @@ from newsagg.alerts.metrics import (
     DELIVERIES,
     DELIVERY_LATENCY,
     FAILING_SEARCHES,
+    MATCHES_PRUNED,
     PENDING_MATCHES,
 )
 from newsagg.core.alerts.delivery import (
@@ -70,6 +71,8 @@ log = logging.getLogger("newsagg.alerts")
 TICK = 1.0
 """Seconds between passes, and between reads of the saved searches: a test delivery asked
 for through the API goes out within about this long..."""
+PRUNE_INTERVAL = 3600.0
+"""Seconds between prunes of the matches older than NEWSAGG_ALERTS_MATCH_RETENTION_DAYS."""
 LIST_SHARE = 0.1
 """...unless reading them takes long: at most this share of the time goes to it (10,000
 saved searches take about 0.3 s to read from SQLite: then they are read every 3 s, and a
@@ -426,6 +429,9 @@ class Deliverer:
         self._list_read = float("-inf")
         self._listed: dict[str, SavedSearch] = {}
         self._next_spike_round = float("-inf")
+        self._next_prune = float("-inf")
+        days = settings.alerts_match_retention_days
+        self.retention = timedelta(days=days) if days else None
         self._spike_queue: list[str] = []
         self._history: int | None = None
         self._no_smtp_warned: set[str] = set()
@@ -479,6 +485,19 @@ class Deliverer:
             elif self._channels(search) and is_due(search, self.clock(), self.digest_hour):
                 self.deliver(search)
         self._spike_slice(searches)
+        if self.retention is not None and time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_INTERVAL
+            self._prune(searches, self.retention)
+
+    def _prune(self, searches: Sequence[SavedSearch], retention: timedelta) -> None:
+        """Matches older than the retention: the delivered ones, and those of the shard's
+        feed-only searches (nothing marks them delivered). Matches waiting for a channel
+        that failed, is paused or has no SMTP server yet are kept."""
+        feed_only = [s.id for s in searches if not s.webhook_url and not s.emails]
+        pruned = self.alerts.prune(self.clock() - retention, feed_only)
+        MATCHES_PRUNED.inc(pruned)
+        if pruned:
+            log.info("pruned %d matches older than %s", pruned, retention)
 
     def _spike_slice(self, searches: Sequence[SavedSearch]) -> None:
         """Spike checks for SPIKE_BUDGET seconds at most, going on with the round."""

@@ -60,6 +60,12 @@ PENDING_MATCHES = Gauge(
     "channel (webhook or email); paused and failing ones included.",
     registry=REGISTRY,
 )
+MATCHES_PRUNED = Counter(
+    "newsagg_alerts_matches_pruned",
+    "Matches deleted for being older than NEWSAGG_ALERTS_MATCH_RETENTION_DAYS (delivered ones, "
+    "and those of feed-only searches).",
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "newsagg_alerts_consumer_lag",
     "Messages of the articles topic not yet committed by the alerts group, per partition.",

@@ -364,6 +364,40 @@ class ElasticsearchAlertStore:
             ]
             return sum(1 for item in self._bulk(actions, "record matches") if item["status"] == 201)
 
+    def prune(self, before: datetime, undelivered_of: Sequence[str] = ()) -> int:
+        """The ids by a scroll, then bulk deletes (no _delete_by_query: the test build
+        lacks the reindex module)."""
+        cutoff = {"range": {"matched_at": {"lt": _iso(before)}}}
+        delivered = {"bool": {"filter": [cutoff, {"exists": {"field": "delivered_at"}}]}}
+        ids = list(dict.fromkeys(undelivered_of))
+        queries = [delivered]
+        for start in range(0, len(ids), SCAN_PAGE):
+            undeliverable = {
+                "bool": {
+                    "filter": [cutoff, {"terms": {"search_id": ids[start : start + SCAN_PAGE]}}],
+                    "must_not": [{"exists": {"field": "delivery_id"}}],
+                }
+            }
+            queries.append(undeliverable)
+        deleted = 0
+        with _outage("prune matches"):
+            for query in queries:
+                old = helpers.scan(
+                    self.client,
+                    index=self.matches_index,
+                    query={"query": query, "_source": False},
+                    size=SCAN_PAGE,
+                )
+                results = self._bulk(
+                    [
+                        {"_op_type": "delete", "_index": self.matches_index, "_id": hit["_id"]}
+                        for hit in old
+                    ],
+                    "prune matches",
+                )
+                deleted += sum(1 for result in results if result["status"] == 200)
+        return deleted
+
     def _bulk(self, actions: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
         """Each action's result; a refused create of an existing id (409) or an update of a
         document gone (404) is a result, any other refusal an error."""

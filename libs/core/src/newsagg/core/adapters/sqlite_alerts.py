@@ -75,6 +75,10 @@ BUSY_TIMEOUT = 30.0
 """Seconds a writer waits for another process's transaction before StoreUnavailable."""
 PARSED_CACHE = 20_000
 """Parsed saved searches kept by list (about 2 KB each); emptied when full."""
+PRUNE_CHUNK = 5_000
+"""Matches deleted per transaction by prune."""
+PRUNE_IDS = 500
+"""Search ids per statement (SQLite's bound parameters are limited)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MATCH_COLUMNS = "search_id, article_id, matched_us, delivery_id, delivered_us"
@@ -353,6 +357,37 @@ class SqliteAlertStore:
         return [_match(row) for row in rows]
 
     # -- lifecycle -------------------------------------------------------------
+
+    def prune(self, before: datetime, undelivered_of: Sequence[str] = ()) -> int:
+        """In transactions of PRUNE_CHUNK rows, so the API's writes wait for one chunk at
+        most, never for the whole sweep."""
+        cutoff = micros(before)
+        deleted = self._delete_chunks(
+            "delivered_us IS NOT NULL AND matched_us < ?", (cutoff,), "pruning delivered matches"
+        )
+        ids = list(dict.fromkeys(undelivered_of))
+        for start in range(0, len(ids), PRUNE_IDS):
+            some = ids[start : start + PRUNE_IDS]
+            deleted += self._delete_chunks(
+                f"search_id IN ({','.join('?' * len(some))}) AND delivery_id IS NULL"
+                " AND matched_us < ?",
+                (*some, cutoff),
+                "pruning undeliverable matches",
+            )
+        return deleted
+
+    def _delete_chunks(self, where: str, args: tuple, what: str) -> int:
+        deleted = 0
+        while True:
+            with self._write(what) as conn:
+                count = conn.execute(
+                    "DELETE FROM matches WHERE rowid IN"
+                    f" (SELECT rowid FROM matches WHERE {where} LIMIT {PRUNE_CHUNK})",
+                    args,
+                ).rowcount
+            deleted += count
+            if count < PRUNE_CHUNK:
+                return deleted
 
     def health(self) -> bool:
         """Reads both tables, so a file gone bad since open is noticed (DataCorrupted)."""
