@@ -25,6 +25,7 @@ from newsagg.crawler.spider import NewsSpider
 from newsagg.crawler.state import CrawlState
 from newsagg.crawler.websub import WebSub
 from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import default_settings
 from twisted.python.failure import Failure
 
 log = logging.getLogger("newsagg.crawler")
@@ -54,6 +55,12 @@ class UnreadableSources(RuntimeError):
         super().__init__(
             f"no listing of {len(unreadable)} source(s) could be read:\n  " + "\n  ".join(lines)
         )
+
+
+UNLOADED_EXTENSIONS = frozenset(
+    {"scrapy.extensions.remote_control.RemoteControl", "scrapy.extensions.telnet.TelnetConsole"}
+)
+"""Scrapy extensions the crawler turns off and never imports."""
 
 
 def _as_debug(record: logging.LogRecord) -> bool:
@@ -98,10 +105,12 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         # Scrapy 2.13+ serves Python code execution over HTTP (for its MCP server): never
         "REMOTE_CONTROL_ENABLED": False,
         # and neither is loaded: the remote control's module imports aiohttp (0.8 s of
-        # the crawler's start here), the telnet console's twisted.conch
-        "EXTENSIONS": {
-            "scrapy.extensions.remote_control.RemoteControl": None,
-            "scrapy.extensions.telnet.TelnetConsole": None,
+        # the crawler's start here). Left out of the base list, as naming them with None
+        # in EXTENSIONS still imports them (Scrapy resolves those keys).
+        "EXTENSIONS_BASE": {
+            name: order
+            for name, order in default_settings.EXTENSIONS_BASE.items()
+            if name not in UNLOADED_EXTENSIONS
         },
         "LOG_LEVEL": settings.log_level,
         "LOG_INSTALL_ROOT_HANDLER": False,
@@ -154,9 +163,7 @@ def crawl(
     # rather than when the first spider opens.
     SHARED_POOL.acquire()
     try:
-        ours, progress = scrapy_settings(settings), progress_settings(one_shot)
-        extensions = {**ours["EXTENSIONS"], **progress.get("EXTENSIONS", {})}
-        process = CrawlerProcess({**ours, **progress, "EXTENSIONS": extensions})
+        process = CrawlerProcess({**scrapy_settings(settings), **progress_settings(one_shot)})
         configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's
         quiet_scrapy_chatter()
         if once or since is not None:
