@@ -1,4 +1,9 @@
-"""Wiring of the crawler service: Scrapy settings from ours, one pass or a polling loop."""
+"""Wiring of the crawler service: Scrapy settings from ours, one pass or a polling loop.
+
+Scrapy and the spider are imported by `crawl` once it has started the extraction pool, not
+when this module is: the pool's forkserver then imports and warms the extraction code
+(about a second) while this process imports Scrapy (most of another), instead of after.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsagg.core.logs import configure_logging
 from newsagg.core.metrics import serve_metrics
@@ -20,13 +25,11 @@ from newsagg.crawler.metrics import (
     REGISTRY,
     SOURCES,
 )
-from newsagg.crawler.progress import progress_settings
-from newsagg.crawler.spider import NewsSpider
 from newsagg.crawler.state import CrawlState
-from newsagg.crawler.websub import WebSub
-from scrapy.crawler import Crawler, CrawlerProcess
-from scrapy.settings import default_settings
 from twisted.python.failure import Failure
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler, CrawlerProcess
 
 log = logging.getLogger("newsagg.crawler")
 
@@ -77,6 +80,8 @@ def quiet_scrapy_chatter() -> None:
 
 
 def scrapy_settings(settings: Settings) -> dict[str, Any]:
+    from scrapy.settings import default_settings
+
     return {
         "BOT_NAME": "newsagg",
         "USER_AGENT": settings.user_agent,
@@ -163,6 +168,10 @@ def crawl(
     # rather than when the first spider opens.
     SHARED_POOL.acquire()
     try:
+        from newsagg.crawler.progress import progress_settings
+        from newsagg.crawler.spider import NewsSpider
+        from scrapy.crawler import CrawlerProcess
+
         process = CrawlerProcess({**scrapy_settings(settings), **progress_settings(one_shot)})
         configure_logging(settings.log_level, settings.log_format, "crawler")  # after Scrapy's
         quiet_scrapy_chatter()
@@ -185,6 +194,8 @@ def crawl(
             }
             websub = None
             if settings.websub_callback_url:
+                from newsagg.crawler.websub import WebSub
+
                 websub = WebSub(settings, state, sources, lambda name: pollers[name].now())
                 for poller in pollers.values():
                     poller.watch = websub.watch
@@ -250,6 +261,8 @@ class SourcePoller:
         self._running, self._again = True, False
         self._started = self._now()
         log.info("crawling %s (then every %.0fs)", self.source.name, self.source.interval)
+        from newsagg.crawler.spider import NewsSpider
+
         crawler = self.process.create_crawler(NewsSpider)
         if self.watch is not None:
             self.watch(crawler)
