@@ -18,7 +18,7 @@ Rules, in the order they apply to one article:
   members of two groups (a trimmed copy each, of different halves) merges them.
 - Story: the candidates are the store's articles in the window around its date that match
   any word of its title, lead and people; it joins the story of the most similar one
-  (stories.similarities, times a decay with the distance in time, `_decay`) above the
+  (stories.similarities, times a decay with the distance in time, `_decays`) above the
   threshold, else starts a story of its own id. A changed text (a new revision) keeps the
   story it had.
 Only candidates enriched by this version count: after a method change, a replay of the
@@ -27,12 +27,12 @@ log re-enriches articles in their order and earlier results are not mixed in.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 from newsagg.core.article import Article
 from newsagg.core.enrichment.minhash import Fingerprint, fingerprint
 from newsagg.core.enrichment.people import people_in
@@ -359,9 +359,12 @@ class Enricher:
             self._vectors.clear()
         terms = self._terms(article, words)
         others = [self._terms(candidate) for candidate in scored]
+        decays = _decays(moment, scored, window)
         best, story = max(
-            (score * _decay(moment, candidate, window), candidate.story_id or candidate.id)
-            for score, candidate in zip(similarities(terms, others), scored, strict=True)
+            (score * decay, candidate.story_id or candidate.id)
+            for score, decay, candidate in zip(
+                similarities(terms, others), decays, scored, strict=True
+            )
         )
         return story if best >= self.settings.story_similarity else article.id
 
@@ -495,12 +498,17 @@ def _moment(article: Article) -> datetime:
     return article.published_at or article.crawled_at
 
 
-def _decay(moment: datetime, candidate: Article, window: timedelta) -> float:
-    """How much a candidate's similarity counts at its distance in time: e^(-distance /
+def _decays(moment: datetime, candidates: Sequence[Article], window: timedelta) -> list[float]:
+    """How much each candidate's similarity counts at its distance in time: e^(-distance /
     window), 1 at the same moment, 0.37 at the window's edge. Reports of one event come
     within hours of each other; days later, a story on the same people is more often the
     next event (a winner's first film after the final)."""
-    return math.exp(-abs((_moment(candidate) - moment) / window))
+    seconds = np.fromiter(
+        ((_moment(c) - moment).total_seconds() for c in candidates),
+        dtype=np.float64,
+        count=len(candidates),
+    )
+    return np.exp(-np.abs(seconds) / window.total_seconds()).tolist()
 
 
 def _order(article: Article) -> tuple[datetime, datetime, str]:
