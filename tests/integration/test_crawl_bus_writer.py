@@ -104,3 +104,32 @@ def test_a_killed_writer_loses_nothing_and_repeats_at_most_one_burst(tmp_path: P
     assert set(again) == {f"id-{n}" for n in range(PAGES)}
     assert recorded(tmp_path) == set(again)
     assert len(again) - len(set(again)) == len(set(sent) - done) <= MAX_BURST
+
+
+FAILING = """
+import sys
+from pathlib import Path
+from twisted.internet import reactor
+from newsagg.core.adapters.sqlite_bus import SqliteLogBus
+from newsagg.crawler.publishing import BusWriter, Sent
+
+bus = SqliteLogBus(Path(sys.argv[1]) / "bus.sqlite")
+bus.close()  # every write fails from here on, as on a full disk
+recorded = []
+writer = BusWriter(bus, recorded.extend)
+outcome = []
+done = writer.publish(Sent("https://site.example/0", "hash-0", "id-0"), b"{}")
+done.addCallbacks(lambda _: outcome.append("ok"), lambda f: outcome.append(type(f.value).__name__))
+done.addBoth(lambda _: reactor.stop())
+reactor.run()
+writer.close()
+print(outcome, recorded)
+"""
+
+
+def test_a_failed_bus_write_fails_its_pages_and_records_none(tmp_path: Path):
+    run = subprocess.run(
+        [sys.executable, "-c", FAILING, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['BusUnavailable'] []"
