@@ -14,6 +14,7 @@ DataCorrupted instead of becoming a new empty index or failing mid-query.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import html
 import logging
@@ -169,6 +170,13 @@ def _address(address: Any) -> tuple[int, int]:
     return (address.segment_ord, address.doc)
 
 
+@functools.cache
+def _facet_pool() -> ThreadPoolExecutor:
+    """The threads facet passes run on, shared by every store of the process (a searcher
+    may be used from several threads)."""
+    return ThreadPoolExecutor(available_cores(), thread_name_prefix="tantivy-facets")
+
+
 class TantivyStore:
     """The embedded SearchStore: `tantivy:///data/index`."""
 
@@ -185,11 +193,8 @@ class TantivyStore:
         self._check = IndexCheck(path)
         self._parsed: OrderedDict[tuple[Any, str], Article] = OrderedDict()
         self._parsed_lock = threading.Lock()
-        # A searcher may be used from several threads; with one core there is no overlap.
-        cores = available_cores()
-        self._facet_pool = (
-            ThreadPoolExecutor(cores, thread_name_prefix="tantivy-facets") if cores > 1 else None
-        )
+        self._overlap = available_cores() > 1
+        """Facet passes beside the ranking pass: with one core there is nothing to overlap."""
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -933,8 +938,8 @@ class TantivyStore:
             return None
         # sort_date is on every document: its value count is the number of matches.
         chosen[MATCHES] = {"value_count": {"field": "sort_date"}}
-        if self._facet_pool is not None:
-            return self._facet_pool.submit(self._facets, searcher, query, chosen)
+        if self._overlap:
+            return _facet_pool().submit(self._facets, searcher, query, chosen)
         done: Future[tuple[dict[str, list[FacetCount]], int]] = Future()
         done.set_result(self._facets(searcher, query, chosen))
         return done
