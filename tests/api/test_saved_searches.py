@@ -6,9 +6,11 @@ straight into the same alert store file, as the alerts worker would."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -270,6 +272,25 @@ def test_an_owner_holds_at_most_the_limit(index: TantivyStore, tmp_path: Path):
         assert refused.status_code == 409
         assert "NEWSAGG_ALERTS_MAX_PER_OWNER=2" in refused.json()["detail"]
         create(limited, B, name="another owner's first")
+
+
+def test_saves_at_once_never_take_an_owner_over_the_limit(index: TantivyStore, tmp_path: Path):
+    """Twenty saves at once against a limit of five: each passes the first count before the
+    others have written, so only the count after the write keeps the limit."""
+    with make_client(index, tmp_path, alerts_max_per_owner=5) as limited:
+        start = threading.Barrier(20)
+
+        def save(n: int) -> int:
+            start.wait()
+            return limited.post(
+                "/v1/saved-searches", json={"name": f"at once {n}"}, headers=A
+            ).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(save, range(20)))
+        held = limited.get("/v1/saved-searches", headers=A).json()["saved_searches"]
+        assert set(statuses) <= {201, 409}
+        assert len(held) == statuses.count(201) <= 5
 
 
 # -- patch: change, pause, resume, rotate ------------------------------------------------

@@ -246,16 +246,27 @@ async def create_saved_search(
         schedule=body.schedule,
     )
 
+    limit = settings.alerts_max_per_owner
+
+    def too_many(held: int) -> Refused:
+        return Refused(
+            409,
+            "Too many saved searches",
+            f"this key already holds {held} saved searches, the most allowed "
+            f"(NEWSAGG_ALERTS_MAX_PER_OWNER={limit}); delete one first",
+        )
+
     def save() -> dict[str, Any]:
         held = store.count(owner)
-        if held >= settings.alerts_max_per_owner:
-            raise Refused(
-                409,
-                "Too many saved searches",
-                f"this key already holds {held} saved searches, the most allowed "
-                f"(NEWSAGG_ALERTS_MAX_PER_OWNER={settings.alerts_max_per_owner}); delete one first",
-            )
+        if held >= limit:
+            raise too_many(held)
         store.create(search)
+        # Counted again once written: two saves of one owner at once both passed the first
+        # count (neither store can count and create in one step), and the one that finds
+        # the owner over the limit takes its own back out. Both may, then; never more.
+        if store.count(owner) > limit:
+            store.delete(search.id)
+            raise too_many(limit)
         return {**view(store, settings, search), "secret": search.secret}
 
     return await run_in_threadpool(save)
