@@ -21,9 +21,7 @@ scored on the pairs that touch the fold's articles; the counts are summed over f
 grid point is one enrichment of the whole set, so the held-out articles are there as
 distractors while tuning, but their labels are not used. The defaults written for ENRICH
 are the grid point chosen on all pairs; the story pairs they merge wrongly or miss are
-listed in the results. The story similarity (enrichment/stories.py) was designed after
-reading this set's errors, so the cross-validated story figure is optimistic about new
-text: only the thresholds are held out. Crawls of several outlets do not index copies in
+listed in the results. Crawls of several outlets do not index copies in
 publication order, so the chosen point is also scored with each agency text's copies in
 every other order: the duplicate pairs and the story pairs that touch the copies (the
 first copy indexed is the one that looks for the text's story, and the others join it).
@@ -103,12 +101,12 @@ CRAWL_DELAY = timedelta(minutes=5)
 GRID = {
     "duplicate_jaccard": (0.3, 0.4, 0.5, 0.6, 0.7),
     "duplicate_containment": (0.7, 0.8, 0.9),
-    "story_similarity": (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12),
+    "story_similarity": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4),
 }
 QUICK_GRID = {
     "duplicate_jaccard": (0.4, 0.6),
     "duplicate_containment": (0.7, 0.9),
-    "story_similarity": (0.04, 0.08),
+    "story_similarity": (0.2, 0.3),
 }
 Pair = frozenset[str]
 _INDEXED = re.compile(r"indexed (\d+) articles")

@@ -23,10 +23,7 @@ from newsagg.core.enrichment.minhash import BANDS, Fingerprint, fingerprint, nor
 from newsagg.core.enrichment.stories import (
     QUERY_TERMS,
     STOPWORDS,
-    TermVector,
     Vocabulary,
-    headline_words,
-    scores,
     similarities,
     story_words,
 )
@@ -210,36 +207,17 @@ def test_normalisation_ignores_case_accents_and_punctuation():
 # Story similarity
 
 
-def story_vector(vocabulary: Vocabulary, item: Article, people: list[str]) -> TermVector:
-    words = story_words(item.title, item.text, people)
-    return vocabulary.vector(words.terms(), words.headline_terms())
-
-
 def test_the_same_event_in_other_words_scores_above_another_story_on_the_person():
     people = ["Milind Soman", "Ankita Konwar"]
     vocabulary = Vocabulary()
-    wire = story_vector(vocabulary, WIRE, people)
-    same = story_vector(vocabulary, OTHER_WORDS, people)
-    series = story_vector(vocabulary, SERIES, ["Milind Soman", "Farah Qadri"])
+    wire = vocabulary.vector(story_words(WIRE.title, WIRE.text, people).terms())
+    same = vocabulary.vector(story_words(OTHER_WORDS.title, OTHER_WORDS.text, people).terms())
+    series = vocabulary.vector(
+        story_words(SERIES.title, SERIES.text, ["Milind Soman", "Farah Qadri"]).terms()
+    )
     threshold = EnrichmentSettings().story_similarity
     same_event, other_story = similarities(wire, [same, series])
     assert same_event >= threshold > other_story
-
-
-def test_the_headline_words_are_its_news_not_its_names_or_figures():
-    words = story_words(SERIES.title, SERIES.text, ["Milind Soman"])
-    assert words.headline == ["play", "retired", "detective"]
-    assert headline_words("Strike called off: crews return", "The strike ended.") == [
-        "strike",
-        "called",
-        "crews",
-        "return",
-    ]
-    assert headline_words("Milind Soman in Baroda", "Milind Soman rode.") == [
-        "milind",
-        "soman",
-        "baroda",
-    ]
 
 
 def cosine(first: Counter[str], other: Counter[str], documents: list[Counter[str]]) -> float:
@@ -256,15 +234,7 @@ def cosine(first: Counter[str], other: Counter[str], documents: list[Counter[str
     return sum(v * b.get(t, 0.0) for t, v in a.items()) / norm if norm else 0.0
 
 
-def told(headline: set[str], terms: Counter[str], documents: list[Counter[str]]) -> float:
-    """The headline's weight found in `terms` over its whole weight (same weights)."""
-    held = Counter(term for counts in documents for term in counts)
-    total = len(documents) + 8
-    weight = {t: math.log(total / (held[t] + 0.5)) for t in headline}
-    return sum(w for t, w in weight.items() if t in terms) / sum(weight.values())
-
-
-def test_similarities_are_the_weighted_cosine_times_the_headline_coverage():
+def test_similarities_are_the_weighted_cosine_of_each_candidate():
     first = Counter({"soman": 3, "cycle": 2, "baroda": 1, "delhi": 1})
     others = [
         Counter({"soman": 1, "cycle": 1, "delhi": 4, "jaipur": 1}),
@@ -273,35 +243,15 @@ def test_similarities_are_the_weighted_cosine_times_the_headline_coverage():
         Counter(),
         first,
     ]
-    headlines = [{"cycle", "delhi"}, {"cycle", "jaipur"}, {"run"}, {"tax"}, set(), {"cycle"}]
     vocabulary = Vocabulary()
-    vectors = [
-        vocabulary.vector(terms, heads)
-        for terms, heads in zip([first, *others], headlines, strict=True)
-    ]
-    cosines, coverage = scores(vectors[0], vectors[1:])
-    everything = [first, *others]
-    assert cosines.tolist() == pytest.approx([cosine(first, o, everything) for o in others])
-    expected = [
-        (told(headlines[0], other, everything) + told(heads, first, everything)) / 2
-        for other, heads in zip(others, headlines[1:], strict=True)
-        if heads
-    ]
-    expected.insert(3, told(headlines[0], others[3], everything))  # no headline: one way
-    assert coverage.tolist() == pytest.approx(expected)
-    assert 0 < coverage[0] < 1
-    assert coverage[2] == coverage[3] == 0.0
-    assert coverage[4] == pytest.approx(1.0)
-    assert similarities(vectors[0], vectors[1:]) == pytest.approx((cosines * coverage).tolist())
+    vectors = [vocabulary.vector(terms) for terms in [first, *others]]
+    scores = similarities(vectors[0], vectors[1:])
+    expected = [cosine(first, other, [first, *others]) for other in others]
+    assert scores == pytest.approx(expected, rel=1e-12)
+    assert scores[2] == scores[3] == 0.0  # nothing shared; no terms at all
+    assert scores[4] == pytest.approx(1.0)
     assert similarities(vectors[0], []) == []
     assert similarities(vocabulary.vector(Counter()), vectors[1:3]) == [0.0, 0.0]
-
-
-def test_without_headlines_the_similarity_is_the_cosine():
-    first, other = Counter({"strike": 2, "crew": 1}), Counter({"strike": 1, "shift": 1})
-    vocabulary = Vocabulary()
-    found = similarities(vocabulary.vector(first), [vocabulary.vector(other)])
-    assert found == pytest.approx([cosine(first, other, [first, other])])
 
 
 def test_the_candidate_search_is_bounded_and_has_no_stop_words():
@@ -352,32 +302,6 @@ def test_a_story_outside_the_window_is_not_joined(store: TantivyStore):
     )
     wire, other = enrich_in_turn(store, WIRE, late)
     assert other.story_id == other.id != wire.id
-
-
-@pytest.mark.parametrize(("hours", "joins"), [(30, True), (42, False)])
-def test_similarity_counts_less_with_the_distance_in_time(tmp_path: Path, hours: int, joins: bool):
-    """The threshold is set to the pair's similarity decayed over half the window (36 h of
-    72): the same report 30 h after the wire joins its story, 42 h after it does not."""
-    people = ["Milind Soman", "Ankita Konwar"]
-    vocabulary = Vocabulary()
-    wire, other = (story_vector(vocabulary, item, people) for item in (WIRE, OTHER_WORDS))
-    (score,) = similarities(other, [wire])
-    settings = EnrichmentSettings(
-        story_window=timedelta(hours=72), story_similarity=score * math.exp(-0.5)
-    )
-    later = OTHER_WORDS.model_copy(
-        update={"published_at": WIRE.published_at + timedelta(hours=hours)}  # type: ignore[operator]
-    )
-    store = TantivyStore(tmp_path / "index", writable=True)
-    store.ensure_schema()
-    try:
-        enricher = Enricher(store, settings)
-        for item in (WIRE, later):
-            store.upsert(enricher.enrich([item]))
-        found = store.get_many([WIRE.id, later.id])
-    finally:
-        store.close()
-    assert (found[later.id].story_id == WIRE.id) is joins
 
 
 def test_an_earlier_copy_seen_later_becomes_the_original_and_the_group_is_repointed(

@@ -18,9 +18,8 @@ Rules, in the order they apply to one article:
   members of two groups (a trimmed copy each, of different halves) merges them.
 - Story: the candidates are the store's articles in the window around its date that match
   any word of its title, lead and people; it joins the story of the most similar one
-  (stories.similarities, times a decay with the distance in time, `_decays`) above the
-  threshold, else starts a story of its own id. A changed text (a new revision) keeps the
-  story it had.
+  (stories.similarities) above the threshold, else starts a story of its own id. A changed text
+  (a new revision) keeps the story it had.
 Only candidates enriched by this version count: after a method change, a replay of the
 log re-enriches articles in their order and earlier results are not mixed in.
 """
@@ -32,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import numpy as np
 from newsagg.core.article import Article
 from newsagg.core.enrichment.minhash import Fingerprint, fingerprint
 from newsagg.core.enrichment.people import people_in
@@ -47,10 +45,9 @@ from newsagg.core.ports import SearchStore
 from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
 
-ENRICHMENT_VERSION = 2
+ENRICHMENT_VERSION = 1
 """The method's version, stored in Article.enrichment: raise it when a change of the
-method (not of a threshold) must re-enrich what is indexed (`newsagg replay`). 2: stories
-compared with the headline coverage and the time decay."""
+method (not of a threshold) must re-enrich what is indexed (`newsagg replay`)."""
 
 TERMS_CACHED = 20_000
 VOCABULARY_TERMS = 500_000
@@ -70,9 +67,8 @@ class EnrichmentSettings:
     """Estimated share of the smaller text found in the larger at or above which a
     trimmed copy is a copy, when it is at least `containment_min_ratio` of the larger."""
     containment_min_ratio: float = 0.3
-    story_similarity: float = 0.05
-    """Similarity (stories.similarities: the cosine of title, lead and names times the
-    headline coverage) times the time decay at or above which an article joins a story."""
+    story_similarity: float = 0.3
+    """Cosine of title, lead and names at or above which an article joins a story."""
     duplicate_candidates: int = 30
     story_candidates: int = 30
 
@@ -359,12 +355,9 @@ class Enricher:
             self._vectors.clear()
         terms = self._terms(article, words)
         others = [self._terms(candidate) for candidate in scored]
-        decays = _decays(moment, scored, window)
         best, story = max(
-            (score * decay, candidate.story_id or candidate.id)
-            for score, decay, candidate in zip(
-                similarities(terms, others), decays, scored, strict=True
-            )
+            (score, candidate.story_id or candidate.id)
+            for score, candidate in zip(similarities(terms, others), scored, strict=True)
         )
         return story if best >= self.settings.story_similarity else article.id
 
@@ -377,7 +370,7 @@ class Enricher:
         terms = self._vectors.pop(key, None)
         if terms is None:
             found = words or story_words(article.title, article.text, article.people)
-            terms = self._vocabulary.vector(found.terms(), found.headline_terms())
+            terms = self._vocabulary.vector(found.terms())
         self._vectors[key] = terms
         if len(self._vectors) > TERMS_CACHED:
             self._vectors.popitem(last=False)
@@ -496,19 +489,6 @@ def _carried(before: Article) -> dict[str, object]:
 def _moment(article: Article) -> datetime:
     """When it happened: published, else crawled."""
     return article.published_at or article.crawled_at
-
-
-def _decays(moment: datetime, candidates: Sequence[Article], window: timedelta) -> list[float]:
-    """How much each candidate's similarity counts at its distance in time: e^(-distance /
-    window), 1 at the same moment, 0.37 at the window's edge. Reports of one event come
-    within hours of each other; days later, a story on the same people is more often the
-    next event (a winner's first film after the final)."""
-    seconds = np.fromiter(
-        ((_moment(c) - moment).total_seconds() for c in candidates),
-        dtype=np.float64,
-        count=len(candidates),
-    )
-    return np.exp(-np.abs(seconds) / window.total_seconds()).tolist()
 
 
 def _order(article: Article) -> tuple[datetime, datetime, str]:
