@@ -552,6 +552,9 @@ function updateExportLinks() {
  * and whether its last 24 hours are a spike (asked once: the weekly retry reuses it). */
 async function renderTimeline(gen) {
   const chart = $("timeline");
+  // The last query's bars go with its results: a bar chosen before this query's timeline
+  // came would narrow the new query by a day of the old one.
+  chart.replaceChildren();
   let data;
   let spike;
   try {
