@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -128,7 +129,7 @@ def decode_article(message: Message) -> Article:
         raise ValueError(f"not a valid Article: {problems}") from exc
 
 
-class BatchWorker:
+class BatchWorker(ABC):
     """The loop of a consumer-group worker: poll, fill a batch, process it (and commit);
     while idle, refresh the gauges every GAUGE_INTERVAL seconds. Subclasses give `prepare`,
     `process` and `report_idle`; asked to stop, the batch in hand is left uncommitted."""
@@ -152,12 +153,15 @@ class BatchWorker:
         self.stop = stop or threading.Event()
         self._gauges_read = float("-inf")
 
+    @abstractmethod
     def prepare(self) -> None:
         """What must hold before the first batch (the stores' schemas)."""
 
+    @abstractmethod
     def process(self, messages: list[Message]) -> None:
-        raise NotImplementedError
+        """One batch: do the worker's work, then commit its offsets."""
 
+    @abstractmethod
     def report_idle(self) -> None:
         """The gauges, read while no message comes."""
 
