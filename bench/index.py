@@ -14,7 +14,9 @@ the clock starts. Each store gets them through its own `upsert`, in batches of `
   them, the median wall time of a durable commit of one article (tantivy fsyncs each new
   segment file, its list of managed files and meta.json before the commit returns): every
   upsert pays it whatever its size, so `--batch` articles per commit bound the rate at
-  batch / commit time even if indexing cost nothing;
+  batch / commit time even if indexing cost nothing; and the store's document building
+  alone (`to_document`, no index), the part of its CPU per article that tantivy alone
+  does not pay;
 - Elasticsearch (skipped with --quick): a single local node started by deploy/local/launch.py
   (as the tests start one), upserts as the indexer makes them, then the same articles again
   into a fresh index inside `bulk_ingest()` (periodic refresh off, restored after).
@@ -108,6 +110,18 @@ def tantivy_alone(articles: Sequence[Article], batch: int, tmp: Path) -> Callabl
                 writer.add_document(document)
             writer.commit()
         writer.wait_merging_threads()
+
+    return run
+
+
+def documents_alone(articles: Sequence[Article], batch: int, tmp: Path) -> Callable[[], None]:
+    """The store's document building alone (`to_document`, no index): the Python share of
+    an upsert, which the store pays and tantivy alone, given documents built untimed, does
+    not."""
+
+    def run() -> None:
+        for article in articles:
+            to_document(article)
 
     return run
 
@@ -233,6 +247,7 @@ def main() -> None:
     for count in threads:
         label = "embedded store" if count == threads[0] else f"embedded store, {count} threads"
         runs.append((label, embedded, {"threads": count}))
+    runs.append(("documents built alone (to_document, no index)", documents_alone, {}))
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, make, options in runs:
@@ -256,6 +271,11 @@ def main() -> None:
         target(
             "4: embedded store / tantivy alone, docs per CPU-s",
             rows[1]["docs per CPU-s"] / rows[0]["docs per CPU-s"],
+            "",
+        ),
+        target(
+            "4: document building (to_document) / the store's CPU per article",
+            rows[1]["docs per CPU-s"] / rows[-1]["docs per CPU-s"],
             "",
         ),
         target("4: durable commit of one article, median ms", round(commit, 1), ""),
