@@ -1,7 +1,7 @@
-"""Downloader middlewares: only http(s), no requests to private networks, and retries
-that back off.
+"""Downloader middlewares: only http(s), no requests to private networks, retries
+that back off, and meta refresh followed without decoding every page.
 
-Both are listed in runner.scrapy_settings; a redirected request goes through the
+They are listed in runner.scrapy_settings; a redirected request goes through the
 whole chain again, so a redirect to a private address (or to file://) is refused
 like a link to one.
 """
@@ -16,9 +16,10 @@ from urllib.parse import SplitResult, urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares import redirect
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from scrapy.utils.asyncio import run_in_thread, sleep
 
 log = logging.getLogger("newsagg.crawler")
@@ -29,6 +30,13 @@ FETCHED_SCHEMES = frozenset({"http", "https"})
 NEVER_FETCHED = frozenset({ipaddress.ip_address("fd00:ec2::254")})
 """Cloud metadata services outside link-local space (AWS over IPv6)."""
 MAX_BACKOFF = 60.0
+REFRESH_SCAN_BYTES = 32768
+"""Scrapy looks for a meta refresh in a page's first 4,096 characters: 32 KiB of bytes
+hold them at up to 8 bytes a character (UTF-8 and GB18030 take at most 4; the ISO-2022
+escapes add a few)."""
+_NOT_ASCII_COMPATIBLE = (b"\x00", b"utf-7", b"utf7")
+"""UTF-16 and UTF-32 put a NUL beside every ASCII letter; UTF-7 may spell letters in
+base64. In either a page's "refresh" need not be its ASCII bytes."""
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -169,3 +177,26 @@ class BackoffRetryMiddleware(RetryMiddleware):
             attempt = int(result.meta.get("retry_times", 1))
             await sleep(min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))
         return result
+
+
+def may_refresh(body: bytes, content_type: bytes = b"") -> bool:
+    """False when the page's head cannot hold a meta refresh: its bytes do not spell
+    "refresh" in any case, in an encoding whose ASCII letters are their ASCII bytes."""
+    head = body[:REFRESH_SCAN_BYTES].lower()
+    declared = head + content_type.lower()
+    return b"refresh" in head or any(sign in declared for sign in _NOT_ASCII_COMPATIBLE)
+
+
+class MetaRefreshMiddleware(redirect.MetaRefreshMiddleware):
+    """Scrapy's meta refresh redirects, but a page whose bytes rule one out is passed on
+    undecoded. Scrapy decodes every HTML response in full to read its first 4,096
+    characters (0.4 ms of the reactor's CPU a page, 7 % of it in the benchmark crawl),
+    and the crawler never needs the decoded text of an article page."""
+
+    def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
+        content_type = response.headers.get(b"Content-Type") or b""
+        if isinstance(response, HtmlResponse) and not may_refresh(response.body, content_type):
+            return response
+        return super().process_response(request=request, response=response)

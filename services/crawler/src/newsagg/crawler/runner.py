@@ -102,6 +102,8 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
             "newsagg.crawler.middlewares.PrivateAddressMiddleware": 50,  # before robots.txt
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "newsagg.crawler.middlewares.BackoffRetryMiddleware": 550,
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "newsagg.crawler.middlewares.MetaRefreshMiddleware": 580,
         },
         # only http(s) is ever fetched: no handler for file://, data:, ftp:// or s3://
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "ftp": None, "s3": None},
