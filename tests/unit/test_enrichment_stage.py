@@ -25,7 +25,6 @@ from newsagg.core.enrichment.stories import (
     STOPWORDS,
     Vocabulary,
     similarities,
-    story_similarities,
     story_words,
 )
 from newsagg.core.query import Or, Term
@@ -253,45 +252,6 @@ def test_similarities_are_the_weighted_cosine_of_each_candidate():
     assert scores[4] == pytest.approx(1.0)
     assert similarities(vectors[0], []) == []
     assert similarities(vocabulary.vector(Counter()), vectors[1:3]) == [0.0, 0.0]
-
-
-def test_a_story_scores_its_closest_member_or_its_members_together_whichever_is_higher():
-    """A feature sharing the venue with one report and the crowd with another is closer to
-    their story as one document (its counts summed, IDF over the stories) than to either."""
-    first = Counter({"fire": 2, "stage": 1, "crew": 1, "evacuate": 1, "wiring": 1})
-    report = Counter({"fire": 2, "stage": 2, "engine": 1})
-    other = Counter({"fire": 1, "crew": 2, "evacuate": 1, "wiring": 1, "union": 1})
-    lone = Counter({"fire": 1, "stage": 1, "inaugurate": 1})
-    vocabulary = Vocabulary()
-    vectors = [vocabulary.vector(terms) for terms in (first, report, other, lone)]
-    scores = story_similarities(vectors[0], vectors[1:], ["blaze", "blaze", "opening"])
-
-    def summed(*members: Counter[str]) -> dict[str, float]:
-        total: dict[str, float] = {}
-        for terms in members:
-            for term, n in terms.items():
-                total[term] = total.get(term, 0.0) + 1 + math.log(n)
-        return total
-
-    documents = [summed(first), summed(report, other), summed(lone)]
-    held = Counter(term for document in documents for term in document)
-
-    def weigh(document: dict[str, float]) -> dict[str, float]:
-        return {
-            t: v * math.log((len(documents) + 8) / (held[t] + 0.5)) for t, v in document.items()
-        }
-
-    def cosine_of(first: dict[str, float], other: dict[str, float]) -> float:
-        dot = sum(v * other.get(t, 0.0) for t, v in first.items())
-        norms = math.sqrt(sum(v * v for v in first.values()))
-        return dot / (norms * math.sqrt(sum(v * v for v in other.values())))
-
-    as_stories = [cosine_of(weigh(documents[0]), weigh(document)) for document in documents[1:]]
-    members = similarities(vectors[0], vectors[1:])
-    assert scores["blaze"] == pytest.approx(as_stories[0], rel=1e-12)
-    assert scores["blaze"] > max(members[:2])
-    assert scores["opening"] == pytest.approx(max(members[2], as_stories[1]), rel=1e-12)
-    assert story_similarities(vectors[0], [], []) == {}
 
 
 def test_the_candidate_search_is_bounded_and_has_no_stop_words():

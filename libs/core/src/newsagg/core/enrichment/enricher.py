@@ -17,10 +17,9 @@ Rules, in the order they apply to one article:
   are returned too, re-pointed at it, to be written with the batch. A copy similar to
   members of two groups (a trimmed copy each, of different halves) merges them.
 - Story: the candidates are the store's articles in the window around its date that match
-  any word of its title, lead and people; it joins the most similar of their stories
-  (stories.story_similarities: its closest member, or its members' terms together) above
-  the threshold, else starts a story of its own id. A changed text (a new revision) keeps
-  the story it had.
+  any word of its title, lead and people; it joins the story of the most similar one
+  (stories.similarities) above the threshold, else starts a story of its own id. A changed text
+  (a new revision) keeps the story it had.
 Only candidates enriched by this version count: after a method change, a replay of the
 log re-enriches articles in their order and earlier results are not mixed in.
 """
@@ -39,18 +38,16 @@ from newsagg.core.enrichment.stories import (
     StoryWords,
     TermVector,
     Vocabulary,
-    story_similarities,
+    similarities,
     story_words,
 )
 from newsagg.core.ports import SearchStore
 from newsagg.core.search import SearchQuery
 from newsagg.core.settings import Settings
 
-ENRICHMENT_VERSION = 3
+ENRICHMENT_VERSION = 1
 """The method's version, stored in Article.enrichment: raise it when a change of the
-method (not of a threshold) must re-enrich what is indexed (`newsagg replay`). 3: a story
-is also compared by its members' terms together; 2 was a similarity since taken back out,
-so stores may hold articles marked 2 by it."""
+method (not of a threshold) must re-enrich what is indexed (`newsagg replay`)."""
 
 TERMS_CACHED = 20_000
 VOCABULARY_TERMS = 500_000
@@ -358,9 +355,9 @@ class Enricher:
             self._vectors.clear()
         terms = self._terms(article, words)
         others = [self._terms(candidate) for candidate in scored]
-        stories = [candidate.story_id or candidate.id for candidate in scored]
         best, story = max(
-            (score, name) for name, score in story_similarities(terms, others, stories).items()
+            (score, candidate.story_id or candidate.id)
+            for score, candidate in zip(similarities(terms, others), scored, strict=True)
         )
         return story if best >= self.settings.story_similarity else article.id
 

@@ -11,7 +11,6 @@ count most.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -151,36 +150,3 @@ def similarities(first: TermVector, others: Sequence[TermVector]) -> list[float]
     denominators = norms[0] * norms[1:]
     scores = np.divide(dots[1:], denominators, out=np.zeros(len(others)), where=denominators > 0)
     return scores.tolist()
-
-
-def story_similarities(
-    first: TermVector, others: Sequence[TermVector], stories: Sequence[str]
-) -> dict[str, float]:
-    """Each candidate story's similarity to the article: the higher of its closest member's
-    (`similarities` over the candidates) and the story's as one document (`similarities`
-    over the stories, each the sum of its members' scaled counts).
-
-    A report in its own words (a feature, a reaction) often shares some of an event's
-    particulars with one outlet's report and others with another's, and so none of them
-    alone; the story's members together hold them all. As one document, a story's own
-    particulars are not made common by its members repeating them. The members are those
-    among the candidates (the search found them), so a story is never judged by members
-    that share nothing with the article. `stories[k]` is the story of `others[k]`."""
-    if not others:
-        return {}
-    names = list(dict.fromkeys(stories))
-    index = {name: k for k, name in enumerate(names)}
-    story_of = np.repeat(
-        np.array([index[name] for name in stories], dtype=np.int64),
-        [len(vector.numbers) for vector in others],
-    )
-    numbers = np.concatenate([vector.numbers for vector in others])
-    span = int(numbers.max(initial=0)) + 1
-    keys, position = np.unique(story_of * span + numbers, return_inverse=True)
-    summed = np.bincount(position, weights=np.concatenate([v.scaled for v in others]))
-    group = keys // span
-    bounds = np.searchsorted(group, np.arange(len(names) + 1))
-    documents = [TermVector(keys[a:b] % span, summed[a:b]) for a, b in itertools.pairwise(bounds)]
-    best = np.array(similarities(first, documents))
-    np.maximum.at(best, np.array([index[name] for name in stories]), similarities(first, others))
-    return dict(zip(names, best.tolist(), strict=True))
