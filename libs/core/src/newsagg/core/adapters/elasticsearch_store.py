@@ -413,7 +413,8 @@ class ElasticsearchStore:
                 "_id": article.id,
                 "version": schema.version_of(article),
                 "version_type": "external_gte",
-                "_source": schema.to_document(article, self._analyzer),
+                # bytes go as they are; every article came through the bus as the same JSON
+                "_source": schema.to_source(article, self._analyzer),
             }
             for article in articles
         ]

@@ -15,12 +15,14 @@ lowercase) for exact names, phrases and highlighting. Collapsing uses derived gr
 
 from __future__ import annotations
 
-from datetime import UTC
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from newsagg.core.adapters.text_analyzer import TextAnalyzer
 from newsagg.core.article import Article
 from newsagg.core.search import MAX_PAGE_SIZE
+from pydantic import TypeAdapter
 
 SCHEMA_VERSION = 3
 """Bump with any mapping change. A change that only adds fields reaches a live index with
@@ -49,6 +51,10 @@ _TERMS = {"type": "text", "analyzer": "whitespace", "norms": True}
 _EXACT = {"type": "text", "analyzer": EXACT_ANALYZER}
 _KEPT_ONLY = {"type": "object", "enabled": False}
 """Held in _source for reading back, never parsed into fields."""
+
+
+_DATE = TypeAdapter(datetime)
+"""Encodes sort_date as the article's own dates are encoded."""
 
 
 def read_alias(prefix: str) -> str:
@@ -187,15 +193,31 @@ def group_keys(source: dict[str, Any]) -> dict[str, str]:
     return {key: source.get(field) or source["id"] for key, field in GROUP_KEYS.items()}
 
 
+def derived_fields(article: Article, analyzer: TextAnalyzer) -> dict[str, Any]:
+    """The DERIVED_FIELDS of an article's document, as JSON values."""
+    return {
+        "sort_date": _DATE.dump_python(article.published_at or article.crawled_at, mode="json"),
+        **{key: getattr(article, field) or article.id for key, field in GROUP_KEYS.items()},
+        "title_terms": terms(analyzer, article.title),
+        "text_terms": terms(analyzer, article.text),
+        # One value per author, so a phrase never spans two names.
+        "author_terms": [terms(analyzer, author) for author in article.authors],
+    }
+
+
 def to_document(article: Article, analyzer: TextAnalyzer) -> dict[str, Any]:
-    doc = article.model_dump(mode="json")
-    doc["sort_date"] = doc["published_at"] or doc["crawled_at"]
-    doc |= group_keys(doc)
-    doc["title_terms"] = terms(analyzer, article.title)
-    doc["text_terms"] = terms(analyzer, article.text)
-    # One value per author, so a phrase never spans two names.
-    doc["author_terms"] = [terms(analyzer, author) for author in article.authors]
-    return doc
+    return article.model_dump(mode="json") | derived_fields(article, analyzer)
+
+
+def to_source(article: Article, analyzer: TextAnalyzer) -> bytes:
+    """to_document's document as the JSON a bulk request carries.
+
+    The article is encoded by pydantic in one call and the derived fields are appended to
+    its object: the whole document as a dict through json.dumps cost 0.01-0.02 CPU ms an
+    article more (of ~0.05), on the one thread that builds every upsert's requests."""
+    article_json = article.model_dump_json()
+    derived_json = json.dumps(derived_fields(article, analyzer), ensure_ascii=False)
+    return f"{article_json[:-1]},{derived_json[1:]}".encode()
 
 
 def from_source(source: dict[str, Any]) -> Article:
