@@ -24,7 +24,9 @@ URLs, 8 sources with feeds and news sitemaps, Debian's nginx on loopback) is cra
   truth with bench/extraction_score.py, a page it did not store scoring 0.
 
 Before timing, the bytecode of what each tool imports is written (this machine sets
-PYTHONDONTWRITEBYTECODE; a user's first run would have written it).
+PYTHONDONTWRITEBYTECODE; a user's first run would have written it), and with it newsagg's
+language model is unpacked into the user's cache (importing the workers' preload does it,
+as a first crawl would).
 Ratios are of pages/s measured in this run; CPU ms per page is the steadier figure on a
 shared machine.
 """

@@ -2,9 +2,9 @@
 
 Everything loaded here is shared by every worker forked afterwards (copy-on-write), so
 a worker, and a pool renewed after a worker died, starts warm: the extraction code
-imported, the language model decompressed (about half a second of CPU each time it is
-loaded) and trafilatura's and htmldate's lazily built state made by one extraction of a
-small page. Without it each worker paid for all of that on its first page.
+imported, the language model loaded (from its unpacked copy in the user's cache, see
+extraction_language) and trafilatura's and htmldate's lazily built state made by one
+extraction of a small page. Without it each worker paid for all of that on its first page.
 """
 
 from __future__ import annotations
