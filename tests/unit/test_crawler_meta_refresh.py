@@ -53,6 +53,11 @@ def _both(body: bytes, content_type: str = "text/html") -> tuple[str, str]:
             "text/html; charset=utf-7",
             "redirect",
         ),
+        (  # ISO-2022-JP: an escape that decodes to nothing splits the word's bytes
+            b'<html><head><meta http-equiv="ref\x1b(Bresh" content="0; url=/moved.html">',
+            "text/html; charset=iso-2022-jp",
+            "redirect",
+        ),
         (  # a refresh after the first 4,096 characters: neither follows it
             f"<html><head><title>{'é' * 5000}</title>{REFRESH}</head></html>".encode(),
             "text/html",
@@ -87,6 +92,7 @@ def test_may_refresh_rules_out_only_ascii_compatible_pages_without_the_word():
     assert may_refresh(b"<html><head><META HTTP-EQUIV=REFRESH>")
     assert may_refresh("<html><head><title>News</title>".encode("utf-16-le"))  # NULs
     assert may_refresh(b"<html>", b"text/html; charset=UTF-7")
+    assert may_refresh(b'<meta http-equiv="ref\x1b(Bresh">')  # ISO-2022 escape
 
 
 def test_the_benchmark_pages_go_where_scrapys_middleware_sends_them():

@@ -34,9 +34,12 @@ REFRESH_SCAN_BYTES = 32768
 """Scrapy looks for a meta refresh in a page's first 4,096 characters: 32 KiB of bytes
 hold them at up to 8 bytes a character (UTF-8 and GB18030 take at most 4; the ISO-2022
 escapes add a few)."""
-_NOT_ASCII_COMPATIBLE = (b"\x00", b"utf-7", b"utf7")
-"""UTF-16 and UTF-32 put a NUL beside every ASCII letter; UTF-7 may spell letters in
-base64. In either a page's "refresh" need not be its ASCII bytes."""
+_UNSCANNABLE_BYTES = (b"\x00", b"\x1b", b"\x0e", b"\x0f")
+"""Bytes of encodings in which a page's "refresh" need not be its ASCII bytes: UTF-16 and
+UTF-32 put a NUL beside every ASCII letter; the ISO-2022 encodings' escapes and shifts
+(ESC, SO, SI) decode to nothing, so they may split a word (w3lib's `_scannable` rule)."""
+_UNSCANNABLE_NAMES = (b"utf-7", b"utf7")
+"""UTF-7 may spell ASCII letters in base64."""
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -183,8 +186,11 @@ def may_refresh(body: bytes, content_type: bytes = b"") -> bool:
     """False when the page's head cannot hold a meta refresh: its bytes do not spell
     "refresh" in any case, in an encoding whose ASCII letters are their ASCII bytes."""
     head = body[:REFRESH_SCAN_BYTES].lower()
-    declared = head + content_type.lower()
-    return b"refresh" in head or any(sign in declared for sign in _NOT_ASCII_COMPATIBLE)
+    return (
+        b"refresh" in head
+        or any(sign in head for sign in _UNSCANNABLE_BYTES)
+        or any(name in head or name in content_type.lower() for name in _UNSCANNABLE_NAMES)
+    )
 
 
 class MetaRefreshMiddleware(redirect.MetaRefreshMiddleware):
