@@ -86,18 +86,18 @@ from crawl import _PASS_LINE, NEWSAGG, NEWSAGG_MODULES, precompile
 from crawl_site import Site, SitePage, build_site, originals, serve
 from newsagg.core.adapters.sqlite_bus import SqliteLogBus
 from newsagg.core.adapters.tantivy_store import TantivyStore
-from newsagg.core.article import Article, DateSource
+from newsagg.core.article import Article
 from newsagg.core.enrichment import Enricher, EnrichmentSettings
 from newsagg.core.ports import ARTICLES_TOPIC
 from newsagg.core.search import SearchQuery
 from newsagg.crawler.extraction import extract_article
 from newsagg.indexer.worker import Indexer
+from story_cases import CRAWL_DELAY, Labelled, arrival_orders, hard_cases
 
 from newsagg.cli.demo_site import DEMO_DIR, MANIFEST_PATH, page_text
 
 FOLDS = 5
 SEED = 18
-CRAWL_DELAY = timedelta(minutes=5)
 GRID = {
     "duplicate_jaccard": (0.3, 0.4, 0.5, 0.6, 0.7),
     "duplicate_containment": (0.7, 0.8, 0.9),
@@ -108,23 +108,10 @@ QUICK_GRID = {
     "duplicate_containment": (0.7, 0.9),
     "story_similarity": (0.2, 0.3),
 }
-HARD_CASES = Path(__file__).parent / "data" / "stories_hard"
-"""The second labelled set (its README says how it was written): `design` may be used to
-choose a method, `held` is scored only with the method and thresholds chosen without it."""
 Pair = frozenset[str]
 _INDEXED = re.compile(r"indexed (\d+) articles")
 PIPELINE_MODULES = ["newsagg.indexer.service", "newsagg.core.enrichment"]
 """Besides the crawl's: the indexer's folders (precompile covers each module's folder)."""
-
-
-@dataclass(frozen=True)
-class Labelled:
-    """One demo page as the crawler extracts it, with its hand labels."""
-
-    article: Article
-    duplicate: str | None
-    story: str
-    people: frozenset[str]
 
 
 def labelled_set() -> list[Labelled]:
@@ -147,41 +134,6 @@ def labelled_set() -> list[Labelled]:
             )
         )
     return sorted(found, key=lambda item: (item.article.crawled_at, item.article.id))
-
-
-def hard_cases(part: str) -> list[Labelled]:
-    """One part of the hard cases, each article crawled CRAWL_DELAY after publication, in
-    crawl order (the people are not labelled there)."""
-    found = []
-    for path in sorted((HARD_CASES / part).glob("*.txt")):
-        for number, chunk in enumerate(path.read_text("utf-8").split("\n=== ")[1:]):
-            header, _, rest = chunk.partition("\n")
-            fields = dict(field.split(": ", 1) for field in header.split(" | "))
-            title, _, body = rest.partition("\n\n")
-            published = datetime.fromisoformat(fields["published"])
-            article = Article.create(
-                url=f"https://{fields['source']}.test/{path.stem}/{number}",
-                source=fields["source"],
-                title=title.removeprefix("title: "),
-                text=body.strip(),
-                crawled_at=published + CRAWL_DELAY,
-                published_at=published,
-                date_source=DateSource.JSON_LD,
-            )
-            found.append(Labelled(article, fields.get("copy"), fields["story"], frozenset()))
-    return sorted(found, key=lambda item: (item.article.crawled_at, item.article.id))
-
-
-def arrival_orders(items: Sequence[Labelled]) -> dict[str, list[Labelled]]:
-    """Orders the articles of several outlets may reach the indexer in: by publication,
-    and outlet by outlet (one outlet's feed read before the next), both ways round."""
-    return {
-        "publication": list(items),
-        "outlet by outlet": sorted(items, key=lambda item: item.article.source),
-        "outlet by outlet, reversed": sorted(
-            items, key=lambda item: item.article.source, reverse=True
-        ),
-    }
 
 
 def enrich_in_order(
