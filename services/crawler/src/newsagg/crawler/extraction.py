@@ -21,6 +21,7 @@ from newsagg.core.article import Article, DateSource, canonicalize_url
 from newsagg.crawler.extraction_authors import json_ld_names, normalise_authors, site_names
 from newsagg.crawler.extraction_dates import meta_tags, page_dates
 from newsagg.crawler.extraction_encoding import decode_html
+from newsagg.crawler.extraction_error import ExtractionError
 from newsagg.crawler.extraction_jsonld import JsonLdArticle, body_text, json_ld_article
 from newsagg.crawler.extraction_language import detect_language
 from newsagg.crawler.extraction_quality import assess
@@ -45,10 +46,6 @@ STATED_BODY_WINS = 0.8
 
 _PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
 """As trafilatura parses: a comment inside a sentence ("When<!-- -->the") must not cut it."""
-
-
-class ExtractionError(ValueError):
-    """A page that holds no article we can index (empty, not HTML, no body)."""
 
 
 def _meta(meta: Mapping[str, list[str]], *names: str) -> str | None:

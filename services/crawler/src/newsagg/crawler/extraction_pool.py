@@ -29,7 +29,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from newsagg.core.article import Article
 from newsagg.core.cores import available_cores
+from newsagg.crawler.items import FetchedPage
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -70,6 +72,23 @@ def _spawn_workers(executor: ProcessPoolExecutor, workers: int) -> None:
             return
 
     threading.Thread(target=spawn, name="extraction-pool-start", daemon=True).start()
+
+
+def extract_page(page: FetchedPage) -> Article:
+    """The page's article, in a worker (ExtractionError when it holds none). Extraction
+    is imported here, where the forkserver has preloaded it: the crawler's own process,
+    which only submits pages, never loads trafilatura and the language model."""
+    from newsagg.crawler.extraction import extract_article
+
+    return extract_article(
+        page.body,
+        url=page.url,
+        source=page.source,
+        feed_published_at=page.feed_published_at,
+        listed_in=page.listed_in,
+        own_sites=page.own_sites,
+        content_type=page.content_type,
+    )
 
 
 def _as_deferred(future: Future[T]) -> Deferred[T]:

@@ -11,8 +11,8 @@ from newsagg.core.article import Article, Quality
 from newsagg.core.ports import Bus
 from newsagg.core.settings import Settings
 from newsagg.crawler.crawl_pass import CrawlPass
-from newsagg.crawler.extraction import ExtractionError, extract_article
-from newsagg.crawler.extraction_pool import SHARED_POOL, ExtractionPool
+from newsagg.crawler.extraction_error import ExtractionError
+from newsagg.crawler.extraction_pool import SHARED_POOL, ExtractionPool, extract_page
 from newsagg.crawler.items import ExtractedPage, FetchedPage
 from newsagg.crawler.publishing import BusWriter, Sent
 from newsagg.crawler.report import PassReport
@@ -74,18 +74,7 @@ class ExtractPipeline:
     async def process_item(self, item: Any) -> ExtractedPage:
         page: FetchedPage = item
         try:
-            article = await maybe_deferred_to_future(
-                self.pool.submit(
-                    extract_article,
-                    page.body,
-                    url=page.url,
-                    source=page.source,
-                    feed_published_at=page.feed_published_at,
-                    listed_in=page.listed_in,
-                    own_sites=page.own_sites,
-                    content_type=page.content_type,
-                )
-            )
+            article = await maybe_deferred_to_future(self.pool.submit(extract_page, page))
         except ExtractionError as exc:
             self.report.article(page.source, "extract", "no_article")
             self.progress.page_failed(page.listed_url)
