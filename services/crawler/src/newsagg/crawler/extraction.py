@@ -40,6 +40,9 @@ MIN_TEXT_CHARS = 200
 _WORD = re.compile(r"\w+")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_CHARS = tuple(chr(code) for code in range(0x20) if _CONTROL.match(chr(code)))
+"""_CONTROL's characters, each looked for alone first: 29 scans in C take a third of the
+regex's 0.6 ms a page, and almost every page has none."""
 STATED_BODY_WINS = 0.8
 """A complete JSON-LD body replaces an extraction shorter than this share of it."""
 
@@ -103,7 +106,8 @@ def _tags(*groups: list[str]) -> list[str]:
 def _parse(body: bytes | str, content_type: str | None) -> lxml_html.HtmlElement:
     text_html = decode_html(body, content_type) if isinstance(body, bytes) else body
     text_html = _XML_DECLARATION.sub("", text_html, count=1)  # lxml refuses it in a str
-    text_html = _CONTROL.sub("", text_html)  # NUL and friends: lxml refuses the whole page
+    if any(char in text_html for char in _CONTROL_CHARS):
+        text_html = _CONTROL.sub("", text_html)  # NUL and friends: lxml refuses the whole page
     if not text_html.strip():
         raise ExtractionError("empty page")
     if "<" not in text_html[:4096]:
