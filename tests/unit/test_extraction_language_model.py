@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import array
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,31 @@ def test_a_damaged_copy_falls_back_to_the_packaged_model(
     (cached,) = (tmp_path / "newsagg").iterdir()
     cached.write_bytes(cached.read_bytes()[:1000])
     _same(_load(), packaged)
+    assert not cached.exists()  # taken out, so that the next load writes it whole again
+    _same(_load(), packaged)
+    (again,) = (tmp_path / "newsagg").iterdir()
+    assert again.stat().st_size > 1000
+    _same(extraction_language._from_npz(again), packaged)
+
+
+def test_other_versions_and_parts_left_by_a_killed_writer_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, packaged: LanguageIdentifier
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = tmp_path / "newsagg"
+    cache.mkdir()
+    old_version = cache / "py3langid-0.1-1-1.npz"
+    killed = cache / "py3langid-0.2-1-1.npz.abc.part"
+    writing = cache / "py3langid-0.2-1-1.npz.def.part"  # a writer still at work
+    unrelated = cache / "notes.txt"
+    for path in (old_version, killed, writing, unrelated):
+        path.write_bytes(b"x")
+    long_ago = time.time() - 2 * extraction_language.STALE_PART_S
+    os.utime(killed, (long_ago, long_ago))
+    _same(_load(), packaged)
+    left = sorted(p.name for p in cache.iterdir())
+    assert writing.name in left
+    assert unrelated.name in left
+    assert old_version.name not in left
+    assert killed.name not in left
+    assert len(left) == 3  # and the current copy

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from functools import cache
 from importlib.metadata import version
@@ -27,6 +28,8 @@ SAMPLE_CHARS = 1024
 """The head of the text: as sure as 5,000 characters on the benchmark's 121 pages (same
 language on every page, one unsure page either way) at half the CPU."""
 MIN_DETECT_CHARS = 40
+STALE_PART_S = 600
+"""A part of the unpacked copy older than this lost its writer (a write takes about a second)."""
 
 
 @cache
@@ -37,9 +40,18 @@ def _identifier() -> LanguageIdentifier:
     copy in the user's cache loads in half the time. Without a writable cache, or with a
     copy that does not load, the packaged model is used as py3langid loads it."""
     try:
-        return _from_npz(_unpacked_model())
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        unpacked = _unpacked_model()
+    except (OSError, RuntimeError):
+        return _packaged()
+    try:
+        return _from_npz(unpacked)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        unpacked.unlink(missing_ok=True)  # damaged: the next load writes it again
+        return _packaged()
+
+
+def _packaged() -> LanguageIdentifier:
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 def model_cache_dir() -> Path:
@@ -59,7 +71,10 @@ def _unpacked_model() -> Path:
     )
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as out:
+        _tidy(cached)
+        with tempfile.NamedTemporaryFile(
+            dir=cached.parent, prefix=f"{cached.name}.", suffix=".part", delete=False
+        ) as out:
             try:
                 with lzma.open(packaged) as model:
                     shutil.copyfileobj(model, out, length=1 << 20)
@@ -68,6 +83,22 @@ def _unpacked_model() -> Path:
                 raise
         os.replace(out.name, cached)
     return cached
+
+
+def _tidy(cached: Path) -> None:
+    """Removes what earlier loads left beside `cached`: copies for other py3langid versions
+    and parts whose writer was killed (68 MB each: a crash loop would fill the disk)."""
+    stale_before = time.time() - STALE_PART_S
+    for path in cached.parent.iterdir():
+        try:
+            if (
+                path != cached
+                and path.name.startswith("py3langid-")
+                and (path.suffix == ".npz" or path.stat().st_mtime < stale_before)
+            ):
+                path.unlink()
+        except OSError:
+            continue  # gone already, or not ours to remove
 
 
 def _from_npz(path: Path) -> LanguageIdentifier:
