@@ -97,16 +97,22 @@ from story_cases import CRAWL_DELAY, Labelled, arrival_orders, hard_cases
 from newsagg.cli.demo_site import DEMO_DIR, MANIFEST_PATH, page_text
 
 FOLDS = 5
+HARD_PARTS = ("design", "held", "held2")
+"""The hard cases' parts (bench/data/stories_hard/README.md): `design` is training data in
+every fold; `held`'s errors were read after a method was judged on it, so only `held2`,
+written blind, is still held back."""
 SEED = 18
 GRID = {
-    "duplicate_jaccard": (0.3, 0.4, 0.5, 0.6, 0.7),
+    "duplicate_jaccard": (0.3, 0.4, 0.5, 0.6),
     "duplicate_containment": (0.7, 0.8, 0.9),
-    "story_similarity": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4),
+    "story_similarity": (0.1, 0.15, 0.2, 0.25, 0.3),
+    "story_decay": (0.0, 0.25, 0.5, 1.0, 2.0),
 }
 QUICK_GRID = {
     "duplicate_jaccard": (0.4, 0.6),
     "duplicate_containment": (0.7, 0.9),
     "story_similarity": (0.2, 0.3),
+    "story_decay": (0.0, 0.5),
 }
 Pair = frozenset[str]
 _INDEXED = re.compile(r"indexed (\d+) articles")
@@ -191,19 +197,20 @@ class Counts:
 class Prediction:
     """One grid point's enrichment of the whole set, as pairs."""
 
-    point: tuple[float, float, float]
+    point: tuple[float, ...]
     duplicates: set[Pair]
     stories: set[Pair]
     people: dict[str, frozenset[str]]
 
 
-def predict(items: Sequence[Labelled], point: tuple[float, float, float], batch: int) -> Prediction:
-    jaccard, containment, similarity = point
+def predict(items: Sequence[Labelled], point: tuple[float, ...], batch: int) -> Prediction:
+    jaccard, containment, similarity, decay = point
     settings = replace(
         EnrichmentSettings(),
         duplicate_jaccard=jaccard,
         duplicate_containment=containment,
         story_similarity=similarity,
+        story_decay=decay,
     )
     stored = enrich_in_order(items, settings, batch)
     ids = [item.article.id for item in items]
@@ -228,10 +235,38 @@ def folds(items: Sequence[Labelled]) -> list[set[str]]:
     return [{i.article.id for i in items if fold_of[i.story] == n} for n in range(FOLDS)]
 
 
+@dataclass(frozen=True)
+class Training:
+    """Labelled articles that are always training data: the hard cases' design part, its
+    predictions at each grid point (in each arrival order) and its true pairs."""
+
+    predictions: dict[tuple[float, ...], list[Prediction]]
+    truth: tuple[set[Pair], set[Pair]]
+
+    @classmethod
+    def of(
+        cls, items: Sequence[Labelled], points: Iterable[tuple[float, ...]], batch: int
+    ) -> Training:
+        return cls(
+            {
+                point: [predict(order, point, batch) for order in arrival_orders(items).values()]
+                for point in points
+            },
+            (
+                pairs({i.article.id: i.duplicate for i in items}),
+                pairs({i.article.id: i.story for i in items}),
+            ),
+        )
+
+
 def training_score(
-    prediction: Prediction, truth: tuple[set[Pair], set[Pair]], ids: set[str]
+    prediction: Prediction,
+    truth: tuple[set[Pair], set[Pair]],
+    ids: set[str],
+    extra: Training | None = None,
 ) -> float:
-    """Duplicate F1 + story F1 on the pairs of these articles."""
+    """Duplicate F1 + story F1 on the pairs of these articles, pooled with the pairs of the
+    `extra` training cases at the same grid point."""
     dup, story = Counts(), Counts()
     dup.add(
         within(prediction.duplicates, ids, touching=False), within(truth[0], ids, touching=False)
@@ -239,16 +274,22 @@ def training_score(
     story.add(
         within(prediction.stories, ids, touching=False), within(truth[1], ids, touching=False)
     )
+    for other in extra.predictions[prediction.point] if extra else ():
+        dup.add(other.duplicates, extra.truth[0])
+        story.add(other.stories, extra.truth[1])
     return round(dup.f1 + story.f1, 6)
 
 
 def choose(
-    predictions: Sequence[Prediction], truth: tuple[set[Pair], set[Pair]], ids: set[str]
+    predictions: Sequence[Prediction],
+    truth: tuple[set[Pair], set[Pair]],
+    ids: set[str],
+    extra: Training | None = None,
 ) -> Prediction:
     """The best-scoring grid point; among ties, the one nearest the middle of the tied
     points (each threshold's median): with a handful of copies in a training set, many
     points score alike, and an edge of that plateau generalises worst."""
-    scores = [training_score(p, truth, ids) for p in predictions]
+    scores = [training_score(p, truth, ids, extra) for p in predictions]
     tied = [p for p, score in zip(predictions, scores, strict=True) if score == max(scores)]
     middle = [
         statistics.median_low(values) for values in zip(*(p.point for p in tied), strict=True)
@@ -260,7 +301,7 @@ def choose(
 
 
 def copy_orders(
-    items: Sequence[Labelled], point: tuple[float, float, float], groups: int | None
+    items: Sequence[Labelled], point: tuple[float, ...], groups: int | None
 ) -> tuple[Counts, Counts, list[str], list[str]]:
     """Each agency text's copies indexed in every other order (one article per batch, the
     rest in publication order): outlets are crawled side by side, so a copy is often
@@ -310,7 +351,7 @@ def story_errors(items: Sequence[Labelled], found: set[Pair]) -> dict[str, list[
     }
 
 
-def hard_quality(part: str, point: tuple[float, float, float], batch: int) -> dict[str, Any]:
+def hard_quality(part: str, point: tuple[float, ...], batch: int) -> dict[str, Any]:
     """One part of the hard cases at the given thresholds, enriched alone (its own store)
     in each arrival order: duplicate and story pair counts summed over the orders, and the
     story pairs merged wrongly or missed in any of them."""
@@ -342,9 +383,14 @@ def hard_quality(part: str, point: tuple[float, float, float], batch: int) -> di
 
 
 def quality(
-    items: Sequence[Labelled], grid: dict[str, Iterable[float]], batch: int, orders: int | None
+    items: Sequence[Labelled],
+    grid: dict[str, Iterable[float]],
+    batch: int,
+    orders: int | None,
+    design: Sequence[Labelled] = (),
 ) -> dict[str, Any]:
-    """Cross-validated pairwise figures, the chosen defaults, and people on them."""
+    """Cross-validated pairwise figures, the chosen defaults, and people on them; the
+    `design` cases are training data in every fold."""
     truth = (
         pairs({i.article.id: i.duplicate for i in items}),
         pairs({i.article.id: i.story for i in items}),
@@ -352,6 +398,7 @@ def quality(
     points = list(itertools.product(*grid.values()))
     started = time.perf_counter()
     predictions = [predict(items, point, batch) for point in points]
+    extra = Training.of(design, points, batch) if design else None
     print(
         f"{len(points)} grid points enriched in {time.perf_counter() - started:.0f} s", flush=True
     )
@@ -359,7 +406,7 @@ def quality(
     dup, story = Counts(), Counts()
     per_fold = []
     for n, test in enumerate(folds(items)):
-        best = choose(predictions, truth, every - test)
+        best = choose(predictions, truth, every - test, extra)
         fold_dup, fold_story = Counts(), Counts()
         fold_dup.add(
             within(best.duplicates, test, touching=True), within(truth[0], test, touching=True)
@@ -382,7 +429,7 @@ def quality(
                 "stories f1": round(fold_story.f1, 4),
             }
         )
-    chosen = choose(predictions, truth, every)
+    chosen = choose(predictions, truth, every, extra)
     in_any_order = copy_orders(items, chosen.point, orders)
     people = Counts()
     for item in items:
@@ -727,7 +774,8 @@ def main() -> None:
     docs = 400 if args.quick else args.docs
     items = labelled_set()
     orders = 1 if args.quick else None
-    found = quality(items, QUICK_GRID if args.quick else GRID, args.enrich_batch, orders)
+    design = hard_cases("design")
+    found = quality(items, QUICK_GRID if args.quick else GRID, args.enrich_batch, orders, design)
     dup, story, people = found["duplicates"], found["stories"], found["people"]
     in_any_order, stories_any_order, split, wrong_story = found["copy orders"]
     rows = [
@@ -741,7 +789,7 @@ def main() -> None:
         figure("people (article, name)", people),
     ]
     point = tuple(found["defaults"].values())
-    hard = {part: hard_quality(part, point, args.enrich_batch) for part in ("design", "held")}
+    hard = {part: hard_quality(part, point, args.enrich_batch) for part in HARD_PARTS}
     for part, scored in hard.items():
         rows.append(
             figure(f"duplicates, hard cases {part} (pairs, 3 orders)", scored["duplicates"])
@@ -792,15 +840,18 @@ def main() -> None:
             target("duplicates recall (copies in every order)", in_any_order.recall, ">= 0.95"),
             target("stories F1 (copies in every order)", stories_any_order.f1, ""),
             target("stories F1 (hard cases, design part)", hard["design"]["stories"].f1, ""),
-            target("stories F1 (hard cases, held-back part)", hard["held"]["stories"].f1, ">= 0.9"),
+            target("stories F1 (hard cases, held part, read)", hard["held"]["stories"].f1, ""),
             target(
-                "duplicates precision (hard cases, held-back part)",
-                hard["held"]["duplicates"].precision,
+                "stories F1 (hard cases, held-back part 2)", hard["held2"]["stories"].f1, ">= 0.9"
+            ),
+            target(
+                "duplicates precision (hard cases, held-back part 2)",
+                hard["held2"]["duplicates"].precision,
                 ">= 0.99",
             ),
             target(
-                "duplicates recall (hard cases, held-back part)",
-                hard["held"]["duplicates"].recall,
+                "duplicates recall (hard cases, held-back part 2)",
+                hard["held2"]["duplicates"].recall,
                 ">= 0.95",
             ),
             target("people precision", people.precision, ""),

@@ -49,6 +49,7 @@ ENRICHMENT_VERSION = 1
 """The method's version, stored in Article.enrichment: raise it when a change of the
 method (not of a threshold) must re-enrich what is indexed (`newsagg replay`)."""
 
+DAY = timedelta(days=1)
 TERMS_CACHED = 20_000
 VOCABULARY_TERMS = 500_000
 """Story terms numbered before the numbers and the cached vectors are dropped and begun
@@ -67,8 +68,14 @@ class EnrichmentSettings:
     """Estimated share of the smaller text found in the larger at or above which a
     trimmed copy is a copy, when it is at least `containment_min_ratio` of the larger."""
     containment_min_ratio: float = 0.3
-    story_similarity: float = 0.3
-    """Cosine of title, lead and names at or above which an article joins a story."""
+    story_similarity: float = 0.15
+    """Score at or above which an article joins a story: the cosine of title, lead and
+    names, divided by 1 + story_decay * (days apart)."""
+    story_decay: float = 0.5
+    """How fast a candidate's cosine falls with the time between the two articles: by
+    1 + story_decay per day apart (0: time does not count). Reports of one event come out
+    within hours of each other; the same people's next event, which recalls the first in
+    its words, days later."""
     duplicate_candidates: int = 30
     story_candidates: int = 30
 
@@ -355,8 +362,12 @@ class Enricher:
             self._vectors.clear()
         terms = self._terms(article, words)
         others = [self._terms(candidate) for candidate in scored]
+        per_day = self.settings.story_decay / DAY.total_seconds()
         best, story = max(
-            (score, candidate.story_id or candidate.id)
+            (
+                score / (1 + per_day * abs(_moment(candidate) - moment).total_seconds()),
+                candidate.story_id or candidate.id,
+            )
             for score, candidate in zip(similarities(terms, others), scored, strict=True)
         )
         return story if best >= self.settings.story_similarity else article.id
