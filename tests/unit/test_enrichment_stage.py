@@ -304,6 +304,39 @@ def test_a_story_outside_the_window_is_not_joined(store: TantivyStore):
     assert other.story_id == other.id != wire.id
 
 
+def test_a_candidates_similarity_falls_with_the_days_between_them(tmp_path: Path):
+    """Joined when cosine / (1 + story_decay x days apart) reaches the threshold: at two
+    days apart, a decay a little under the edge joins, a little over it does not."""
+    apart = timedelta(days=2)
+    late = OTHER_WORDS.model_copy(update={"published_at": WIRE.published_at + apart})  # type: ignore[operator]
+
+    def enriched(decay: float, name: str) -> tuple[Article, Article]:
+        opened = TantivyStore(tmp_path / name, writable=True)
+        opened.ensure_schema()
+        try:
+            enricher = Enricher(opened, EnrichmentSettings(story_decay=decay))
+            for item in (WIRE, late):
+                opened.upsert(enricher.enrich([item]))
+            held = opened.get_many([WIRE.id, late.id])
+            return held[WIRE.id], held[late.id]
+        finally:
+            opened.close()
+
+    wire, other = enriched(0.0, "timeless")
+    assert other.story_id == wire.id
+    vocabulary = Vocabulary()
+    (cosine,) = similarities(
+        vocabulary.vector(story_words(other.title, other.text, other.people).terms()),
+        [vocabulary.vector(story_words(wire.title, wire.text, wire.people).terms())],
+    )
+    edge = (cosine / EnrichmentSettings().story_similarity - 1) / (apart / timedelta(days=1))
+    assert edge > 0
+    wire, other = enriched(edge * 0.95, "under")
+    assert other.story_id == wire.id
+    wire, other = enriched(edge * 1.05, "over")
+    assert other.story_id == other.id != wire.id
+
+
 def test_an_earlier_copy_seen_later_becomes_the_original_and_the_group_is_repointed(
     store: TantivyStore,
 ):
