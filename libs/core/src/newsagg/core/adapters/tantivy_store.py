@@ -802,10 +802,14 @@ class TantivyStore:
 
     def articles_matching(self, queries: Sequence[SearchQuery]) -> list[list[Article]]:
         """Each query's page as `search` finds it uncollapsed, over one index version; no
-        snippet (a third of a story-candidate search), group sizes, facets or count."""
+        snippet (a third of a story-candidate search), group sizes, facets or count.
+
+        The story searches of one batch find many of the same recent articles (half of
+        them on a busy day): each is loaded from the index once a call."""
         if any(query.collapse != Collapse.NONE for query in queries):
             raise ValueError("articles_matching does not collapse; use search")
         searcher = self._searcher()
+        loaded: dict[tuple[int, int], Article] = {}
         pages = []
         for query in queries:
             text_query = self._builder.build(query.query) if query.query is not None else None
@@ -821,7 +825,13 @@ class TantivyStore:
                     full, limit=max(query.size, 1), offset=query.offset, count=False
                 )
                 addresses = [address for _, address in result.hits[: query.size]]
-            pages.append([self._article(searcher.doc(address)) for address in addresses])
+            page = []
+            for address in addresses:
+                key = _address(address)
+                if key not in loaded:
+                    loaded[key] = self._article(searcher.doc(address))
+                page.append(loaded[key])
+            pages.append(page)
         return pages
 
     def _article(self, doc: tantivy.Document) -> Article:
