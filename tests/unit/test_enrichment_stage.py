@@ -363,6 +363,23 @@ def test_an_earlier_copy_seen_later_becomes_the_original_and_the_group_is_repoin
     assert len({a.duplicate_group for a in held.values()}) == 1
 
 
+def test_an_earlier_copy_seen_later_decides_the_groups_story_again(store: TantivyStore):
+    """The copy indexed first put the text in another story (here: any candidate would do);
+    the original, seen later, finds the story again without its own copies as candidates,
+    and the copy follows it."""
+    (series,) = enrich_in_turn(store, SERIES)
+    store.upsert(Enricher(store, EnrichmentSettings(story_similarity=0.0)).enrich([COPY]))
+    assert store.get_many([COPY.id])[COPY.id].story_id == series.story_id
+    strict = Enricher(store, EnrichmentSettings(story_similarity=0.99))
+    result = strict.enrich_batch([WIRE])
+    (wire,) = result.articles
+    assert wire.duplicate_of is None
+    assert wire.story_id == WIRE.id
+    assert {a.id: (a.duplicate_of, a.story_id) for a in result.repointed} == {
+        COPY.id: (WIRE.id, WIRE.id)
+    }
+
+
 def test_redelivering_an_unchanged_article_keeps_its_group_and_story(store: TantivyStore):
     wire, copy = enrich_in_turn(store, WIRE, COPY)
     result = Enricher(store).enrich_batch([COPY, WIRE])

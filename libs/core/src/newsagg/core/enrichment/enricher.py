@@ -13,9 +13,12 @@ Rules, in the order they apply to one article:
   whose signature is similar enough (Jaccard, or containment for a trimmed copy) puts it in
   that candidate's group (`duplicate_group`, named by its first-indexed member) and story.
   Its `duplicate_of` is the group's original, the earliest published (ties: crawl); when
-  it is earlier than that original it becomes the original, and the group's other members
-  are returned too, re-pointed at it, to be written with the batch. A copy similar to
-  members of two groups (a trimmed copy each, of different halves) merges them.
+  it is earlier than that original it becomes the original, its story is found again from
+  it (the group's own members left out of the candidates), and the group's other members
+  are returned too, re-pointed at it and its story, to be written with the batch: so a
+  text's story is its original's whichever copy was indexed first (outlets are crawled
+  side by side). A copy similar to members of two groups (a trimmed copy each, of
+  different halves) merges them.
 - Story: the candidates are the store's articles in the window around its date that match
   any word of its title, lead and people; it joins the story of the most similar one
   (stories.similarities) above the threshold, else starts a story of its own id. A changed text
@@ -27,7 +30,7 @@ log re-enriches articles in their order and earlier results are not mixed in.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -252,6 +255,8 @@ class Enricher:
         }
         story = originals[group].story_id or best.story_id
         earliest = min([article, *originals.values()], key=_order)
+        if earliest.id == article.id:
+            story = self._story(article, batch, leaving_out=set(groups))
         for name, member in groups.items():
             if name != group or earliest.id != originals[name].id:
                 story_of = originals[name].story_id or member.story_id
@@ -330,8 +335,9 @@ class Enricher:
             facets=(),
         )
 
-    def _story(self, article: Article, batch: _Batch) -> str:
-        """The story of the most similar recent article above the threshold, else its own."""
+    def _story(self, article: Article, batch: _Batch, leaving_out: Collection[str] = ()) -> str:
+        """The story of the most similar recent article above the threshold, else its own;
+        the members of the `leaving_out` near-duplicate groups are no candidates."""
         moment = _moment(article)
         window = self.settings.story_window
         candidates: dict[str, Article] = {}
@@ -353,7 +359,10 @@ class Enricher:
         scored = [
             c
             for c in candidates.values()
-            if c.id != article.id and _current(c) and c.story_id is not None
+            if c.id != article.id
+            and _current(c)
+            and c.story_id is not None
+            and c.duplicate_group not in leaving_out
         ]
         if not scored:
             return article.id
