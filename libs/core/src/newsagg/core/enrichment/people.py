@@ -11,6 +11,8 @@ in an article becomes its full name ("Soman" after "Milind Soman" is Milind Soma
 
 from __future__ import annotations
 
+import functools
+
 import regex
 from newsagg.core.article import Article
 
@@ -21,7 +23,7 @@ _SINGLE = regex.compile(
     rf"(?![ \u00a0]+{_NAME_WORD})"
 )
 """A capitalised word with no other next to it: not part of a run."""
-_POSSESSIVE = regex.compile(r"['’]s$")
+_POSSESSIVES = ("'s", "’s")
 _SPACES = regex.compile(r"\s+")
 _WORD = regex.compile(r"[\p{L}\p{N}'’-]+")
 _RELATIVE = regex.compile(r"['’]?s?,\s+(who|whose)\b")
@@ -65,6 +67,9 @@ NOT_NAMES = _set(
     Entertainment Labs Collective Ask Town Pradesh Nadu Bengal State County Province District
     Island"""
 )
+CACHED_WORDS = 50_000
+"""Capitalised runs and words whose reading (`_trim`, `_is_role`) is kept: the same names,
+roles and sentence starts recur in article after article."""
 PLACE_PREFIXES = _set(
     "New North South East West San Santa Los Las Saint St Fort Port Mount Lake Upper Lower"
 )
@@ -82,7 +87,7 @@ def find_people(title: str, text: str, mentions: list[str] | tuple[str, ...] = (
     runs = [(match, *_trim(match.group())) for match in _RUN.finditer(body)]
     candidates = [(match, words, role) for match, words, role in runs if 2 <= len(words) <= 3]
     full_forms = {" ".join(words) for _, words, _ in candidates}
-    singles = {_POSSESSIVE.sub("", lone) for lone in _SINGLE.findall(body)}
+    singles = {_unpossessive(lone) for lone in _SINGLE.findall(body)}
     found: list[str] = []
     for match, words, role in candidates:
         name = " ".join(words)
@@ -106,27 +111,34 @@ def find_people(title: str, text: str, mentions: list[str] | tuple[str, ...] = (
 
 def tidy(name: str) -> str:
     """One spelling of a name: single spaces, no possessive."""
-    return _POSSESSIVE.sub("", _SPACES.sub(" ", name).strip())
+    return _unpossessive(_SPACES.sub(" ", name).strip())
 
 
-def _trim(run: str) -> tuple[list[str], bool]:
+def _unpossessive(word: str) -> str:
+    """Without a final "'s" (a slice: this runs on every capitalised word)."""
+    return word[:-2] if word.endswith(_POSSESSIVES) else word
+
+
+@functools.lru_cache(maxsize=CACHED_WORDS)
+def _trim(run: str) -> tuple[tuple[str, ...], bool]:
     """The run's words without a possessive, leading function words, roles or honorifics
     ("The", "Director", "Mr" at a sentence's start are not part of the name), and whether
     a role or honorific led it (evidence of a person)."""
-    words = [_POSSESSIVE.sub("", word) for word in _SPACES.split(run.strip())]
+    words = [_unpossessive(word) for word in _SPACES.split(run.strip())]
     role = False
     while words and (words[0] in NOT_NAMES or _is_role(words[0])):
         role = role or _is_role(words[0])
         words = words[1:]
-    return words, role
+    return tuple(words), role
 
 
+@functools.lru_cache(maxsize=CACHED_WORDS)
 def _is_role(word: str) -> bool:
     """A role ("director", "writer-director") or an honorific ("Mr")."""
     return word in HONORIFICS or any(part in ROLES for part in word.lower().split("-"))
 
 
-def _plausible(words: list[str]) -> bool:
+def _plausible(words: tuple[str, ...]) -> bool:
     """No word of places, events, organisations or sentence glue."""
     if words[0] in PLACE_PREFIXES:
         return False
