@@ -59,6 +59,10 @@ VOCABULARY_TERMS = 500_000
 again (about 50 MB), so that months of news do not grow the indexer without bound."""
 
 
+_SearchKey = tuple[str, tuple[str, ...], datetime]
+"""A story search's key in a batch (`_search_key`)."""
+
+
 @dataclass(frozen=True)
 class EnrichmentSettings:
     """The window and the thresholds (the bench sweeps them; defaults from its
@@ -159,7 +163,7 @@ class Enricher:
         their original's story without a search. A wrong guess costs one search either way,
         never a different result: the store does not change during the batch, and a search
         not asked here is asked when the article needs it."""
-        searches: dict[SearchQuery, None] = {}
+        searches: dict[_SearchKey, SearchQuery] = {}
         earlier: dict[str, list[Fingerprint]] = {}
         for article in articles:
             before = batch.latest.get(article.id)
@@ -178,14 +182,14 @@ class Enricher:
                 if (other := Fingerprint.decode(candidate.minhash)) is not None
             )
             if not any(self._copies(print_, other) for other in others):
-                search = self._story_search(article, batch.words(article))
+                search = self._story_search(article, batch)
                 if search is not None:
-                    searches[search] = None
+                    searches[_search_key(article)] = search
             for band in bands:
                 earlier.setdefault(band, []).append(print_)
         if searches:
-            asked = list(searches)
-            batch.searched.update(zip(asked, self.store.articles_matching(asked), strict=True))
+            found = self.store.articles_matching(list(searches.values()))
+            batch.searched.update(zip(searches, found, strict=True))
 
     def _enrich_one(
         self, article: Article, before: Article | None, batch: _Batch, result: Enrichment
@@ -320,20 +324,26 @@ class Enricher:
                 batch.latest[member] = moved
                 batch.repointed[member] = moved
 
-    def _story_search(self, article: Article, words: StoryWords) -> SearchQuery | None:
+    def _story_search(self, article: Article, batch: _Batch) -> SearchQuery | None:
         """The store search for its story candidates: the articles published in the window
-        around its date that hold any word of its title, lead and people."""
-        query = words.query()
-        if query is None:
-            return None
-        moment, window = _moment(article), self.settings.story_window
-        return SearchQuery(
-            query=query,
-            published_from=moment - window,
-            published_to=moment + window,
-            size=self.settings.story_candidates,
-            facets=(),
-        )
+        around its date that hold any word of its title, lead and people. Made once a batch
+        (the batch's search and the story both need it), by `_search_key`."""
+        key = _search_key(article)
+        if key not in batch.searches:
+            query = batch.words(article).query()
+            moment, window = _moment(article), self.settings.story_window
+            batch.searches[key] = (
+                None
+                if query is None
+                else SearchQuery(
+                    query=query,
+                    published_from=moment - window,
+                    published_to=moment + window,
+                    size=self.settings.story_candidates,
+                    facets=(),
+                )
+            )
+        return batch.searches[key]
 
     def _story(self, article: Article, batch: _Batch, leaving_out: Collection[str] = ()) -> str:
         """The story of the most similar recent article above the threshold, else its own;
@@ -342,11 +352,12 @@ class Enricher:
         window = self.settings.story_window
         candidates: dict[str, Article] = {}
         words = batch.words(article)
-        search = self._story_search(article, words)
+        search = self._story_search(article, batch)
         if search is not None:
-            if search not in batch.searched:
-                batch.searched[search] = self.store.articles_matching([search])[0]
-            found = batch.searched[search]
+            key = _search_key(article)
+            if key not in batch.searched:
+                batch.searched[key] = self.store.articles_matching([search])[0]
+            found = batch.searched[key]
             batch.held.update((other.id, other) for other in found)
             candidates = {
                 other.id: batch.latest.get(other.id, other)
@@ -422,7 +433,8 @@ class _Batch:
         self._stories: dict[str, list[tuple[str, str | None]]] = {}
         self._bands: dict[str, set[str]] = {}
         self._stored_bands: dict[str, list[Article]] | None = None
-        self.searched: dict[SearchQuery, list[Article]] = {}
+        self.searches: dict[_SearchKey, SearchQuery | None] = {}
+        self.searched: dict[_SearchKey, list[Article]] = {}
         """The store's story candidates by search, asked for the whole batch at once."""
         self._people: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         self._words: dict[tuple[str, tuple[str, ...]], StoryWords] = {}
@@ -474,7 +486,8 @@ class _Batch:
                     self._stored_bands.setdefault(band, []).append(article)
         found: dict[str, Article] = {}
         for band in bands:
-            found.update((a.id, a) for a in self._stored_bands.get(band, ()))
+            for article in self._stored_bands.get(band, ()):
+                found[article.id] = article
         return list(found.values())
 
     def sharing(self, bands: list[str]) -> set[str]:
@@ -483,6 +496,13 @@ class _Batch:
         for band in bands:
             found |= self._bands.get(band, set())
         return found
+
+
+def _search_key(article: Article) -> _SearchKey:
+    """What its story search is made of: its text and title (the content hash), the
+    metadata's names and its date. Hashed in place of the search itself, which hashes
+    every word of its query."""
+    return (article.content_hash, tuple(article.mentions), _moment(article))
 
 
 def _current(article: Article) -> bool:
