@@ -58,6 +58,7 @@ from newsagg.crawler.extraction import (
     json_ld_article,
     main_content,
     page_meta,
+    retried,
 )
 
 META = ("title", "date", "authors", "language")
@@ -68,7 +69,12 @@ PEER = "trafilatura.extract defaults"
 PEER_FAST = "trafilatura.extract(include_comments=False, fast=True)"
 PICKED = "newsagg, pick by readability (not shipped)"
 PICK = Ensemble("pick", ("readability",))
-RULES = ("trailing_chrome", "head_chrome")
+CLEANING = ("trailing_chrome", "head_chrome")
+"""The rules that change trafilatura's body (the text is cleaned once per combination)."""
+RULES = (*CLEANING, "precise_blob")
+PRECISE_BELOW = (0, 1000, 1500, 2000, 3000)
+"""`Choices.precise_below`'s candidates: off, then characters under which a text is done
+again with the precision focus (120 of the benchmark's 121 bodies are over 500)."""
 FOCUS = ("recall", "precision", "balanced")
 """trafilatura's focus, cheapest first: "balanced" adds link-density pruning and, on a
 short extraction, a retry in recall whose test converts the whole page to text."""
@@ -110,12 +116,12 @@ def ours_picked(page: Page) -> tuple[str, dict[str, bool]]:
     meta = page_meta(tree, page.url, source_of(page.url), stated)
     precise = replace(CHOICES, focus="precision")
     other = body_text_of(
-        main_content(tree, page.url, precise),
+        main_content(tree, precise),
         tree,
         meta.titles,
         stated,
         precise,
-        slow_content=lambda: main_content(tree, page.url, replace(precise, fast=False)),
+        slow_content=lambda: main_content(tree, replace(precise, fast=False)),
     )
     if other == text:
         return text, found
@@ -191,24 +197,32 @@ ENSEMBLE_FOCUS = ("recall", "balanced")
 
 
 def all_choices() -> list[Choices]:
-    """Every combination of trafilatura's focus and mode and the rules on or off."""
+    """Every combination of trafilatura's focus and mode, the rules on or off and the
+    length under which the precision focus is asked again."""
     return [
         Choices(
             focus=focus,  # type: ignore[arg-type]
             fast=fast,
+            precise_below=below,
             **dict(zip(RULES, rules, strict=True)),
         )
         for focus in FOCUS
         for fast in (True, False)
         for rules in itertools.product((True, False), repeat=len(RULES))
+        for below in PRECISE_BELOW
     ]
 
 
 def candidates() -> list[Candidate]:
     """Every combination of our choices, and each ensemble on each of them whose focus
-    leaves the precision focus to a voter."""
+    leaves the precision focus to a voter and that asks it no second time itself."""
     plain = all_choices()
-    combined = [(c, e) for c in plain if c.focus in ENSEMBLE_FOCUS for e in ensembles()]
+    combined = [
+        (c, e)
+        for c in plain
+        if c.focus in ENSEMBLE_FOCUS and not (c.precise_blob or c.precise_below)
+        for e in ensembles()
+    ]
     return [*plain, *combined]
 
 
@@ -219,8 +233,14 @@ def simpler(candidate: Candidate) -> tuple[int, ...]:
     mode, then the cheaper focus."""
     choices = base_of(candidate)
     extractors = 0 if isinstance(candidate, Choices) else candidate[1].extractors
-    rules = sum(getattr(choices, rule) for rule in RULES)
-    return (rules, extractors, not choices.fast, FOCUS.index(choices.focus))
+    rules = sum(getattr(choices, rule) for rule in RULES) + bool(choices.precise_below)
+    return (
+        rules,
+        extractors,
+        not choices.fast,
+        FOCUS.index(choices.focus),
+        PRECISE_BELOW.index(choices.precise_below),
+    )
 
 
 def page_scores(pages: list[Page], options: list[Candidate]) -> dict[Candidate, list[PageScore]]:
@@ -239,17 +259,24 @@ def _page_scores(page: Page, options: list[Candidate]) -> list[PageScore]:
     stated = json_ld_article(tree)
     meta = page_meta(tree, page.url, site_of(page.url), stated)
     content = {
-        (focus, fast): main_content(tree, page.url, Choices(focus=focus, fast=fast))  # type: ignore[arg-type]
+        (focus, fast): main_content(tree, Choices(focus=focus, fast=fast))  # type: ignore[arg-type]
         for focus, fast in itertools.product(FOCUS, (True, False))
     }
     cleaned: dict[tuple[Any, ...], str] = {}
 
     def text_of(choices: Choices, fast: bool) -> str:
-        key = (choices.focus, fast, *(getattr(choices, r) for r in RULES))
+        key = (choices.focus, fast, *(getattr(choices, r) for r in CLEANING))
         if key not in cleaned:
             body = deepcopy(content[choices.focus, fast])  # the rules change it
             cleaned[key] = cleaned_text(body, meta.titles, choices)
         return cleaned[key]
+
+    def precise_of(choices: Choices) -> Callable[[], str]:
+        """The precision focus's text as extract_article asks for it (same mode and rules)."""
+        precise = replace(choices, focus="precision")
+        if not choices.fast:
+            return lambda: text_of(precise, False)
+        return lambda: retried(text_of(precise, True), lambda: text_of(precise, False))
 
     finished: dict[Choices, str] = {}
 
@@ -262,6 +289,7 @@ def _page_scores(page: Page, options: list[Candidate]) -> list[PageScore]:
                 stated,
                 choices,
                 slow_text=lambda: text_of(choices, False),
+                precise_text=precise_of(choices),
             )
         return finished[choices]
 
@@ -333,16 +361,29 @@ def cross_validate(
     for name in peers:
         cv_row(name, [f1(name, fold) for fold in folds])
     ablation = []
-    for rule in (*RULES, "fast"):
-        flipped = replace(CHOICES, **{rule: not getattr(CHOICES, rule)})
-        gains = [f1(CHOICES, fold) - f1(flipped, fold) for fold in folds]
-        if not getattr(CHOICES, rule):
-            gains = [-g for g in gains]
-        chosen = sum(getattr(base_of(r.chosen), rule) for r in nested)
+    flips = [
+        (rule, getattr(CHOICES, rule), {rule: True}, {rule: False}) for rule in (*RULES, "fast")
+    ]
+    flips += [
+        (
+            f"precise_below={below}",
+            CHOICES.precise_below == below,
+            {"precise_below": below},
+            {"precise_below": 0},
+        )
+        for below in PRECISE_BELOW[1:]
+    ]
+    for rule, shipped, on, off in flips:
+        gains = [
+            f1(replace(CHOICES, **on), fold) - f1(replace(CHOICES, **off), fold) for fold in folds
+        ]
+        chosen = sum(
+            all(getattr(base_of(r.chosen), k) == v for k, v in on.items()) for r in nested_plain
+        )
         ablation.append(
             {
                 "rule": rule,
-                "shipped": getattr(CHOICES, rule),
+                "shipped": shipped,
                 "held-out gain (on - off)": spread(gains)[0],
                 "folds where on wins": sum(g > 0 for g in gains),
                 "folds where off wins": sum(g < 0 for g in gains),
@@ -383,9 +424,13 @@ def describe(candidate: Candidate) -> str:
     """'recall, fast, -head_chrome': the focus, the mode and the rules left off; then the
     ensemble, if any."""
     choices = base_of(candidate)
-    off = [f"-{rule}" for rule in RULES if not getattr(choices, rule)]
+    off = [f"-{rule}" for rule in CLEANING if not getattr(choices, rule)]
+    precise = [f"precision under {choices.precise_below}"] if choices.precise_below else []
+    blob = ["precision on a run-on block"] if choices.precise_blob else []
     ensemble = [] if isinstance(candidate, Choices) else [candidate[1].describe()]
-    return ", ".join([choices.focus, "fast" if choices.fast else "fallback", *off, *ensemble])
+    return ", ".join(
+        [choices.focus, "fast" if choices.fast else "fallback", *off, *precise, *blob, *ensemble]
+    )
 
 
 # -- main -------------------------------------------------------------------------------

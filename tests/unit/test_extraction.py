@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
 from lxml import html as lxml_html
-from newsagg.crawler.extraction import ExtractionError, body_text_of, extract_article
+from newsagg.crawler.extraction import (
+    CHOICES,
+    Choices,
+    ExtractionError,
+    _parse,
+    body_text_of,
+    cleaned_text,
+    extract_article,
+    main_content,
+    run_on,
+)
 from newsagg.crawler.extraction_authors import normalise_authors, site_names
 from newsagg.crawler.extraction_encoding import decode_html
 from newsagg.crawler.extraction_jsonld import JsonLdArticle
@@ -446,3 +457,98 @@ def test_a_fast_extraction_made_of_a_menu_is_done_again_with_trafilaturas_compar
     )
     assert text == menu  # the comparison found no better: the first extraction stays
     assert asked == ["again", "again"]
+
+
+# -- a doubtful extraction done again with the precision focus ---------------------------
+
+SHORT_STORY = (
+    "The home care service in the Friendship district found two of its five vans broken into "
+    "this morning. The batteries were gone and the doors were damaged. A police report was "
+    "filed and officers came to inspect the vehicles. Patients booked for this morning are "
+    "being given new appointments, and the health department expects visits to resume this "
+    "afternoon."
+)
+
+
+def short_news_page() -> str:
+    """A town hall's news item (shaped like a benchmark page): the story is bare text with
+    <br>s in a layout column, after a date/byline/category line, beside an archive menu."""
+    archive = "".join(
+        f'<li><a href="/news.php?y={y}&m={m}">Month {m} <span>({m * 3})</span></a></li>'
+        for y in (2017, 2018)
+        for m in range(1, 13)
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Clinic vans broken into overnight</title></head><body>"
+        f'<div class="container"><div class="row"><div class="col-md-3"><ul>{archive}</ul></div>'
+        '<div class="col-md-9"><p class="title">Clinic vans broken into overnight</p>'
+        '<small class="text-muted"><b>05/10/2018</b> - Posted by: Clara Borba - Category: '
+        '<a href="/news.php?cat=19">Health</a> - Tags: <a href="/news.php?tag=vans">vans</a>'
+        f"</small><br><br>{SHORT_STORY}<br><br><br>"
+        '<div class="row"><div class="col-md-12"><a href="#">Facebook</a> <a href="#">Twitter</a>'
+        "</div></div></div></div><footer><p>City Hall - 1111 Walter Street - Phone: "
+        "(047) 2106-8000</p></footer></div></body></html>"
+    )
+
+
+def test_a_short_extraction_is_done_again_with_the_precision_focus():
+    """On a short page the recall focus's extra line (date, byline, category) is a large
+    share of the text; the precision focus leaves it out."""
+    html = short_news_page()
+    url = "https://city.example.gov/news/vans"
+    titles = ["Clinic vans broken into overnight"]
+    recall = cleaned_text(main_content(_parse(html, None)), titles)
+    assert recall.startswith("05/10/2018 - Posted by: Clara Borba")
+    assert len(recall) < CHOICES.precise_below
+    assert extract(html, url=url).text == SHORT_STORY
+
+
+def content_of(text: str) -> etree._Element:
+    body = etree.Element("body")
+    for line in text.splitlines():
+        etree.SubElement(body, "p").text = line
+    return body
+
+
+def finish(first: str, precise: str, choices: Choices = CHOICES) -> tuple[str, list[bool]]:
+    """`first` as the extraction, `precise` as the precision focus's; the modes asked."""
+    asked: list[bool] = []
+
+    def precise_content(fast: bool) -> etree._Element:
+        asked.append(fast)
+        return content_of(precise)
+
+    tree = lxml_html.document_fromstring(page())
+    text = body_text_of(
+        content_of(first),
+        tree,
+        ["Bridge vote"],
+        JsonLdArticle(),
+        choices,
+        precise_content=precise_content,
+    )
+    return text, asked
+
+
+def test_the_precision_focus_is_kept_only_when_it_finds_a_body():
+    byline = "05/10/2018 - Posted by: Clara Borba - Category:"
+    # under 500 characters in fast mode: asked again with trafilatura's comparison too
+    assert finish(f"{byline}\n{TEXT}", TEXT) == (TEXT, [True, False])
+    # too short to be a story, in fast mode and with trafilatura's comparison: ours stays
+    assert finish(f"{byline}\n{TEXT}", byline) == (f"{byline}\n{TEXT}", [True, False])
+    long_story = "\n".join(f"{n}. {p}" for n in range(3) for p in PARAGRAPHS)
+    assert len(long_story) >= CHOICES.precise_below
+    assert finish(long_story, TEXT) == (long_story, [])  # long enough: never asked
+
+
+def test_a_run_on_block_is_done_again_with_the_precision_focus_when_chosen():
+    block = " ".join([f"Menu Home News | {' '.join(PARAGRAPHS)}"] * 3)
+    paragraphs = "\n".join(f"{n}. {p}" for n in range(3) for p in PARAGRAPHS)
+    assert run_on(block)
+    assert not run_on(paragraphs)
+    assert not run_on(TEXT)  # short: three paragraphs may be one line on a short page
+    blob = replace(CHOICES, precise_blob=True)
+    assert finish(block, paragraphs, blob) == (paragraphs, [True])
+    assert finish(block, block + " More", blob) == (block, [True])  # still one block: ours
+    assert finish(block, paragraphs, replace(blob, precise_blob=False)) == (block, [])

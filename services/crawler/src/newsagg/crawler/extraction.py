@@ -49,6 +49,17 @@ STATED_BODY_WINS = 0.8
 
 _PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
 """As trafilatura parses: a comment inside a sentence ("When<!-- -->the") must not cut it."""
+_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=lxml_html.HtmlElement,
+        comment=lxml_html.HtmlComment,
+        pi=lxml_html.HtmlProcessingInstruction,
+        entity=lxml_html.HtmlEntity,
+    )
+)
+"""Every element an HtmlElement, chosen in C: lxml.html's own lookup calls Python for
+each element a walk touches (to give forms and inputs their classes, which nothing here
+uses): 6 % of the extraction's CPU."""
 
 
 def _meta(meta: Mapping[str, list[str]], *names: str) -> str | None:
@@ -132,22 +143,35 @@ class Choices:
     """Link lists, their heading and prompts after the story's last paragraph."""
     head_chrome: bool = True
     """Headline again, kicker, dateline in the first lines."""
+    precise_below: int = 1000
+    """An extraction shorter than this many characters (0: never) is done again with
+    trafilatura's precision focus, which is kept when it finds a body: on a short page the
+    recall focus's extra lines (a standfirst, a byline and date line, the site's address,
+    a list of tags) are a large share of the text. Only short pages pay the second pass."""
+    precise_blob: bool = False
+    """An extraction that is one run-on block (a long text with no paragraph breaks: the
+    page's text gathered from a container that holds more than the story) is done again
+    with the precision focus, kept when it is not a run-on block itself."""
 
 
 CHOICES = Choices()
 RETRY_BELOW_CHARS = 500
 """Shorter than 120 of the benchmark's 121 real bodies: the fast heuristics may have taken
 a teaser or a caption instead of the story."""
+RUN_ON_CHARS = 1000
+RUN_ON_SHARE = 0.8
+"""A text of at least RUN_ON_CHARS whose longest line holds this share of it is one block."""
 
 
-def main_content(tree: lxml_html.HtmlElement, url: str, choices: Choices = CHOICES) -> Any:
+def main_content(tree: lxml_html.HtmlElement, choices: Choices = CHOICES) -> Any:
     """trafilatura's main content as its XML body (None when it finds none); no metadata:
     ours comes from one pass over JSON-LD and meta tags (`page_meta`). Asked for as "txt",
     bare_extraction returns the body alone; its default ("python") also converts it to a
-    text this module never reads (2 % of the extraction's CPU)."""
+    text this module never reads (2 % of the extraction's CPU). trafilatura is not told
+    the page's URL: it would resolve every link's address against it (8 % of the CPU),
+    and nothing here reads a link's address."""
     doc = trafilatura.bare_extraction(
         tree,
-        url=url,
         output_format="txt",
         fast=choices.fast,
         favor_precision=choices.focus == "precision",
@@ -167,9 +191,21 @@ def body_text_of(
     choices: Choices = CHOICES,
     *,
     slow_content: Callable[[], Any] | None = None,
+    precise_content: Callable[[bool], Any] | None = None,
 ) -> str:
     """The article's text from trafilatura's `content` (which this changes); a short one
-    again from `slow_content` (trafilatura with its comparison) in fast mode."""
+    again from `slow_content` (trafilatura with its comparison) in fast mode; a doubtful
+    one again from `precise_content(fast)` (trafilatura's precision focus)."""
+    precise_text = None
+    if precise_content is not None:
+        precise = replace(choices, focus="precision")
+
+        def precise_text() -> str:
+            text = cleaned_text(precise_content(choices.fast), titles, precise)
+            if not choices.fast:
+                return text
+            return retried(text, lambda: cleaned_text(precise_content(False), titles, precise))
+
     return finish_text(
         cleaned_text(content, titles, choices),
         tree,
@@ -179,6 +215,7 @@ def body_text_of(
         slow_text=None
         if slow_content is None
         else lambda: cleaned_text(slow_content(), titles, choices),
+        precise_text=precise_text,
     )
 
 
@@ -189,7 +226,7 @@ def cleaned_text(content: Any, titles: list[str], choices: Choices = CHOICES) ->
     return body_to_text(content, titles, trailing=choices.trailing_chrome, head=choices.head_chrome)
 
 
-def _retried(extracted: str, slow_text: Callable[[], str]) -> str:
+def retried(extracted: str, slow_text: Callable[[], str]) -> str:
     """The fast extraction, or trafilatura's with its comparison when the fast one is
     doubtful (too short to be a story, or a menu's short lines) and the other is not."""
     short = len(extracted) < RETRY_BELOW_CHARS
@@ -201,6 +238,23 @@ def _retried(extracted: str, slow_text: Callable[[], str]) -> str:
     return extracted if fragmented(again) else again
 
 
+def run_on(text: str) -> bool:
+    """One block holds nearly all of a long text: paragraphs were not told apart."""
+    return len(text) >= RUN_ON_CHARS and max(map(len, text.splitlines())) >= RUN_ON_SHARE * len(
+        text
+    )
+
+
+def _precise(extracted: str, choices: Choices, precise_text: Callable[[], str]) -> str:
+    """The extraction, or the precision focus's when the extraction is doubtful (short, or
+    one run-on block) and the precision focus finds a body that is not run-on itself."""
+    short = len(extracted) < choices.precise_below
+    if choices.focus == "precision" or not (short or (choices.precise_blob and run_on(extracted))):
+        return extracted
+    again = precise_text()
+    return again if len(again) >= MIN_TEXT_CHARS and not run_on(again) else extracted
+
+
 def finish_text(
     extracted: str,
     tree: lxml_html.HtmlElement,
@@ -209,15 +263,19 @@ def finish_text(
     choices: Choices = CHOICES,
     *,
     slow_text: Callable[[], str] | None = None,
+    precise_text: Callable[[], str] | None = None,
 ) -> str:
-    """The cleaned extraction, done again by `slow_text` in fast mode when doubtful; the
+    """The cleaned extraction, done again by `slow_text` in fast mode when doubtful, and
+    by `precise_text` (the precision focus) when short or run-on as `choices` say; the
     publisher's complete JSON-LD body when ours is missing, much shorter, or the same
     words without paragraphs; trafilatura's baseline (every paragraph) when both come
     up short. The last two change no benchmark page (each shows its body in HTML and
     trafilatura finds it): they are for pages that render their body by script, or that
     trafilatura trims to nothing (repeated paragraphs), which the tests have."""
     if choices.fast and slow_text is not None:
-        extracted = _retried(extracted, slow_text)
+        extracted = retried(extracted, slow_text)
+    if precise_text is not None:
+        extracted = _precise(extracted, choices, precise_text)
     complete = body_text(stated.body)
     if (
         complete
@@ -310,12 +368,15 @@ def extract_article(
     tags = meta_tags(tree)
     meta = page_meta(tree, url, source, stated, tags)
     text = body_text_of(
-        main_content(tree, url, CHOICES),
+        main_content(tree, CHOICES),
         tree,
         meta.titles,
         stated,
         CHOICES,
-        slow_content=lambda: main_content(tree, url, replace(CHOICES, fast=False)),
+        slow_content=lambda: main_content(tree, replace(CHOICES, fast=False)),
+        precise_content=lambda fast: main_content(
+            tree, replace(CHOICES, focus="precision", fast=fast)
+        ),
     )
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractionError("no article body found (empty or too short)")
