@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from newsagg.core.article import Article
 from newsagg.core.enrichment.minhash import Fingerprint, fingerprint
@@ -54,11 +55,18 @@ method (not of a threshold) must re-enrich what is indexed (`newsagg replay`).""
 
 DAY = timedelta(days=1)
 TERMS_CACHED = 20_000
+TEXTS_KEPT = 2_048
+"""Texts whose fingerprint, people and story words are kept (about 14 kB each, so ~30 MB;
+a batch with more texts reads some of them twice)."""
 VOCABULARY_TERMS = 500_000
 """Story terms numbered before the numbers and the cached vectors are dropped and begun
 again (about 50 MB), so that months of news do not grow the indexer without bound."""
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+_TextKey = tuple[str, tuple[str, ...]]
+"""Content hash and metadata names: what an article's people and story words come from."""
 _SearchKey = tuple[str, tuple[str, ...], datetime]
 """A story search's key in a batch (`_search_key`)."""
 
@@ -110,6 +118,7 @@ class Enricher:
         self.settings = settings or EnrichmentSettings()
         self._vocabulary = Vocabulary()
         self._vectors: OrderedDict[tuple[str, str], TermVector] = OrderedDict()
+        self._texts = _Texts()
 
     def enrich(self, articles: Sequence[Article]) -> list[Article]:
         """The articles enriched, in their order, then the stored copies whose group or
@@ -120,7 +129,9 @@ class Enricher:
     def enrich_batch(self, articles: Sequence[Article]) -> Enrichment:
         """Enrich a batch; the batch's earlier articles are candidates for its later ones.
         Raises the store's StoreUnavailable (the whole batch can be enriched again)."""
-        batch = _Batch(self.store.get_many(list(dict.fromkeys(a.id for a in articles))))
+        batch = _Batch(
+            self.store.get_many(list(dict.fromkeys(a.id for a in articles))), self._texts
+        )
         self._prefetch(articles, batch)
         self._search_stories(articles, batch)
         result = Enrichment(articles=[])
@@ -148,7 +159,7 @@ class Enricher:
         for article in articles:
             before = batch.latest.get(article.id)
             if before is None or not _unchanged(before, article):
-                batch.prints[article.content_hash] = fingerprint(article.text)
+                batch.prints[article.content_hash] = self._texts.fingerprint(article)
         bands = sorted({band for _, keys in batch.prints.values() for band in keys})
         if bands:
             size = self.settings.duplicate_candidates * len(batch.prints)
@@ -196,7 +207,7 @@ class Enricher:
     ) -> Article:
         people = batch.people(article)
         if article.content_hash not in batch.prints:
-            batch.prints[article.content_hash] = fingerprint(article.text)
+            batch.prints[article.content_hash] = self._texts.fingerprint(article)
         print_, bands = batch.prints[article.content_hash]
         update: dict[str, object] = {
             "enrichment": ENRICHMENT_VERSION,
@@ -418,7 +429,8 @@ class _Batch:
     and the copies of one text in a batch read the same originals and re-group the same
     group again and again, one round trip each otherwise."""
 
-    def __init__(self, stored: dict[str, Article]) -> None:
+    def __init__(self, stored: dict[str, Article], texts: _Texts) -> None:
+        self.texts = texts
         self.latest: dict[str, Article] = dict(stored)
         self.repointed: dict[str, Article] = {}
         self.prints: dict[str, tuple[Fingerprint, list[str]]] = {}
@@ -436,24 +448,12 @@ class _Batch:
         self.searches: dict[_SearchKey, SearchQuery | None] = {}
         self.searched: dict[_SearchKey, list[Article]] = {}
         """The store's story candidates by search, asked for the whole batch at once."""
-        self._people: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-        self._words: dict[tuple[str, tuple[str, ...]], StoryWords] = {}
 
     def people(self, article: Article) -> list[str]:
-        """Its people, found once a batch (the story search and the enrichment both need
-        them): by what they are found from, title and text (the content hash) and the
-        metadata's names."""
-        key = (article.content_hash, tuple(article.mentions))
-        if key not in self._people:
-            self._people[key] = people_in(article)
-        return list(self._people[key])
+        return self.texts.people(article)
 
     def words(self, article: Article) -> StoryWords:
-        """Its story words, found once a batch, by the same key as its people."""
-        key = (article.content_hash, tuple(article.mentions))
-        if key not in self._words:
-            self._words[key] = story_words(article.title, article.text, self.people(article))
-        return self._words[key]
+        return self.texts.words(article)
 
     def read(self, store: SearchStore, ids: Sequence[str]) -> dict[str, Article]:
         """The store's versions of these ids, each read from the store once a batch."""
@@ -503,6 +503,57 @@ def _search_key(article: Article) -> _SearchKey:
     metadata's names and its date. Hashed in place of the search itself, which hashes
     every word of its query."""
     return (article.content_hash, tuple(article.mentions), _moment(article))
+
+
+class _Texts:
+    """What the enrichment reads from an article's title, text and metadata names (its
+    fingerprint, people and story words), kept for the last TEXTS_KEPT texts: the story
+    search and the enrichment both need them, and the same text comes back in later
+    batches (an agency text several outlets carry word for word, a re-delivery)."""
+
+    def __init__(self) -> None:
+        self._prints: OrderedDict[str, tuple[Fingerprint, list[str]]] = OrderedDict()
+        self._people: OrderedDict[_TextKey, list[str]] = OrderedDict()
+        self._words: OrderedDict[_TextKey, StoryWords] = OrderedDict()
+
+    def fingerprint(self, article: Article) -> tuple[Fingerprint, list[str]]:
+        """Fingerprint and band keys of its text, by content hash."""
+        found = _kept(self._prints, article.content_hash)
+        if found is None:
+            found = _keep(self._prints, article.content_hash, fingerprint(article.text))
+        return found
+
+    def people(self, article: Article) -> list[str]:
+        """Its people, by what they are found from: title and text (the content hash) and
+        the metadata's names."""
+        key = (article.content_hash, tuple(article.mentions))
+        found = _kept(self._people, key)
+        if found is None:
+            found = _keep(self._people, key, people_in(article))
+        return list(found)
+
+    def words(self, article: Article) -> StoryWords:
+        """Its story words, by the same key as its people."""
+        key = (article.content_hash, tuple(article.mentions))
+        found = _kept(self._words, key)
+        if found is None:
+            words = story_words(article.title, article.text, self.people(article))
+            found = _keep(self._words, key, words)
+        return found
+
+
+def _kept(kept: OrderedDict[K, V], key: K) -> V | None:
+    found = kept.get(key)
+    if found is not None:
+        kept.move_to_end(key)
+    return found
+
+
+def _keep(kept: OrderedDict[K, V], key: K, value: V) -> V:
+    kept[key] = value
+    if len(kept) > TEXTS_KEPT:
+        kept.popitem(last=False)
+    return value
 
 
 def _current(article: Article) -> bool:
