@@ -41,6 +41,9 @@ every signature (the stored ones would stop matching the new). Shingles are hash
 bits by CRC-32 (in C) before the permutations: datasketch's default SHA-1 in Python was
 most of the fingerprint's time."""
 
+DECODED_KEPT = 8_192
+"""Decoded signatures kept (about 600 bytes each, and the stored text that is the key)."""
+
 _WORD = regex.compile(r"[\p{Alphabetic}\p{N}]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 """_WORD on casefolded ASCII, where its letters and digits are these (the re module's
@@ -63,8 +66,10 @@ class Fingerprint:
         return base64.b64encode(data).decode("ascii")
 
     @classmethod
+    @lru_cache(maxsize=DECODED_KEPT)
     def decode(cls, text: str) -> Fingerprint | None:
-        """The fingerprint of an Article.minhash; None for one made another way."""
+        """The fingerprint of an Article.minhash; None for one made another way. The last
+        DECODED_KEPT are kept: a recent article is a candidate of copy after copy."""
         try:
             data = base64.b64decode(text, validate=True)
         except ValueError:
