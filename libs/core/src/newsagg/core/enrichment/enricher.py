@@ -36,12 +36,13 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from newsagg.core.article import Article
-from newsagg.core.enrichment.minhash import Fingerprint, fingerprint
+from newsagg.core.enrichment.minhash import Fingerprint, fingerprint_words, normalise
 from newsagg.core.enrichment.people import people_in
 from newsagg.core.enrichment.stories import (
     StoryWords,
     TermVector,
     Vocabulary,
+    lead_and_rest,
     similarities,
     story_words,
 )
@@ -58,6 +59,9 @@ TERMS_CACHED = 20_000
 TEXTS_KEPT = 2_048
 """Texts whose fingerprint, people and story words are kept (about 14 kB each, so ~30 MB;
 a batch with more texts reads some of them twice)."""
+LEADS_KEPT = 512
+"""Normalised leads kept between an article's fingerprint and its story words (a batch's
+worth; one not kept is normalised again)."""
 VOCABULARY_TERMS = 500_000
 """Story terms numbered before the numbers and the cached vectors are dropped and begun
 again (about 50 MB), so that months of news do not grow the indexer without bound."""
@@ -515,12 +519,17 @@ class _Texts:
         self._prints: OrderedDict[str, tuple[Fingerprint, list[str]]] = OrderedDict()
         self._people: OrderedDict[_TextKey, list[str]] = OrderedDict()
         self._words: OrderedDict[_TextKey, StoryWords] = OrderedDict()
+        self._leads: OrderedDict[str, list[str]] = OrderedDict()
+        """The normalised words of the leads of texts fingerprinted and not yet made into
+        story words: the fingerprint normalises the whole text, lead first."""
 
     def fingerprint(self, article: Article) -> tuple[Fingerprint, list[str]]:
         """Fingerprint and band keys of its text, by content hash."""
         found = _kept(self._prints, article.content_hash)
         if found is None:
-            found = _keep(self._prints, article.content_hash, fingerprint(article.text))
+            lead, rest = (normalise(part) for part in lead_and_rest(article.text))
+            _keep(self._leads, article.content_hash, lead, LEADS_KEPT)
+            found = _keep(self._prints, article.content_hash, fingerprint_words(lead + rest))
         return found
 
     def people(self, article: Article) -> list[str]:
@@ -537,7 +546,8 @@ class _Texts:
         key = (article.content_hash, tuple(article.mentions))
         found = _kept(self._words, key)
         if found is None:
-            words = story_words(article.title, article.text, self.people(article))
+            lead = self._leads.pop(article.content_hash, None)
+            words = story_words(article.title, article.text, self.people(article), lead)
             found = _keep(self._words, key, words)
         return found
 
@@ -549,9 +559,9 @@ def _kept(kept: OrderedDict[K, V], key: K) -> V | None:
     return found
 
 
-def _keep(kept: OrderedDict[K, V], key: K, value: V) -> V:
+def _keep(kept: OrderedDict[K, V], key: K, value: V, size: int = TEXTS_KEPT) -> V:
     kept[key] = value
-    if len(kept) > TEXTS_KEPT:
+    if len(kept) > size:
         kept.popitem(last=False)
     return value
 

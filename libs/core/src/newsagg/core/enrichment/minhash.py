@@ -140,7 +140,12 @@ def _template() -> MinHash:
 
 def fingerprint(text: str) -> tuple[Fingerprint, list[str]]:
     """The text's fingerprint and its LSH band keys (none for a text without words)."""
-    items = _shingle_bytes(normalise(text))
+    return fingerprint_words(normalise(text))
+
+
+def fingerprint_words(words: list[str]) -> tuple[Fingerprint, list[str]]:
+    """`fingerprint` of the text whose normalised words these are."""
+    items = _shingle_bytes(words)
     if not items:
         return Fingerprint(0, np.zeros(NUM_PERM, dtype=np.uint16)), []
     template = _template()

@@ -69,12 +69,24 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Content words: normalised, without stop words and one-letter tokens."""
-    return [word for word in normalise(text) if len(word) > 1 and word not in STOPWORDS]
+    return content_words(normalise(text))
+
+
+def content_words(normalised: list[str]) -> list[str]:
+    return [word for word in normalised if len(word) > 1 and word not in STOPWORDS]
 
 
 def lead(text: str) -> str:
     """The first LEAD_WORDS words of the text."""
-    return " ".join(text.split(maxsplit=LEAD_WORDS)[:LEAD_WORDS])
+    return lead_and_rest(text)[0]
+
+
+def lead_and_rest(text: str) -> tuple[str, str]:
+    """The lead and the text after it. They are cut between two words, so the text's
+    normalised words are the lead's followed by the rest's (normalising the text is done
+    once for the fingerprint and the story words)."""
+    parts = text.split(maxsplit=LEAD_WORDS)
+    return " ".join(parts[:LEAD_WORDS]), parts[LEAD_WORDS] if len(parts) > LEAD_WORDS else ""
 
 
 @dataclass(frozen=True)
@@ -99,10 +111,15 @@ class StoryWords:
         return terms[0] if len(terms) == 1 else Or(tuple(terms))
 
 
-def story_words(title: str, text: str, people: Iterable[str]) -> StoryWords:
+def story_words(
+    title: str, text: str, people: Iterable[str], lead_words: list[str] | None = None
+) -> StoryWords:
+    """`lead_words`: the normalised words of the text's lead, when the caller has them."""
+    if lead_words is None:
+        lead_words = normalise(lead(text))
     return StoryWords(
         title=words(title),
-        lead=words(lead(text)),
+        lead=content_words(lead_words),
         names=[word for name in people for word in words(name)],
     )
 
