@@ -449,6 +449,7 @@ class _Batch:
         self._stories: dict[str, list[tuple[str, str | None]]] = {}
         self._bands: dict[str, set[str]] = {}
         self._stored_bands: dict[str, list[Article]] | None = None
+        self._sharing: dict[tuple[str, ...], list[Article]] = {}
         self.searches: dict[_SearchKey, SearchQuery | None] = {}
         self.searched: dict[_SearchKey, list[Article]] = {}
         """The store's story candidates by search, asked for the whole batch at once."""
@@ -482,7 +483,11 @@ class _Batch:
                 self._bands.setdefault(band, set()).add(article.id)
 
     def stored_sharing(self, bands: list[str]) -> list[Article]:
-        """The store's candidates holding any of these band keys."""
+        """The store's candidates holding any of these band keys, gathered once a batch for
+        a text's keys (its search and its verification both ask, and so do its copies)."""
+        key = tuple(bands)
+        if key in self._sharing:
+            return self._sharing[key]
         if self._stored_bands is None:
             self._stored_bands = {}
             for article in self.stored:
@@ -492,7 +497,8 @@ class _Batch:
         for band in bands:
             for article in self._stored_bands.get(band, ()):
                 found[article.id] = article
-        return list(found.values())
+        self._sharing[key] = list(found.values())
+        return self._sharing[key]
 
     def sharing(self, bands: list[str]) -> set[str]:
         """Ids of the batch's enriched articles holding any of these band keys."""
