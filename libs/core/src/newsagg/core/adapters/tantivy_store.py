@@ -390,7 +390,7 @@ class TantivyStore:
         if not held:
             return {}
         found = searcher.search(Query.term_set_query(self._schema, "id", held), limit=len(held))
-        articles = (from_document(searcher.doc(address)) for _, address in found.hits)
+        articles = (self._article(searcher.doc(address)) for _, address in found.hits)
         return {article.id: article for article in articles}
 
     def count(self) -> int:
@@ -897,7 +897,7 @@ class TantivyStore:
             order=Order.Asc,
         )
         articles = sorted(
-            (from_document(searcher.doc(address)) for _, address in found.hits),
+            (self._article(searcher.doc(address)) for _, address in found.hits),
             key=lambda article: (_seen(article), article.id),
         )
         sizes = self._sizes(searcher, articles)
