@@ -133,9 +133,7 @@ class Enricher:
     def enrich_batch(self, articles: Sequence[Article]) -> Enrichment:
         """Enrich a batch; the batch's earlier articles are candidates for its later ones.
         Raises the store's StoreUnavailable (the whole batch can be enriched again)."""
-        batch = _Batch(
-            self.store.get_many(list(dict.fromkeys(a.id for a in articles))), self._texts
-        )
+        batch = _Batch(self.store.get_many(list(dict.fromkeys(a.id for a in articles))))
         self._prefetch(articles, batch)
         self._search_stories(articles, batch)
         result = Enrichment(articles=[])
@@ -209,7 +207,7 @@ class Enricher:
     def _enrich_one(
         self, article: Article, before: Article | None, batch: _Batch, result: Enrichment
     ) -> Article:
-        people = batch.people(article)
+        people = self._texts.people(article)
         if article.content_hash not in batch.prints:
             batch.prints[article.content_hash] = self._texts.fingerprint(article)
         print_, bands = batch.prints[article.content_hash]
@@ -345,7 +343,7 @@ class Enricher:
         (the batch's search and the story both need it), by `_search_key`."""
         key = _search_key(article)
         if key not in batch.searches:
-            query = batch.words(article).query()
+            query = self._texts.words(article).query()
             moment, window = _moment(article), self.settings.story_window
             batch.searches[key] = (
                 None
@@ -366,7 +364,7 @@ class Enricher:
         moment = _moment(article)
         window = self.settings.story_window
         candidates: dict[str, Article] = {}
-        words = batch.words(article)
+        words = self._texts.words(article)
         search = self._story_search(article, batch)
         if search is not None:
             key = _search_key(article)
@@ -413,13 +411,10 @@ class Enricher:
         and an article's own are kept for when it is a candidate (with its people then, the
         ones it was enriched with)."""
         key = (article.id, article.content_hash)
-        terms = self._vectors.pop(key, None)
+        terms = _kept(self._vectors, key)
         if terms is None:
             found = words or story_words(article.title, article.text, article.people)
-            terms = self._vocabulary.vector(found.terms())
-        self._vectors[key] = terms
-        if len(self._vectors) > TERMS_CACHED:
-            self._vectors.popitem(last=False)
+            terms = _keep(self._vectors, key, self._vocabulary.vector(found.terms()), TERMS_CACHED)
         return terms
 
 
@@ -433,8 +428,7 @@ class _Batch:
     and the copies of one text in a batch read the same originals and re-group the same
     group again and again, one round trip each otherwise."""
 
-    def __init__(self, stored: dict[str, Article], texts: _Texts) -> None:
-        self.texts = texts
+    def __init__(self, stored: dict[str, Article]) -> None:
         self.latest: dict[str, Article] = dict(stored)
         self.repointed: dict[str, Article] = {}
         self.prints: dict[str, tuple[Fingerprint, list[str]]] = {}
@@ -453,12 +447,6 @@ class _Batch:
         self.searches: dict[_SearchKey, SearchQuery | None] = {}
         self.searched: dict[_SearchKey, list[Article]] = {}
         """The store's story candidates by search, asked for the whole batch at once."""
-
-    def people(self, article: Article) -> list[str]:
-        return self.texts.people(article)
-
-    def words(self, article: Article) -> StoryWords:
-        return self.texts.words(article)
 
     def read(self, store: SearchStore, ids: Sequence[str]) -> dict[str, Article]:
         """The store's versions of these ids, each read from the store once a batch."""
