@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -83,3 +84,27 @@ class Service:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
         self._log.close()
+
+    def stacks(self) -> str:
+        """Every thread's Python stack in the process and its children (py-spy), for a
+        test that timed out waiting on it: where a stuck service is stuck."""
+        spy = Path(sys.executable).with_name("py-spy")
+        pids, at = [self.process.pid], 0
+        while at < len(pids):  # its children, theirs (the forkserver's workers), and on
+            children = Path(f"/proc/{pids[at]}/task/{pids[at]}/children")
+            with contextlib.suppress(OSError):
+                pids += [int(pid) for pid in children.read_text().split()]
+            at += 1
+        dumps = []
+        for pid in pids:
+            try:
+                done = subprocess.run(
+                    [str(spy), "dump", "--pid", str(pid)],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+                dumps.append(done.stdout + done.stderr)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                dumps.append(f"py-spy dump --pid {pid} failed: {exc}")
+        return "\n".join(dumps)
