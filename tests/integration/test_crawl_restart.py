@@ -1,10 +1,11 @@
 """A crawl interrupted midway loses nothing, on a site that sends ETag / Last-Modified.
 
 The slow feed and sitemap of the test site send validators and answer 304 to them, as
-real feeds do; their 24 articles answer after a delay, so a crawl can be killed, stopped
-or have an extraction worker die while most are still unfetched. One more pass must
-then publish every article: a listing's validators are kept only once everything it
-listed is done, so the next pass never gets a 304 that hides the rest.
+real feeds do; their 24 articles answer after a delay, so a crawl can be killed or
+stopped while most are still unfetched. One more pass must then publish every article:
+a listing's validators are kept only once everything it listed is done, so the next
+pass never gets a 304 that hides the rest. An extraction worker that dies costs nothing:
+its pages are extracted again in the same pass.
 """
 
 from __future__ import annotations
@@ -71,10 +72,9 @@ def kill_a_worker(process: subprocess.Popen[bytes]) -> None:
     os.kill(workers[0], signal.SIGKILL)
 
 
-@pytest.mark.parametrize("interrupt", [kill9, sigterm, kill_a_worker])
-def test_an_interrupted_pass_is_completed_by_the_next(
-    site: CrawlerSite, tmp_path: Path, interrupt: Callable[[subprocess.Popen[bytes]], None]
-):
+def crawl_until_a_quarter(site: CrawlerSite, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A `crawl --once` of the slow source (its log in tmp_path/crawl.log), returned once a
+    quarter of the articles were fetched, so most are still to come."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "sources.yaml").write_text(sources(site))
@@ -85,14 +85,29 @@ def test_an_interrupted_pass_is_completed_by_the_next(
         "NEWSAGG_CRAWL_HOST_CONCURRENCY": "2",
     }
     before = slow_fetches(site)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "newsagg.cli.main", "crawl", "--once"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (tmp_path / "crawl.log").open("wb") as out:
+        crawler = subprocess.Popen(
+            [sys.executable, "-m", "newsagg.cli.main", "crawl", "--once"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_until(lambda: slow_fetches(site) - before >= 6, 180, "a quarter of the articles")
+    except BaseException:
+        crawler.kill()
+        crawler.wait()
+        raise
+    return crawler
+
+
+@pytest.mark.parametrize("interrupt", [kill9, sigterm])
+def test_an_interrupted_pass_is_completed_by_the_next(
+    site: CrawlerSite, tmp_path: Path, interrupt: Callable[[subprocess.Popen[bytes]], None]
+):
+    data_dir = tmp_path / "data"
+    first = crawl_until_a_quarter(site, tmp_path)
+    try:
         interrupt(first)
         first.wait(timeout=60)
     finally:
@@ -107,6 +122,25 @@ def test_an_interrupted_pass_is_completed_by_the_next(
     assert not missing, f"{len(missing)} articles never published: {sorted(missing)[:3]}"
     ids_per_url = {u: {a.id for a in published(data_dir) if a.url == u} for u in set(urls)}
     assert all(len(ids) == 1 for ids in ids_per_url.values())
+
+
+def test_a_killed_extraction_worker_costs_its_pass_nothing(site: CrawlerSite, tmp_path: Path):
+    """A worker killed midway (out of memory, an operator) breaks the pool; the pages it
+    failed are extracted again on the renewed pool in the same pass, instead of an
+    interval later (an hour, for many sources)."""
+    data_dir, log = tmp_path / "data", tmp_path / "crawl.log"
+    first = crawl_until_a_quarter(site, tmp_path)
+    try:
+        kill_a_worker(first)
+        assert first.wait(timeout=180) == 0, log.read_text()[-3000:]
+    finally:
+        first.kill()
+        first.wait()
+    urls = {a.url for a in published(data_dir)}
+    assert urls == {site.url + path for path in SLOW_PATHS}, log.read_text()[-3000:]
+    assert "again: " in log.read_text(), "no page was tried again after the kill"
+    again = crawl(data_dir, sources(site))
+    assert again.stat("listing/not_modified") == 2, again.log  # the pass was complete
 
 
 def test_validators_are_kept_once_the_pass_is_complete(site: CrawlerSite, tmp_path: Path):

@@ -95,3 +95,26 @@ def test_the_crawl_goes_on(outcome: tuple[CrawlRun, list[Article]], site: Crawle
     assert "Traceback" not in run.log
     assert "listing " + f"{site.url}/broken.xml of hostile unreadable" in run.log
     assert len(site.hits("/private/secret.html")) == 0
+
+
+def test_a_page_whose_extraction_never_ends_does_not_hold_the_crawl(
+    site: CrawlerSite, tmp_path_factory: pytest.TempPathFactory
+):
+    """With a deadline no page can meet (a stand-in for a page that hangs the parser),
+    a page fails at it twice, the workers are replaced each time, the pass ends, and the
+    page is remembered as a dead end, not fetched again by the next pass. A page whose
+    worker was killed for the other page's deadline (twice) was not at fault: the next
+    pass fetches it again."""
+    sources = (
+        f"sources:\n  - name: odd\n    feeds: [{site.url}/odd-links.xml]\n    allow_private: true\n"
+    )
+    data_dir = tmp_path_factory.mktemp("deadline") / "data"
+    run = crawl(data_dir, sources, NEWSAGG_EXTRACTION_TIMEOUT="0.001")
+    assert run.returncode == 0, run.log
+    assert run.stat("article/extract_timeout") >= 1, run.log
+    assert run.stat("article/extract_timeout") + run.stat("article/extract_worker_died") == 2
+    assert run.stat("article/extract_retried") >= 2, run.log
+    assert "gave up extracting" in run.log
+    assert not published(data_dir)
+    again = crawl(data_dir, sources)
+    assert len(again.fetched("/slow/")) == run.stat("article/extract_worker_died"), again.log

@@ -8,12 +8,14 @@ model) and must not survive the process, whether it exits or is killed with SIGK
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from typing import Any
 
 import pytest
 from newsagg.crawler.extraction_pool import ExtractionPool
@@ -99,3 +101,103 @@ def test_the_workers_end_with_the_crawler(mode: str):
                 os.kill(pid, signal.SIGKILL)
         if crawler.poll() is None:
             crawler.kill()
+
+
+DEADLINES = textwrap.dedent(
+    """
+    import json, os, time
+    from concurrent.futures.process import BrokenProcessPool
+    from twisted.internet import defer, reactor, task
+    from newsagg.crawler.extraction_pool import ExtractionPool, ExtractionTimeout
+
+    def outcome(deferred, started):
+        done = defer.Deferred()
+        def settle(result):
+            kind = type(result.value).__name__ if hasattr(result, "value") else "ok"
+            done.callback([kind, round(time.monotonic() - started, 2)])
+        deferred.addBoth(settle)
+        return done
+
+    @defer.inlineCallbacks
+    def main():
+        out = {}
+        pool = ExtractionPool(int(os.environ["WORKERS"]))
+        pool.acquire()
+        while len(pool.worker_pids) < pool.workers:
+            yield task.deferLater(reactor, 0.05, lambda: None)
+        out["before"] = sorted(pool.worker_pids)
+        started = time.monotonic()
+        if os.environ["CASE"] == "stuck":
+            stuck = pool.submit(time.sleep, 600, timeout=1.0)
+            beside = pool.submit(time.sleep, 3, timeout=30.0)  # the other worker's page
+            waiting = [pool.submit(os.getpid, timeout=30.0) for _ in range(4)]
+            out["stuck"] = yield outcome(stuck, started)
+            out["beside"] = yield outcome(beside, started)
+            out["waiting"] = []
+            for call in waiting:
+                out["waiting"].append((yield outcome(call, started))[0])
+            after = time.monotonic()
+            out["after"] = yield outcome(pool.submit(os.getpid, timeout=30.0), after)
+            out["pid_after"] = yield pool.submit(os.getpid, timeout=30.0)
+        else:  # queued behind a slow page on the one worker: its clock waits
+            slow = pool.submit(time.sleep, 1.6, timeout=10.0)
+            # the executor hands a worker's next calls over early (Python 3.11: the
+            # worker's and the call queue's two): those are on the clock already
+            next_in_line = [pool.submit(os.getpid, timeout=10.0) for _ in range(2)]
+            queued = pool.submit(os.getpid, timeout=1.0)
+            out["slow"] = yield outcome(slow, started)
+            out["next"] = []
+            for call in next_in_line:
+                out["next"].append((yield outcome(call, started))[0])
+            out["queued"] = yield outcome(queued, started)
+            out["pids"] = sorted(pool.worker_pids)
+        pool.release()
+        pool.shutdown()
+        print(json.dumps(out), flush=True)
+        reactor.stop()
+
+    reactor.callWhenRunning(main)
+    reactor.run()
+    """
+)
+
+
+def _deadlines(case: str, workers: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", DEADLINES],
+        env={**os.environ, "CASE": case, "WORKERS": str(workers)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_page_past_its_deadline_fails_and_the_workers_are_replaced():
+    """A stuck extraction fails at its deadline instead of holding its pass open for ever;
+    every worker is killed (the stuck one cannot be told apart), the pages beside it and
+    behind it fail as with a dead worker (the pipeline tries such pages again), and the
+    renewed pool extracts."""
+    out = _deadlines("stuck", 2)
+    kind, seconds = out["stuck"]
+    assert kind == "ExtractionTimeout"
+    assert 1.0 <= seconds < 10, out
+    assert out["beside"][0] == "BrokenProcessPool", out
+    # handed over or still queued when the pool was shut down (cancelled: before, such a
+    # call's Deferred never fired, and its pass never ended)
+    assert out["waiting"] == ["BrokenProcessPool"] * 4, out
+    assert out["after"][0] == "ok", out
+    assert out["pid_after"] not in out["before"], "the renewed pool has new workers"
+    assert not any(alive(pid) for pid in out["before"]), "the old workers are gone"
+
+
+def test_a_page_waiting_for_a_worker_is_not_on_the_clock():
+    """One worker busy for 1.6 s, pages next in line, and one more page with a 1 s
+    deadline waiting behind them all: its deadline starts again while it waits, and it
+    is extracted."""
+    out = _deadlines("queued", 1)
+    assert out["slow"][0] == "ok", out
+    assert out["next"] == ["ok", "ok"], out
+    assert out["queued"][0] == "ok", out
+    assert out["queued"][1] >= 1.6, out

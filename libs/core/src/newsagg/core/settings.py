@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         description="WebSub: lease asked of a hub; renewed when three quarters of it passed.",
     )
     download_timeout: float = Field(30.0, gt=0)
+    extraction_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds one page's extraction may take (a page takes tens of ms); past "
+        "it the extraction workers are replaced and the page tried once more.",
+    )
     max_page_bytes: int = Field(10_000_000, gt=0)
     indexer_group: str = "indexer"
     indexer_batch_size: int = Field(200, ge=1, le=10_000)

@@ -23,10 +23,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import select
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from newsagg.core.article import Article
@@ -91,20 +93,35 @@ def extract_page(page: FetchedPage) -> Article:
     )
 
 
-def _as_deferred(future: Future[T]) -> Deferred[T]:
-    """Fire a Deferred on the reactor thread when the worker's result arrives."""
+class ExtractionTimeout(Exception):
+    """A page's extraction ran past its deadline; the workers were replaced."""
+
+
+def _reactor() -> Any:
     from twisted.internet import reactor  # imported late: Scrapy chooses the reactor
 
+    return reactor
+
+
+def _as_deferred(future: Future[T]) -> Deferred[T]:
+    """Fire a Deferred on the reactor thread when the worker's result arrives (unless it
+    has fired already: its deadline passed). A call cancelled by the shutdown of a broken
+    pool fails as the pool did; before, its Deferred never fired and its pass never ended."""
     deferred: Deferred[T] = Deferred()
 
     def settle(done: Future[T]) -> None:
+        if deferred.called:
+            return
+        if done.cancelled():  # queued when a broken pool was shut down: never run
+            deferred.errback(Failure(BrokenProcessPool("the pool was renewed before it ran")))
+            return
         error = done.exception()
         if error is not None:
             deferred.errback(Failure(error))
         else:
             deferred.callback(done.result())
 
-    future.add_done_callback(lambda done: reactor.callFromThread(settle, done))  # type: ignore[attr-defined]
+    future.add_done_callback(lambda done: _reactor().callFromThread(settle, done))
     return deferred
 
 
@@ -168,14 +185,20 @@ class ExtractionPool:
             processes = dict(getattr(executor, "_processes", None) or {})
         return frozenset(pid for pid, process in processes.items() if process.is_alive())
 
-    def submit(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
-        """Run `function` in a worker; a dead worker fails this call and renews the pool."""
+    def submit(self, function: Callable[..., T], *args: Any, timeout: float) -> Deferred[T]:
+        """Run `function` in a worker; a dead worker fails this call and renews the pool.
+
+        Past `timeout` seconds the call fails with ExtractionTimeout and every worker is
+        killed and the pool renewed: a worker cannot be told to stop one task, and one
+        stuck for good (a pathological page, a hang) would hold its pass open for ever,
+        and with it every later pass of its source. The other calls in flight then fail
+        with BrokenProcessPool, which their callers may try again."""
         with self._lock:
             executor = self._executor
             if executor is None:
                 raise RuntimeError("extraction pool used outside open_spider/close_spider")
             try:
-                future = executor.submit(function, *args, **kwargs)
+                future = executor.submit(function, *args)
             except BrokenProcessPool:
                 self._renew(executor)
                 raise
@@ -183,8 +206,17 @@ class ExtractionPool:
             self.pending += 1
         future.add_done_callback(self._one_done)
         deferred = _as_deferred(future)
+        _Deadline(self, executor, future, deferred, timeout)
         deferred.addErrback(self._renew_if_broken, executor)
         return deferred
+
+    def replace_workers(self, executor: ProcessPoolExecutor) -> None:
+        """Kill the executor's workers and renew the pool (a stuck one is among them)."""
+        with self._lock:
+            for pid in list(getattr(executor, "_processes", None) or {}):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self._renew(executor)
 
     def _one_done(self, _future: Future[Any]) -> None:
         with self._pending_lock:
@@ -201,6 +233,41 @@ class ExtractionPool:
         if self._executor is broken:
             broken.shutdown(wait=False, cancel_futures=True)
             self._executor = self._start()
+
+
+class _Deadline:
+    """One call's deadline: past it, the workers are killed and the call fails with
+    ExtractionTimeout. A call still queued behind others (not handed to a worker yet) gets
+    its time again, so only the time in a worker counts, however long the queue."""
+
+    def __init__(
+        self,
+        pool: ExtractionPool,
+        executor: ProcessPoolExecutor,
+        future: Future[Any],
+        deferred: Deferred[Any],
+        seconds: float,
+    ) -> None:
+        self.pool, self.executor, self.future, self.seconds = pool, executor, future, seconds
+        self.deferred = deferred
+        self.call = _reactor().callLater(seconds, self._expire)
+        deferred.addBoth(self._cancel)
+
+    def _cancel(self, result: T) -> T:
+        if self.call.active():
+            self.call.cancel()
+        return result
+
+    def _expire(self) -> None:
+        if self.deferred.called:
+            return
+        if not self.future.running():
+            self.call = _reactor().callLater(self.seconds, self._expire)
+            return
+        self.pool.replace_workers(self.executor)
+        self.deferred.errback(
+            Failure(ExtractionTimeout(f"extraction ran past {self.seconds:g}s; workers replaced"))
+        )
 
 
 SHARED_POOL = ExtractionPool()

@@ -43,6 +43,13 @@ EXTRACTION_FAILURES = Counter(
     ["source", "reason"],
     registry=REGISTRY,
 )
+EXTRACTION_RETRIES = Counter(
+    "newsagg_crawler_extraction_retries",
+    "Pages whose extraction was tried a second time, on a renewed pool, after a worker died "
+    "or the page ran past NEWSAGG_EXTRACTION_TIMEOUT, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
 LISTINGS = Counter(
     "newsagg_crawler_listings",
     "Listings read (feeds, sitemaps, section start pages) by source, kind and outcome.",

@@ -12,7 +12,12 @@ from newsagg.core.ports import Bus
 from newsagg.core.settings import Settings
 from newsagg.crawler.crawl_pass import CrawlPass
 from newsagg.crawler.extraction_error import ExtractionError
-from newsagg.crawler.extraction_pool import SHARED_POOL, ExtractionPool, extract_page
+from newsagg.crawler.extraction_pool import (
+    SHARED_POOL,
+    ExtractionPool,
+    ExtractionTimeout,
+    extract_page,
+)
 from newsagg.crawler.items import ExtractedPage, FetchedPage
 from newsagg.crawler.publishing import BusWriter, Sent
 from newsagg.crawler.report import PassReport
@@ -55,15 +60,21 @@ class ExtractPipeline:
     """
 
     def __init__(
-        self, progress: CrawlPass, report: PassReport, pool: ExtractionPool = SHARED_POOL
+        self,
+        progress: CrawlPass,
+        report: PassReport,
+        timeout: float,
+        pool: ExtractionPool = SHARED_POOL,
     ) -> None:
         self.progress = progress
         self.report = report
+        self.timeout = timeout
         self.pool = pool
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
-        return cls(*_pass_of(crawler))
+        settings: Settings = crawler.settings["NEWSAGG_SETTINGS"]
+        return cls(*_pass_of(crawler), settings.extraction_timeout)
 
     def open_spider(self) -> None:
         self.pool.acquire()
@@ -74,13 +85,18 @@ class ExtractPipeline:
     async def process_item(self, item: Any) -> ExtractedPage:
         page: FetchedPage = item
         try:
-            article = await maybe_deferred_to_future(self.pool.submit(extract_page, page))
+            article = await self._extract(page)
         except ExtractionError as exc:
             self.report.article(page.source, "extract", "no_article")
             self.progress.page_failed(page.listed_url)
             log.warning("no article in %s of %s: %s", page.url, page.source, exc)
             raise DropItem(f"{page.url}: {exc}") from exc
-        except BrokenProcessPool as exc:  # a worker died (e.g. killed); the pool is renewed
+        except ExtractionTimeout as exc:  # twice: the page itself, not a passing hang
+            self.report.article(page.source, "extract", "timeout", "extract_timeout")
+            self.progress.page_failed(page.listed_url)
+            log.error("gave up extracting %s of %s: %s, twice", page.url, page.source, exc)
+            raise DropItem(f"{page.url}: {exc}") from exc
+        except BrokenProcessPool as exc:  # a worker died twice; tried again next pass
             self.report.article(page.source, "extract", "worker_died", "extract_worker_died")
             raise DropItem(f"{page.url}: extraction worker died: {exc}") from exc
         except Exception as exc:  # a bug in extraction: counted, logged, tried next pass
@@ -91,6 +107,22 @@ class ExtractPipeline:
         if article.quality is Quality.LOW:
             self.report.low_quality(page.source)
         return ExtractedPage(page, article)
+
+    async def _extract(self, page: FetchedPage) -> Article:
+        """The page's article from a worker, tried once more on a renewed pool when a
+        worker died (killed, out of memory, or replaced because another page ran out of
+        time) or this page ran out of time: either may have nothing to do with the page,
+        and the next pass may be an hour away."""
+        try:
+            return await maybe_deferred_to_future(
+                self.pool.submit(extract_page, page, timeout=self.timeout)
+            )
+        except (BrokenProcessPool, ExtractionTimeout) as exc:
+            self.report.extraction_retried(page.source)
+            log.warning("extracting %s of %s again: %s", page.url, page.source, exc)
+        return await maybe_deferred_to_future(
+            self.pool.submit(extract_page, page, timeout=self.timeout)
+        )
 
 
 class PublishPipeline:

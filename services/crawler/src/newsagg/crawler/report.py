@@ -19,6 +19,7 @@ from newsagg.crawler.metrics import (
     ARTICLES_EXTRACTED,
     ARTICLES_LOW_QUALITY,
     EXTRACTION_FAILURES,
+    EXTRACTION_RETRIES,
     FETCH_SECONDS,
     FETCHES,
     LAST_SUCCESS,
@@ -126,6 +127,12 @@ class PassReport:
             tally.unchanged += 1
         elif status not in ARTICLE_NOT_FAILED:
             tally.failed[status] += 1
+
+    def extraction_retried(self, source: str) -> None:
+        """A page's extraction failed for a reason that need not be the page's (a worker
+        died, or the time ran out) and is tried once more; its outcome is counted then."""
+        EXTRACTION_RETRIES.labels(source).inc()
+        self.crawler.stats.inc_value("article/extract_retried")
 
     def low_quality(self, source: str) -> None:
         """An extracted article marked low quality: kept, and counted for the operators."""
