@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from support.launcher import start_elasticsearch
 from support.pipeline import Pipeline, pipeline_env
-from support.servers import wait_until
+from support.servers import Service, wait_until
 
 from newsagg.cli.demo_site import DemoSites
 
@@ -46,11 +46,18 @@ def test_indexing_survives_a_node_crash_and_the_reference_story_ranks_first(
             "NEWSAGG_INDEXER_MAX_RETRY_DELAY": "2",
         },
     )
-    api = Pipeline(env, tmp_path)
+    # The crawler starts once the API answers: started together, the crawl and the
+    # indexing could finish before the API was up to count them, leaving the indexer
+    # idle when the node dies, with no store call to back off from (CI once: no retry
+    # line in 30 s). The crawl delay stretches the stream over seconds.
+    api = Pipeline(env, tmp_path, commands=("index", "api"))
     indexer = api.services["index"]
     expected = manifest["article_count"]
     try:
-        wait_until(lambda: api.indexed() >= 3, 120, "the first articles indexed")
+        wait_until(lambda: api.get("/readyz")[0] == 200, 120, "the API ready")
+        api.services["crawl"] = Service(["crawl"], {**env, "NEWSAGG_CRAWL_DELAY": "0.1"}, tmp_path)
+        first = wait_until(lambda: (n := api.indexed()) >= 3 and n, 120, "the first articles")
+        assert first < expected, "all indexed before the crash: nothing left to back off from"
         seen = len(indexer.log())
         node.kill()
         status, problem = api.get("/v1/search", q="Milind Soman cycling")
@@ -60,11 +67,14 @@ def test_indexing_survives_a_node_crash_and_the_reference_story_ranks_first(
         # Whichever store call of the batch meets the dead node first (the read of the
         # stored versions, the enrichment's candidate queries or the write) must back off;
         # the embedded bus stays up, so a retry line here is the store's.
-        wait_until(
-            lambda: re.search(r"cannot .+; retrying in", indexer.log()[seen:]),
-            30,
-            "the indexer to back off",
-        )
+        try:
+            wait_until(
+                lambda: re.search(r"cannot .+; retrying in", indexer.log()[seen:]),
+                30,
+                "the indexer to back off",
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{api.logs()}") from None
         node.start()
         wait_until(lambda: api.indexed() >= expected, 180, f"{expected} articles indexed")
         assert indexer.running
