@@ -91,12 +91,14 @@ class ExtractPipeline:
             self.progress.page_failed(page.listed_url)
             log.warning("no article in %s of %s: %s", page.url, page.source, exc)
             raise DropItem(f"{page.url}: {exc}") from exc
-        except ExtractionTimeout as exc:  # twice: the page itself, not a passing hang
+        except ExtractionTimeout as exc:  # on its second try: the page, not a passing hang
             self.report.article(page.source, "extract", "timeout", "extract_timeout")
             self.progress.page_failed(page.listed_url)
-            log.error("gave up extracting %s of %s: %s, twice", page.url, page.source, exc)
+            log.error(
+                "gave up extracting %s of %s on its second try: %s", page.url, page.source, exc
+            )
             raise DropItem(f"{page.url}: {exc}") from exc
-        except BrokenProcessPool as exc:  # a worker died twice; tried again next pass
+        except BrokenProcessPool as exc:  # its worker died on both tries; next pass
             self.report.article(page.source, "extract", "worker_died", "extract_worker_died")
             raise DropItem(f"{page.url}: extraction worker died: {exc}") from exc
         except Exception as exc:  # a bug in extraction: counted, logged, tried next pass
@@ -114,12 +116,13 @@ class ExtractPipeline:
         time) or this page ran out of time: either may have nothing to do with the page,
         and the next pass may be an hour away."""
         try:
-            return await maybe_deferred_to_future(
-                self.pool.submit(extract_page, page, timeout=self.timeout)
-            )
+            return await self._extract_once(page)
         except (BrokenProcessPool, ExtractionTimeout) as exc:
             self.report.extraction_retried(page.source)
             log.warning("extracting %s of %s again: %s", page.url, page.source, exc)
+        return await self._extract_once(page)
+
+    async def _extract_once(self, page: FetchedPage) -> Article:
         return await maybe_deferred_to_future(
             self.pool.submit(extract_page, page, timeout=self.timeout)
         )
